@@ -1,0 +1,1222 @@
+//! Configuration: the TOML file and the environment, turned into a validated
+//! [`Config`] before any network call.
+//!
+//! This is the only module that reads the config file. `${VAR}` references are
+//! expanded while deserialising (so a missing variable is reported by the TOML
+//! parser with its line, and the message shows the reference, never the
+//! value). Semantic checks run next, in [`Config::validate`]-style functions
+//! per section; each error names the file, the key path and its line.
+//! Secrets are kept in [`Secret`], whose `Debug` and `Display` are redacted.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::dns::RecordType;
+use crate::notify::config::{AlertConfig, RawAlert};
+
+/// Where the config is looked for when `-c/--config` is not given.
+pub const CONFIG_ENV: &str = "DNS_FAILOVER_CONFIG";
+/// The last resort: a file in the working directory.
+pub const DEFAULT_CONFIG_FILE: &str = "dns-failover.toml";
+
+/// Resolve the config path: the flag, else `$DNS_FAILOVER_CONFIG`, else
+/// `./dns-failover.toml`.
+pub fn config_path(flag: Option<&Path>) -> PathBuf {
+    if let Some(p) = flag {
+        return p.to_path_buf();
+    }
+    match std::env::var_os(CONFIG_ENV) {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from(DEFAULT_CONFIG_FILE),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+/// A configuration error: which file, which key, which line, what was expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// Dotted key path, e.g. `group[0].target[1].url` (empty for file-level errors).
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
+        }
+        if !self.key.is_empty() {
+            write!(f, ": {}", self.key)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+// ---------------------------------------------------------------------------
+// Values with environment expansion
+// ---------------------------------------------------------------------------
+
+/// Expand `${NAME}` references from the environment. `$${` is a literal `${`.
+/// Returns the name of the first missing variable as the error.
+pub fn expand_env(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if let Some(t) = tail.strip_prefix("$${") {
+            out.push_str("${");
+            rest = t;
+        } else if let Some(t) = tail.strip_prefix("${") {
+            let end = t
+                .find('}')
+                .ok_or_else(|| format!("unclosed `${{` in {s:?}"))?;
+            let name = &t[..end];
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(format!(
+                    "`${{{name}}}` is not a valid environment variable reference"
+                ));
+            }
+            match lookup(name) {
+                Some(v) => out.push_str(&v),
+                None => return Err(format!("environment variable `{name}` is not set")),
+            }
+            rest = &t[end + 1..];
+        } else {
+            out.push('$');
+            rest = &tail[1..];
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn env_lookup(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// A string from the config with `${VAR}` expanded.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EnvString(pub String);
+
+impl<'de> Deserialize<'de> for EnvString {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        expand_env(&raw, &env_lookup)
+            .map(EnvString)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A secret value (password, key, token). Redacted in `Debug` and `Display`;
+/// call [`Secret::expose`] only at the point of use.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        EnvString::deserialize(d).map(|s| Secret(s.0))
+    }
+}
+
+/// A duration written as text: "2s", "500ms", "5m".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = HumanDuration;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration such as \"2s\", \"500ms\" or \"5m\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<HumanDuration, E> {
+                humantime::parse_duration(v.trim())
+                    .map(HumanDuration)
+                    .map_err(|e| {
+                        E::custom(format!(
+                            "invalid duration {v:?} ({e}); expected e.g. \"2s\", \"500ms\", \"5m\""
+                        ))
+                    })
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Raw file shape (what serde reads; validated into the types further down)
+// ---------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    prober: Option<EnvString>,
+    alert_timezone: Option<String>,
+    #[serde(default)]
+    probe: RawProbe,
+    dns: RawDns,
+    #[serde(default, rename = "group")]
+    groups: Vec<RawGroup>,
+    #[serde(default, rename = "alert")]
+    alerts: Vec<RawAlert>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProbe {
+    timeout: Option<HumanDuration>,
+    attempts: Option<u32>,
+    interval: Option<HumanDuration>,
+    fail_threshold: Option<u32>,
+    concurrency: Option<usize>,
+    follow_redirects: Option<bool>,
+    user_agent: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDns {
+    provider: String,
+    domain: EnvString,
+    ttl: Option<i64>,
+    // file
+    path: Option<EnvString>,
+    // dnspod
+    endpoint: Option<EnvString>,
+    secret_id_env: Option<String>,
+    secret_key_env: Option<String>,
+    session_token_env: Option<String>,
+    api_timeout: Option<HumanDuration>,
+    api_budget: Option<HumanDuration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGroup {
+    name: String,
+    subdomain: EnvString,
+    #[serde(rename = "type")]
+    rtype: String,
+    line: Option<String>,
+    mode: Option<String>,
+    failback: Option<String>,
+    failback_after: Option<HumanDuration>,
+    max_changes: Option<u32>,
+    ttl: Option<i64>,
+    #[serde(default, rename = "target")]
+    targets: Vec<RawTarget>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    region: String,
+    value: EnvString,
+    url: Option<EnvString>,
+    tcp: Option<EnvString>,
+    priority: Option<i64>,
+    expect_status: Option<StatusList>,
+    body_contains: Option<EnvString>,
+    max_latency: Option<HumanDuration>,
+    method: Option<String>,
+    #[serde(default)]
+    headers: BTreeMap<String, Secret>,
+    resolve: Option<String>,
+    timeout: Option<HumanDuration>,
+    follow_redirects: Option<bool>,
+}
+
+/// `expect_status` may be one item or a list; items are codes or ranges.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum StatusList {
+    One(StatusItem),
+    Many(Vec<StatusItem>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum StatusItem {
+    Code(i64),
+    Text(String),
+}
+
+// ---------------------------------------------------------------------------
+// Validated configuration
+// ---------------------------------------------------------------------------
+
+/// The validated configuration. Every default is filled in.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from (for messages).
+    pub path: PathBuf,
+    /// Who is probing: shown in alerts and reports. Default: `$TENCENTCLOUD_REGION`,
+    /// else the host name, else `local`.
+    pub prober: String,
+    /// IANA zone for local times in alerts; default `Asia/Shanghai`.
+    pub alert_timezone: String,
+    pub probe: ProbeSettings,
+    pub dns: DnsSettings,
+    pub groups: Vec<Group>,
+    pub alerts: Vec<AlertConfig>,
+}
+
+/// `[probe]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeSettings {
+    /// Per attempt; default 2 s.
+    pub timeout: Duration,
+    /// Attempts per target per run; default 3.
+    pub attempts: u32,
+    /// Pause between attempts of one target; default 1 s.
+    pub interval: Duration,
+    /// Failed attempts (of `attempts`) that make a target down; default 2.
+    pub fail_threshold: u32,
+    /// Targets probed at once; default 64.
+    pub concurrency: usize,
+    /// Follow HTTP redirects (at most 5); default false.
+    pub follow_redirects: bool,
+    /// User-Agent header of HTTP probes.
+    pub user_agent: String,
+}
+
+impl Default for ProbeSettings {
+    fn default() -> Self {
+        ProbeSettings {
+            timeout: Duration::from_secs(2),
+            attempts: 3,
+            interval: Duration::from_secs(1),
+            fail_threshold: 2,
+            concurrency: 64,
+            follow_redirects: false,
+            user_agent: format!("dns-failover/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+/// `[dns]`.
+#[derive(Debug, Clone)]
+pub struct DnsSettings {
+    pub domain: String,
+    /// Default TTL of every record the tool writes; default 60 s.
+    pub ttl: u32,
+    pub provider: ProviderSettings,
+}
+
+/// The provider and its own keys.
+#[derive(Debug, Clone)]
+pub enum ProviderSettings {
+    /// A zone kept as JSON on disk.
+    File { path: PathBuf },
+    /// DNSPod through Tencent Cloud API 3.0.
+    Dnspod(DnspodSettings),
+}
+
+impl ProviderSettings {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ProviderSettings::File { .. } => "file",
+            ProviderSettings::Dnspod(_) => "dnspod",
+        }
+    }
+}
+
+/// `[dns]` keys of `provider = "dnspod"`.
+#[derive(Debug, Clone)]
+pub struct DnspodSettings {
+    /// API URL; default `https://dnspod.tencentcloudapi.com`.
+    pub endpoint: String,
+    /// Environment variable holding the SecretId; default `TENCENTCLOUD_SECRETID`.
+    pub secret_id_env: String,
+    /// Default `TENCENTCLOUD_SECRETKEY`.
+    pub secret_key_env: String,
+    /// Default `TENCENTCLOUD_SESSIONTOKEN`.
+    pub session_token_env: String,
+    /// Per API call; default 5 s.
+    pub api_timeout: Duration,
+    /// Total time for retries of one call; default 20 s.
+    pub api_budget: Duration,
+}
+
+/// How a group serves its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// One record; its value points at the best healthy target.
+    Failover,
+    /// One record per target; down targets' records are disabled.
+    Active,
+}
+
+/// Whether recovered targets are put back automatically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Failback {
+    Auto,
+    Manual,
+}
+
+/// One `[[group]]`: the records of one name on one line.
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub name: String,
+    pub key: crate::dns::RecordKey,
+    pub mode: Mode,
+    pub failback: Failback,
+    /// How long a target must have been out before it may be put back; default 5 min.
+    pub failback_after: Duration,
+    /// Most traffic-moving changes one run may make; default 2.
+    pub max_changes: u32,
+    /// TTL of records written for this group; default `[dns].ttl`.
+    pub ttl: u32,
+    /// Sorted by priority (lowest first), then file order.
+    pub targets: Vec<Target>,
+}
+
+impl Group {
+    /// The target of a region, if it belongs to this group.
+    pub fn target(&self, region: &str) -> Option<&Target> {
+        self.targets.iter().find(|t| t.region == region)
+    }
+}
+
+/// One `[[group.target]]`.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub region: String,
+    /// The record value (gateway domain or IP).
+    pub value: String,
+    pub priority: i64,
+    pub check: Check,
+    /// Per attempt, overriding `[probe].timeout`.
+    pub timeout: Duration,
+}
+
+/// What a probe checks.
+#[derive(Debug, Clone)]
+pub enum Check {
+    Http(HttpCheck),
+    /// Connect to `host:port`.
+    Tcp {
+        addr: String,
+    },
+}
+
+/// An HTTP(S) check.
+#[derive(Debug, Clone)]
+pub struct HttpCheck {
+    pub url: String,
+    pub method: String,
+    pub headers: Vec<(String, Secret)>,
+    pub expect_status: StatusMatcher,
+    pub body_contains: Option<String>,
+    pub max_latency: Option<Duration>,
+    /// Probe this IP while keeping the URL's Host and SNI.
+    pub resolve: Option<std::net::IpAddr>,
+    pub follow_redirects: bool,
+}
+
+/// Accepted HTTP status ranges, inclusive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusMatcher(pub Vec<(u16, u16)>);
+
+impl StatusMatcher {
+    pub fn matches(&self, code: u16) -> bool {
+        self.0.iter().any(|(lo, hi)| (*lo..=*hi).contains(&code))
+    }
+    /// Parse "2xx", "200", "200-299".
+    pub fn parse_item(s: &str) -> Option<(u16, u16)> {
+        let s = s.trim();
+        if s.len() == 3 && s.ends_with("xx") {
+            let d = s[..1].parse::<u16>().ok().filter(|d| (1..=5).contains(d))?;
+            return Some((d * 100, d * 100 + 99));
+        }
+        if let Some((a, b)) = s.split_once('-') {
+            let a = a.trim().parse::<u16>().ok()?;
+            let b = b.trim().parse::<u16>().ok()?;
+            return ((100..=599).contains(&a) && (a..=599).contains(&b)).then_some((a, b));
+        }
+        let c = s.parse::<u16>().ok().filter(|c| (100..=599).contains(c))?;
+        Some((c, c))
+    }
+}
+
+impl fmt::Display for StatusMatcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|(a, b)| {
+                if a == b {
+                    a.to_string()
+                } else if a % 100 == 0 && *b == a + 99 {
+                    format!("{}xx", a / 100)
+                } else {
+                    format!("{a}-{b}")
+                }
+            })
+            .collect();
+        f.write_str(&parts.join(","))
+    }
+}
+
+/// DNSPod accepts TTLs 1..=604800; the domain's plan may raise the minimum.
+pub const TTL_RANGE: std::ops::RangeInclusive<i64> = 1..=604_800;
+
+// ---------------------------------------------------------------------------
+// Loading
+// ---------------------------------------------------------------------------
+
+impl Config {
+    /// Read, parse and validate a config file. Nothing else is touched.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_path_buf(),
+            line: None,
+            key: String::new(),
+            message: if e.kind() == std::io::ErrorKind::NotFound {
+                format!(
+                    "cannot read config file: {e} (give -c FILE, set ${CONFIG_ENV}, or create ./{DEFAULT_CONFIG_FILE})"
+                )
+            } else {
+                format!("cannot read config file: {e}")
+            },
+        })?;
+        Config::from_toml(&text, path)
+    }
+
+    /// Parse and validate config text; `path` is used in messages and to
+    /// resolve relative paths (e.g. a file zone) against the file's folder.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| line_of(text, s.start));
+            ConfigError {
+                file: path.to_path_buf(),
+                line,
+                key: String::new(),
+                message: e.message().trim().to_string(),
+            }
+        })?;
+        let mut v = Validator {
+            text,
+            file: path,
+            doc: None,
+        };
+        v.config(raw)
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// One path segment for locating a key in the document.
+enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+struct Validator<'a> {
+    text: &'a str,
+    file: &'a Path,
+    doc: Option<toml_edit::ImDocument<String>>,
+}
+
+impl Validator<'_> {
+    fn err(&mut self, path: &[Seg], message: impl Into<String>) -> ConfigError {
+        let key = path
+            .iter()
+            .map(|s| match s {
+                Seg::Key(k) => format!(".{k}"),
+                Seg::Index(i) => format!("[{i}]"),
+            })
+            .collect::<String>()
+            .trim_start_matches('.')
+            .to_string();
+        ConfigError {
+            file: self.file.to_path_buf(),
+            line: self.locate(path),
+            key,
+            message: message.into(),
+        }
+    }
+
+    /// Find the line of a key path (or of its nearest existing parent).
+    fn locate(&mut self, path: &[Seg]) -> Option<usize> {
+        if self.doc.is_none() {
+            self.doc = toml_edit::ImDocument::parse(self.text.to_string()).ok();
+        }
+        let doc = self.doc.as_ref()?;
+        let mut best = None;
+        walk(doc.as_table(), path, &mut best);
+        best.map(|o| line_of(self.text, o))
+    }
+}
+
+/// Descend `path` from `table`, remembering the start offset of the deepest
+/// key found, so an error points at the key itself or its closest parent.
+fn walk(table: &dyn toml_edit::TableLike, path: &[Seg], best: &mut Option<usize>) {
+    use toml_edit::{Item, Value};
+    let Some((Seg::Key(k), rest)) = path.split_first() else {
+        return;
+    };
+    let Some((key, item)) = table.get_key_value(k) else {
+        return;
+    };
+    if let Some(s) = key.span() {
+        *best = Some(s.start);
+    }
+    match (rest.split_first(), item) {
+        (Some((Seg::Index(n), rest2)), Item::ArrayOfTables(a)) => {
+            if let Some(t) = a.get(*n) {
+                if let Some(s) = t.span() {
+                    *best = Some(s.start);
+                }
+                walk(t, rest2, best);
+            }
+        }
+        (Some((Seg::Index(n), _)), Item::Value(Value::Array(a))) => {
+            if let Some(s) = a.get(*n).and_then(|v| v.span()) {
+                *best = Some(s.start);
+            }
+        }
+        (Some(_), _) => {
+            if let Some(t) = item.as_table_like() {
+                walk(t, rest, best);
+            }
+        }
+        (None, _) => {}
+    }
+}
+
+type VResult<T> = Result<T, ConfigError>;
+
+const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "OPTIONS", "PATCH", "DELETE"];
+
+impl Validator<'_> {
+    fn config(&mut self, raw: RawConfig) -> VResult<Config> {
+        let probe = self.probe(raw.probe)?;
+        let dns = self.dns(raw.dns)?;
+        if raw.groups.is_empty() {
+            return Err(self.err(
+                &[Seg::Key("group")],
+                "no [[group]] defined; at least one is required",
+            ));
+        }
+        let mut names = HashSet::new();
+        let mut groups = Vec::with_capacity(raw.groups.len());
+        for (gi, g) in raw.groups.into_iter().enumerate() {
+            if !names.insert(g.name.clone()) {
+                let msg = format!(
+                    "duplicate group name {:?}; each group needs its own name",
+                    g.name
+                );
+                return Err(self.err(&[Seg::Key("group"), Seg::Index(gi), Seg::Key("name")], msg));
+            }
+            groups.push(self.group(gi, g, &dns, &probe)?);
+        }
+        let mut keys = HashSet::new();
+        for (gi, g) in groups.iter().enumerate() {
+            if !keys.insert(g.key.clone()) {
+                let msg = format!(
+                    "group {:?} manages {} like an earlier group; two groups must not manage the same records",
+                    g.name, g.key
+                );
+                return Err(self.err(
+                    &[Seg::Key("group"), Seg::Index(gi), Seg::Key("subdomain")],
+                    msg,
+                ));
+            }
+        }
+        let mut alerts = Vec::with_capacity(raw.alerts.len());
+        for (ai, a) in raw.alerts.into_iter().enumerate() {
+            match crate::notify::config::validate(a) {
+                Ok(c) => alerts.push(c),
+                Err((key, msg)) => {
+                    let mut path = vec![Seg::Key("alert"), Seg::Index(ai)];
+                    if let Some(k) = key {
+                        path.push(Seg::Key(k));
+                    }
+                    return Err(self.err(&path, msg));
+                }
+            }
+        }
+        let alert_timezone = raw.alert_timezone.unwrap_or_else(|| "Asia/Shanghai".into());
+        if let Err(msg) = crate::notify::config::validate_timezone(&alert_timezone) {
+            return Err(self.err(&[Seg::Key("alert_timezone")], msg));
+        }
+        let prober = match raw.prober {
+            Some(p) if !p.0.trim().is_empty() => p.0.trim().to_string(),
+            Some(_) => return Err(self.err(&[Seg::Key("prober")], "must not be empty")),
+            None => default_prober(),
+        };
+        Ok(Config {
+            path: self.file.to_path_buf(),
+            prober,
+            alert_timezone,
+            probe,
+            dns,
+            groups,
+            alerts,
+        })
+    }
+
+    fn probe(&mut self, raw: RawProbe) -> VResult<ProbeSettings> {
+        let d = ProbeSettings::default();
+        let key = |k| [Seg::Key("probe"), Seg::Key(k)];
+        let timeout = raw.timeout.map_or(d.timeout, |t| t.0);
+        if timeout.is_zero() || timeout > Duration::from_secs(60) {
+            return Err(self.err(&key("timeout"), "must be between 1ms and 60s"));
+        }
+        let attempts = raw.attempts.unwrap_or(d.attempts);
+        if !(1..=10).contains(&attempts) {
+            return Err(self.err(
+                &key("attempts"),
+                format!("must be between 1 and 10, got {attempts}"),
+            ));
+        }
+        let fail_threshold = raw.fail_threshold.unwrap_or(d.fail_threshold.min(attempts));
+        if fail_threshold == 0 || fail_threshold > attempts {
+            return Err(self.err(
+                &key("fail_threshold"),
+                format!("must be between 1 and attempts ({attempts}), got {fail_threshold}"),
+            ));
+        }
+        let interval = raw.interval.map_or(d.interval, |t| t.0);
+        if interval > Duration::from_secs(60) {
+            return Err(self.err(&key("interval"), "must be at most 60s"));
+        }
+        let concurrency = raw.concurrency.unwrap_or(d.concurrency);
+        if !(1..=100_000).contains(&concurrency) {
+            return Err(self.err(
+                &key("concurrency"),
+                format!("must be between 1 and 100000, got {concurrency}"),
+            ));
+        }
+        Ok(ProbeSettings {
+            timeout,
+            attempts,
+            interval,
+            fail_threshold,
+            concurrency,
+            follow_redirects: raw.follow_redirects.unwrap_or(false),
+            user_agent: raw.user_agent.unwrap_or(d.user_agent),
+        })
+    }
+
+    fn dns(&mut self, raw: RawDns) -> VResult<DnsSettings> {
+        let key = |k| [Seg::Key("dns"), Seg::Key(k)];
+        let domain = raw
+            .domain
+            .0
+            .trim()
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        if !is_hostname(&domain) || !domain.contains('.') {
+            return Err(self.err(
+                &key("domain"),
+                format!("{domain:?} is not a domain name like \"example.com\""),
+            ));
+        }
+        let ttl = self.ttl(raw.ttl, &key("ttl"))?.unwrap_or(60);
+        let dnspod_keys = [
+            ("endpoint", raw.endpoint.is_some()),
+            ("secret_id_env", raw.secret_id_env.is_some()),
+            ("secret_key_env", raw.secret_key_env.is_some()),
+            ("session_token_env", raw.session_token_env.is_some()),
+            ("api_timeout", raw.api_timeout.is_some()),
+            ("api_budget", raw.api_budget.is_some()),
+        ];
+        let provider = match raw.provider.as_str() {
+            "file" => {
+                if let Some((k, _)) = dnspod_keys.iter().find(|(_, set)| *set) {
+                    return Err(self.err(
+                        &key(k),
+                        "only used by provider = \"dnspod\"; remove it for provider = \"file\"",
+                    ));
+                }
+                let Some(p) = raw.path else {
+                    return Err(self.err(
+                        &key("provider"),
+                        "provider = \"file\" needs `path`, the zone file (JSON)",
+                    ));
+                };
+                let p = PathBuf::from(p.0);
+                let p = if p.is_relative() {
+                    self.file.parent().unwrap_or(Path::new(".")).join(p)
+                } else {
+                    p
+                };
+                ProviderSettings::File { path: p }
+            }
+            "dnspod" => {
+                if raw.path.is_some() {
+                    return Err(self.err(&key("path"), "only used by provider = \"file\""));
+                }
+                let endpoint = raw
+                    .endpoint
+                    .map(|e| e.0)
+                    .unwrap_or_else(|| "https://dnspod.tencentcloudapi.com".into());
+                match reqwest::Url::parse(&endpoint) {
+                    Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => {}
+                    _ => {
+                        return Err(self.err(
+                            &key("endpoint"),
+                            format!("{endpoint:?} is not an http(s) URL such as \"https://dnspod.tencentcloudapi.com\""),
+                        ))
+                    }
+                }
+                for (k, v) in [
+                    ("secret_id_env", &raw.secret_id_env),
+                    ("secret_key_env", &raw.secret_key_env),
+                    ("session_token_env", &raw.session_token_env),
+                ] {
+                    if let Some(v) = v {
+                        if !is_env_name(v) {
+                            return Err(self.err(
+                                &key(k),
+                                format!("{v:?} is not an environment variable name"),
+                            ));
+                        }
+                    }
+                }
+                let api_timeout = raw.api_timeout.map_or(Duration::from_secs(5), |d| d.0);
+                let api_budget = raw.api_budget.map_or(Duration::from_secs(20), |d| d.0);
+                if api_timeout.is_zero() || api_budget < api_timeout {
+                    return Err(self.err(
+                        &key("api_budget"),
+                        "api_timeout must be > 0 and api_budget at least api_timeout",
+                    ));
+                }
+                ProviderSettings::Dnspod(DnspodSettings {
+                    endpoint,
+                    secret_id_env: raw
+                        .secret_id_env
+                        .unwrap_or_else(|| "TENCENTCLOUD_SECRETID".into()),
+                    secret_key_env: raw
+                        .secret_key_env
+                        .unwrap_or_else(|| "TENCENTCLOUD_SECRETKEY".into()),
+                    session_token_env: raw
+                        .session_token_env
+                        .unwrap_or_else(|| "TENCENTCLOUD_SESSIONTOKEN".into()),
+                    api_timeout,
+                    api_budget,
+                })
+            }
+            other => {
+                return Err(self.err(
+                    &key("provider"),
+                    format!("unknown provider {other:?}; expected \"file\" or \"dnspod\""),
+                ))
+            }
+        };
+        Ok(DnsSettings {
+            domain,
+            ttl,
+            provider,
+        })
+    }
+
+    fn ttl(&mut self, ttl: Option<i64>, path: &[Seg]) -> VResult<Option<u32>> {
+        match ttl {
+            None => Ok(None),
+            Some(t) if TTL_RANGE.contains(&t) => Ok(Some(t as u32)),
+            Some(t) => Err(self.err(
+                path,
+                format!("TTL {t} is out of range; expected 1 to 604800 seconds (DNSPod free plans accept 600 and up)"),
+            )),
+        }
+    }
+
+    fn group(
+        &mut self,
+        gi: usize,
+        g: RawGroup,
+        dns: &DnsSettings,
+        probe: &ProbeSettings,
+    ) -> VResult<Group> {
+        let gk = |k| [Seg::Key("group"), Seg::Index(gi), Seg::Key(k)];
+        if g.name.trim().is_empty() || g.name.chars().any(char::is_whitespace) {
+            return Err(self.err(
+                &gk("name"),
+                "must be a non-empty word without spaces (it is typed in `failback --group`)",
+            ));
+        }
+        let subdomain = g.subdomain.0.trim().to_ascii_lowercase();
+        if !(subdomain == "@" || is_hostname(&subdomain) || is_wildcard(&subdomain)) {
+            return Err(self.err(
+                &gk("subdomain"),
+                format!("{subdomain:?} is not a host name; use \"@\" for the apex"),
+            ));
+        }
+        let Some(rtype) = RecordType::parse(&g.rtype) else {
+            return Err(self.err(
+                &gk("type"),
+                format!(
+                    "unsupported record type {:?}; expected \"A\", \"AAAA\" or \"CNAME\"",
+                    g.rtype
+                ),
+            ));
+        };
+        let line = g.line.unwrap_or_else(|| "默认".into());
+        if line.trim().is_empty() {
+            return Err(self.err(
+                &gk("line"),
+                "must not be empty (the default line is \"默认\")",
+            ));
+        }
+        let mode = match g.mode.as_deref() {
+            None | Some("failover") => Mode::Failover,
+            Some("active") => Mode::Active,
+            Some(m) => {
+                return Err(self.err(
+                    &gk("mode"),
+                    format!("unknown mode {m:?}; expected \"failover\" or \"active\""),
+                ))
+            }
+        };
+        let failback = match g.failback.as_deref() {
+            None | Some("auto") => Failback::Auto,
+            Some("manual") => Failback::Manual,
+            Some(m) => {
+                return Err(self.err(
+                    &gk("failback"),
+                    format!("unknown failback {m:?}; expected \"auto\" or \"manual\""),
+                ))
+            }
+        };
+        let max_changes = g.max_changes.unwrap_or(2);
+        if max_changes == 0 {
+            return Err(self.err(&gk("max_changes"), "must be at least 1"));
+        }
+        let ttl = self.ttl(g.ttl, &gk("ttl"))?.unwrap_or(dns.ttl);
+        if g.targets.is_empty() {
+            return Err(self.err(
+                &gk("name"),
+                format!(
+                    "group {:?} has no [[group.target]]; add at least one",
+                    g.name
+                ),
+            ));
+        }
+        let mut regions = HashSet::new();
+        let mut values = HashSet::new();
+        let mut targets = Vec::with_capacity(g.targets.len());
+        for (ti, t) in g.targets.into_iter().enumerate() {
+            let tk = |k| {
+                [
+                    Seg::Key("group"),
+                    Seg::Index(gi),
+                    Seg::Key("target"),
+                    Seg::Index(ti),
+                    Seg::Key(k),
+                ]
+            };
+            if t.region.trim().is_empty() {
+                return Err(self.err(&tk("region"), "must not be empty"));
+            }
+            if !regions.insert(t.region.clone()) {
+                let msg = format!(
+                    "duplicate region {:?} in group {:?}; each region appears once per group",
+                    t.region, g.name
+                );
+                return Err(self.err(&tk("region"), msg));
+            }
+            let value = t.value.0.trim().trim_end_matches('.').to_string();
+            if let Err(m) = check_value(rtype, &value) {
+                return Err(self.err(&tk("value"), m));
+            }
+            if !values.insert(value.clone()) {
+                let msg = format!(
+                    "value {value:?} is used by two targets of group {:?}",
+                    g.name
+                );
+                return Err(self.err(&tk("value"), msg));
+            }
+            let target = self.target(t, &tk, value, ti, probe)?;
+            targets.push(target);
+        }
+        // Stable: equal priorities keep file order.
+        targets.sort_by_key(|t| t.priority);
+        Ok(Group {
+            name: g.name,
+            key: crate::dns::RecordKey {
+                domain: dns.domain.clone(),
+                subdomain,
+                rtype,
+                line,
+            },
+            mode,
+            failback,
+            failback_after: g.failback_after.map_or(Duration::from_secs(300), |d| d.0),
+            max_changes,
+            ttl,
+            targets,
+        })
+    }
+
+    fn target(
+        &mut self,
+        t: RawTarget,
+        tk: &dyn Fn(&'static str) -> [Seg<'static>; 5],
+        value: String,
+        ti: usize,
+        probe: &ProbeSettings,
+    ) -> VResult<Target> {
+        let timeout = t.timeout.map_or(probe.timeout, |d| d.0);
+        if timeout.is_zero() || timeout > Duration::from_secs(60) {
+            return Err(self.err(&tk("timeout"), "must be between 1ms and 60s"));
+        }
+        let check = match (t.url, t.tcp) {
+            (Some(_), Some(_)) => {
+                return Err(self.err(&tk("tcp"), "give either `url` or `tcp`, not both"))
+            }
+            (None, None) => {
+                return Err(self.err(
+                    &tk("region"),
+                    "needs `url` (HTTP/HTTPS probe) or `tcp` (\"host:port\")",
+                ))
+            }
+            (None, Some(addr)) => {
+                for (k, set) in [
+                    ("expect_status", t.expect_status.is_some()),
+                    ("body_contains", t.body_contains.is_some()),
+                    ("method", t.method.is_some()),
+                    ("resolve", t.resolve.is_some()),
+                    ("headers", !t.headers.is_empty()),
+                    ("follow_redirects", t.follow_redirects.is_some()),
+                ] {
+                    if set {
+                        return Err(
+                            self.err(&tk(k), "only applies to HTTP probes (`url`), not `tcp`")
+                        );
+                    }
+                }
+                let addr = addr.0;
+                match addr.rsplit_once(':') {
+                    Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0) => {}
+                    _ => return Err(self.err(&tk("tcp"), format!("{addr:?} is not \"host:port\""))),
+                }
+                if t.max_latency.is_some() {
+                    return Err(self.err(
+                        &tk("max_latency"),
+                        "only applies to HTTP probes (`url`); a TCP probe is bounded by `timeout`",
+                    ));
+                }
+                Check::Tcp { addr }
+            }
+            (Some(url), None) => {
+                let url = url.0;
+                match reqwest::Url::parse(&url) {
+                    Ok(u)
+                        if (u.scheme() == "http" || u.scheme() == "https")
+                            && u.host().is_some() => {}
+                    Ok(u) => {
+                        return Err(self.err(
+                            &tk("url"),
+                            format!(
+                                "scheme {:?} is not supported; expected an http:// or https:// URL",
+                                u.scheme()
+                            ),
+                        ))
+                    }
+                    Err(e) => {
+                        return Err(self.err(&tk("url"), format!("{url:?} is not a valid URL: {e}")))
+                    }
+                }
+                let method = t
+                    .method
+                    .unwrap_or_else(|| "GET".into())
+                    .to_ascii_uppercase();
+                if !METHODS.contains(&method.as_str()) {
+                    return Err(self.err(
+                        &tk("method"),
+                        format!(
+                            "unsupported method {method:?}; expected one of {}",
+                            METHODS.join(", ")
+                        ),
+                    ));
+                }
+                let expect_status = match t.expect_status {
+                    None => StatusMatcher(vec![(200, 299)]),
+                    Some(list) => {
+                        let items = match list {
+                            StatusList::One(i) => vec![i],
+                            StatusList::Many(v) => v,
+                        };
+                        if items.is_empty() {
+                            return Err(
+                                self.err(&tk("expect_status"), "must list at least one status")
+                            );
+                        }
+                        let mut ranges = Vec::new();
+                        for it in items {
+                            let text = match it {
+                                StatusItem::Code(c) => c.to_string(),
+                                StatusItem::Text(s) => s,
+                            };
+                            match StatusMatcher::parse_item(&text) {
+                                Some(r) => ranges.push(r),
+                                None => {
+                                    return Err(self.err(
+                                        &tk("expect_status"),
+                                        format!("{text:?} is not a status; expected a code (200), a class (\"2xx\") or a range (\"200-399\")"),
+                                    ))
+                                }
+                            }
+                        }
+                        StatusMatcher(ranges)
+                    }
+                };
+                let resolve = match t.resolve {
+                    None => None,
+                    Some(r) => match r.trim().parse::<std::net::IpAddr>() {
+                        Ok(ip) => Some(ip),
+                        Err(_) => {
+                            return Err(
+                                self.err(&tk("resolve"), format!("{r:?} is not an IP address"))
+                            )
+                        }
+                    },
+                };
+                let mut headers = Vec::new();
+                for (name, v) in t.headers {
+                    if name.is_empty()
+                        || !name
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b))
+                    {
+                        return Err(self.err(
+                            &tk("headers"),
+                            format!("{name:?} is not a valid header name"),
+                        ));
+                    }
+                    if v.expose().contains(['\r', '\n']) {
+                        return Err(self.err(
+                            &tk("headers"),
+                            format!("value of header {name:?} contains a line break"),
+                        ));
+                    }
+                    headers.push((name, v));
+                }
+                if let Some(b) = &t.body_contains {
+                    if b.0.is_empty() {
+                        return Err(self.err(&tk("body_contains"), "must not be empty"));
+                    }
+                }
+                Check::Http(HttpCheck {
+                    url,
+                    method,
+                    headers,
+                    expect_status,
+                    body_contains: t.body_contains.map(|b| b.0),
+                    max_latency: t.max_latency.map(|d| d.0),
+                    resolve,
+                    follow_redirects: t.follow_redirects.unwrap_or(probe.follow_redirects),
+                })
+            }
+        };
+        Ok(Target {
+            region: t.region,
+            value,
+            priority: t.priority.unwrap_or(ti as i64),
+            check,
+            timeout,
+        })
+    }
+}
+
+fn default_prober() -> String {
+    if let Ok(r) = std::env::var("TENCENTCLOUD_REGION") {
+        if !r.is_empty() {
+            return r;
+        }
+    }
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "local".into())
+}
+
+fn is_env_name(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn is_hostname(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
+}
+
+fn is_wildcard(s: &str) -> bool {
+    s == "*" || s.strip_prefix("*.").is_some_and(is_hostname)
+}
+
+fn check_value(rtype: RecordType, v: &str) -> Result<(), String> {
+    match rtype {
+        RecordType::A => v
+            .parse::<std::net::Ipv4Addr>()
+            .map(|_| ())
+            .map_err(|_| format!("{v:?} is not an IPv4 address (type A)")),
+        RecordType::Aaaa => v
+            .parse::<std::net::Ipv6Addr>()
+            .map(|_| ())
+            .map_err(|_| format!("{v:?} is not an IPv6 address (type AAAA)")),
+        RecordType::Cname => {
+            if is_hostname(v) && v.contains('.') {
+                Ok(())
+            } else {
+                Err(format!("{v:?} is not a host name (type CNAME), e.g. \"service-abc-123.gz.apigw.tencentcs.com\""))
+            }
+        }
+    }
+}

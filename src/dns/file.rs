@@ -1,0 +1,278 @@
+//! The `file` provider: a zone kept as JSON on disk.
+//!
+//! It is the embedded default for the demo, for tests and for dry runs. Every
+//! write replaces the whole file atomically (temporary file in the same
+//! folder, fsync, rename, fsync of the folder), so a crash mid-write leaves
+//! either the old zone or the new one, never a torn file. A missing file is an
+//! empty zone: the first run bootstraps it. Within one process, writes are
+//! serialised by a mutex; across processes the last rename wins, and the
+//! compare-and-swap in [`super::apply_change`] reports the loser's conflict.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Error, NewRecord, Record, RecordKey, RecordType};
+use crate::clock::Clock;
+
+/// The zone file's shape.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Zone {
+    #[serde(default)]
+    pub next_id: u64,
+    #[serde(default)]
+    pub records: Vec<ZoneRecord>,
+}
+
+/// One record in the zone file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneRecord {
+    pub id: String,
+    pub domain: String,
+    pub subdomain: String,
+    #[serde(rename = "type")]
+    pub rtype: RecordType,
+    pub line: String,
+    pub value: String,
+    pub ttl: u32,
+    pub enabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_on: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub remark: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u32>,
+}
+
+impl ZoneRecord {
+    fn matches(&self, key: &RecordKey) -> bool {
+        self.domain == key.domain
+            && self.subdomain == key.subdomain
+            && self.rtype == key.rtype
+            && self.line == key.line
+    }
+    fn to_record(&self) -> Record {
+        Record {
+            id: self.id.clone(),
+            value: self.value.clone(),
+            ttl: self.ttl,
+            enabled: self.enabled,
+            updated_on: self.updated_on,
+            remark: self.remark.clone(),
+            weight: self.weight,
+        }
+    }
+}
+
+pub struct FileProvider {
+    path: PathBuf,
+    clock: Arc<dyn Clock>,
+    lock: tokio::sync::Mutex<()>,
+}
+
+impl FileProvider {
+    pub fn new(path: impl Into<PathBuf>, clock: Arc<dyn Clock>) -> Self {
+        FileProvider {
+            path: path.into(),
+            clock,
+            lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Read the zone; a missing file is an empty zone.
+    pub fn load(&self) -> Result<Zone, Error> {
+        load_zone(&self.path)
+    }
+
+    /// Replace the zone atomically.
+    pub fn save(&self, zone: &Zone) -> Result<(), Error> {
+        let mut body = serde_json::to_vec_pretty(zone)
+            .map_err(|e| Error::Storage(format!("cannot encode zone: {e}")))?;
+        body.push(b'\n');
+        write_atomic(&self.path, &body)
+            .map_err(|e| Error::Storage(format!("cannot write {}: {e}", self.path.display())))
+    }
+
+    async fn modify(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut ZoneRecord, DateTime<Utc>),
+    ) -> Result<(), Error> {
+        let _guard = self.lock.lock().await;
+        let mut zone = self.load()?;
+        let now = self.clock.now();
+        let rec = zone
+            .records
+            .iter_mut()
+            .find(|r| r.id == id)
+            .ok_or_else(|| Error::NotFound(id.to_string()))?;
+        f(rec, now);
+        rec.updated_on = Some(now);
+        self.save(&zone)
+    }
+}
+
+pub fn load_zone(path: &Path) -> Result<Zone, Error> {
+    match std::fs::read(path) {
+        Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Ok(Zone::default()),
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+            Error::Storage(format!(
+                "zone file {} is not a valid zone: {e}",
+                path.display()
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Zone::default()),
+        Err(e) => Err(Error::Storage(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Write `body` to `path` so that readers see the old or the new content,
+/// never a mix: temporary file beside it, fsync, rename over, fsync the folder.
+pub fn write_atomic(path: &Path, body: &[u8]) -> std::io::Result<()> {
+    write_atomic_with(path, body, |f, b| f.write_all(b))
+}
+
+/// [`write_atomic`] with the body writer injected, so tests can interrupt it.
+pub fn write_atomic_with(
+    path: &Path,
+    body: &[u8],
+    write: impl FnOnce(&mut std::fs::File, &[u8]) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path.file_name().ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "zone path has no file name",
+        )
+    })?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}-{}",
+        name.to_string_lossy(),
+        std::process::id(),
+        fastrand::u32(..)
+    ));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        write(&mut f, body)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)?;
+        // Make the rename itself durable.
+        if let Ok(d) = std::fs::File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[async_trait]
+impl super::DnsProvider for FileProvider {
+    fn name(&self) -> &str {
+        "file"
+    }
+
+    async fn list(&self, key: &RecordKey) -> Result<Vec<Record>, Error> {
+        let _guard = self.lock.lock().await;
+        Ok(self
+            .load()?
+            .records
+            .iter()
+            .filter(|r| r.matches(key))
+            .map(ZoneRecord::to_record)
+            .collect())
+    }
+
+    async fn create(&self, key: &RecordKey, record: &NewRecord) -> Result<String, Error> {
+        let _guard = self.lock.lock().await;
+        let mut zone = self.load()?;
+        if zone
+            .records
+            .iter()
+            .any(|r| r.matches(key) && r.value == record.value)
+        {
+            // Same rule as DNSPod's InvalidParameter.DomainRecordExist.
+            return Err(Error::Api {
+                code: "InvalidParameter.DomainRecordExist".into(),
+                message: format!("record {} {} already exists", key, record.value),
+                request_id: None,
+            });
+        }
+        let max = zone
+            .records
+            .iter()
+            .filter_map(|r| r.id.parse::<u64>().ok())
+            .max()
+            .unwrap_or(0);
+        zone.next_id = zone.next_id.max(max) + 1;
+        let id = zone.next_id.to_string();
+        zone.records.push(ZoneRecord {
+            id: id.clone(),
+            domain: key.domain.clone(),
+            subdomain: key.subdomain.clone(),
+            rtype: key.rtype,
+            line: key.line.clone(),
+            value: record.value.clone(),
+            ttl: record.ttl,
+            enabled: record.enabled,
+            updated_on: Some(self.clock.now()),
+            remark: record.remark.clone(),
+            weight: None,
+        });
+        self.save(&zone)?;
+        Ok(id)
+    }
+
+    async fn set_status(
+        &self,
+        _key: &RecordKey,
+        current: &Record,
+        enabled: bool,
+        remark: &str,
+    ) -> Result<(), Error> {
+        self.modify(&current.id, |r, _| {
+            r.enabled = enabled;
+            r.remark = remark.to_string();
+        })
+        .await
+    }
+
+    async fn set_value(
+        &self,
+        _key: &RecordKey,
+        current: &Record,
+        value: &str,
+        ttl: u32,
+        enabled: bool,
+        remark: &str,
+    ) -> Result<(), Error> {
+        self.modify(&current.id, |r, _| {
+            r.value = value.to_string();
+            r.ttl = ttl;
+            r.enabled = enabled;
+            r.remark = remark.to_string();
+        })
+        .await
+    }
+}

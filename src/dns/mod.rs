@@ -1,0 +1,489 @@
+//! The DNS edge: the records we read and the changes we make.
+//!
+//! This module owns the record model ([`Record`], [`RecordKey`]), the change
+//! vocabulary that `decide` produces ([`Change`]), the [`DnsProvider`] trait
+//! that each backend implements with four primitives, and [`apply_change`], the
+//! one place that turns a planned change into a checked write:
+//! re-read, compare with what the plan started from, write, read back.
+//! Backends therefore never decide anything; they only list and write.
+//!
+//! Nothing here deletes a record: the trait has no such method on purpose.
+
+pub mod file;
+
+use std::fmt;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The marker the tool writes at the start of every remark it sets, so a later
+/// run (possibly in another region) can tell its own changes from a person's.
+pub const REMARK_MARKER: &str = "dns-failover";
+
+/// Record types a group may manage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RecordType {
+    A,
+    #[serde(rename = "AAAA")]
+    Aaaa,
+    #[serde(rename = "CNAME")]
+    Cname,
+}
+
+impl RecordType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordType::A => "A",
+            RecordType::Aaaa => "AAAA",
+            RecordType::Cname => "CNAME",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "A" => Some(RecordType::A),
+            "AAAA" => Some(RecordType::Aaaa),
+            "CNAME" => Some(RecordType::Cname),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for RecordType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which records a group manages: one name, one type, one line of one domain.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RecordKey {
+    pub domain: String,
+    /// Host part, `@` for the apex.
+    pub subdomain: String,
+    #[serde(rename = "type")]
+    pub rtype: RecordType,
+    /// DNSPod line name, e.g. `默认`.
+    pub line: String,
+}
+
+impl RecordKey {
+    /// `api.example.com`, or `example.com` for the apex.
+    pub fn fqdn(&self) -> String {
+        if self.subdomain == "@" || self.subdomain.is_empty() {
+            self.domain.clone()
+        } else {
+            format!("{}.{}", self.subdomain, self.domain)
+        }
+    }
+}
+
+impl fmt::Display for RecordKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} [{}]", self.fqdn(), self.rtype, self.line)
+    }
+}
+
+/// One record as the provider reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// Provider's id (DNSPod's RecordId as a decimal string).
+    pub id: String,
+    pub value: String,
+    pub ttl: u32,
+    pub enabled: bool,
+    /// Last update time as the provider reports it, if it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_on: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub remark: String,
+    /// DNSPod weight, kept untouched unless a plan changes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u32>,
+}
+
+impl Record {
+    /// True when the tool wrote this record's current remark.
+    pub fn remark_is_ours(&self) -> bool {
+        self.remark.starts_with(REMARK_MARKER)
+    }
+
+    /// The time recorded in our remark (`dns-failover <verb> <RFC3339> ...`),
+    /// falling back to the provider's update time.
+    pub fn changed_at(&self) -> Option<DateTime<Utc>> {
+        if self.remark_is_ours() {
+            if let Some(t) = self
+                .remark
+                .split_whitespace()
+                .find_map(|w| DateTime::parse_from_rfc3339(w).ok())
+            {
+                return Some(t.with_timezone(&Utc));
+            }
+        }
+        self.updated_on
+    }
+}
+
+/// Build the remark the tool writes: `dns-failover <verb> <time> <detail>`.
+/// DNSPod limits remarks to 200 bytes; keep it short and cut on a char boundary.
+pub fn remark(verb: &str, at: DateTime<Utc>, detail: &str) -> String {
+    let mut s = format!(
+        "{REMARK_MARKER} {verb} {} {detail}",
+        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    if s.len() > 180 {
+        let mut cut = 180;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s.trim_end().to_string()
+}
+
+/// A new record to create.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewRecord {
+    pub value: String,
+    pub ttl: u32,
+    pub enabled: bool,
+    pub remark: String,
+}
+
+/// What one change does. Every variant that touches an existing record carries
+/// the state the plan started from (`expect_*`), so [`apply_change`] can refuse
+/// to overwrite a record that someone else changed in between.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum ChangeOp {
+    /// Create a record (a group's first run, or a new target).
+    Create { record: NewRecord },
+    /// Enable or disable an existing record.
+    SetStatus {
+        record_id: String,
+        expect_value: String,
+        expect_enabled: bool,
+        enabled: bool,
+        remark: String,
+    },
+    /// Rewrite an existing record's value (failover mode) and TTL.
+    SetValue {
+        record_id: String,
+        expect_value: String,
+        expect_enabled: bool,
+        value: String,
+        ttl: u32,
+        /// Status to send with the write (DNSPod's ModifyRecord defaults to ENABLE).
+        enabled: bool,
+        remark: String,
+    },
+}
+
+/// A planned change to one record of one group, with the reason for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub group: String,
+    pub key: RecordKey,
+    /// Region whose target this change is about.
+    pub region: String,
+    #[serde(flatten)]
+    pub op: ChangeOp,
+    pub reason: String,
+}
+
+impl Change {
+    /// Creates do not count against `max_changes`: they bootstrap, they do
+    /// not move live traffic away from anything.
+    pub fn moves_traffic(&self) -> bool {
+        !matches!(self.op, ChangeOp::Create { .. })
+    }
+
+    /// One line for tables and alerts.
+    pub fn summary(&self) -> String {
+        match &self.op {
+            ChangeOp::Create { record } => format!(
+                "create {} -> {} (ttl {}, {})",
+                self.key.fqdn(),
+                record.value,
+                record.ttl,
+                if record.enabled {
+                    "enabled"
+                } else {
+                    "disabled"
+                }
+            ),
+            ChangeOp::SetStatus {
+                record_id,
+                expect_value,
+                enabled,
+                ..
+            } => format!(
+                "{} record {record_id} {} -> {}",
+                if *enabled { "enable" } else { "disable" },
+                self.key.fqdn(),
+                expect_value
+            ),
+            ChangeOp::SetValue {
+                record_id,
+                expect_value,
+                value,
+                ttl,
+                ..
+            } => format!(
+                "rewrite record {record_id} {}: {expect_value} -> {value} (ttl {ttl})",
+                self.key.fqdn()
+            ),
+        }
+    }
+}
+
+/// What applying one change did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Applied {
+    /// Written and confirmed by reading back.
+    Done { record: Record },
+    /// The record was already in the planned state; nothing was written.
+    AlreadyApplied { record: Record },
+}
+
+/// Errors of the DNS edge. Callers branch on these.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Credentials missing, wrong or not allowed (never retried).
+    #[error("authentication failed: {0}")]
+    Auth(String),
+    /// The provider kept refusing for rate reasons past our retry budget.
+    #[error("rate limited: {0}")]
+    RateLimited(String),
+    /// The record changed between our read and our write; we did not overwrite it.
+    #[error("conflict on record {record_id}: {detail}")]
+    Conflict { record_id: String, detail: String },
+    /// The record we meant to change is gone.
+    #[error("record {0} not found")]
+    NotFound(String),
+    /// The provider answered with an error we do not map more precisely.
+    #[error("{code}: {message}{}", request_id.as_deref().map(|r| format!(" (RequestId {r})")).unwrap_or_default())]
+    Api {
+        code: String,
+        message: String,
+        request_id: Option<String>,
+    },
+    /// Network, timeout, 5xx, I/O.
+    #[error("transport: {0}")]
+    Transport(String),
+    /// Written, but reading back did not show the change.
+    #[error("write to record {record_id} not visible on read-back: {detail}")]
+    NotConfirmed { record_id: String, detail: String },
+    /// The backend's own storage failed (file zone unreadable or unwritable).
+    #[error("zone storage: {0}")]
+    Storage(String),
+    /// The provider refused the TTL; carries the lowest it accepts when known.
+    #[error("TTL {requested} refused by the domain's plan{}", min.map(|m| format!(" (lowest allowed {m})")).unwrap_or_default())]
+    TtlRefused { requested: u32, min: Option<u32> },
+}
+
+/// A DNS backend. Implementers provide four primitives and must not decide
+/// anything: no compare-and-swap logic here (that is [`apply_change`]'s),
+/// no retries hidden from the caller's time budget beyond their own, and no
+/// deletes, ever. Errors never contain credentials.
+#[async_trait]
+pub trait DnsProvider: Send + Sync {
+    /// Short name for reports: `file`, `dnspod`.
+    fn name(&self) -> &str;
+    /// Every record of one name/type/line, enabled or not. An empty zone is
+    /// `Ok(vec![])`, not an error.
+    async fn list(&self, key: &RecordKey) -> Result<Vec<Record>, Error>;
+    /// Create a record; returns its id.
+    async fn create(&self, key: &RecordKey, record: &NewRecord) -> Result<String, Error>;
+    /// Enable or disable a record and set its remark.
+    async fn set_status(
+        &self,
+        key: &RecordKey,
+        current: &Record,
+        enabled: bool,
+        remark: &str,
+    ) -> Result<(), Error>;
+    /// Rewrite value and TTL, sending `enabled` as the intended status and
+    /// keeping everything else of `current` (weight, remark unless given).
+    async fn set_value(
+        &self,
+        key: &RecordKey,
+        current: &Record,
+        value: &str,
+        ttl: u32,
+        enabled: bool,
+        remark: &str,
+    ) -> Result<(), Error>;
+}
+
+/// Apply one change with compare-and-swap semantics:
+/// 1. re-read the records of the key;
+/// 2. if the record is already in the planned state, return `AlreadyApplied`
+///    (this makes a re-run after a partial failure idempotent);
+/// 3. if it is no longer in the state the plan started from, return
+///    `Error::Conflict` and write nothing (another prober or a person acted);
+/// 4. write, then read back and confirm.
+pub async fn apply_change(dns: &dyn DnsProvider, change: &Change) -> Result<Applied, Error> {
+    let key = &change.key;
+    match &change.op {
+        ChangeOp::Create { record } => {
+            let before = dns.list(key).await?;
+            if let Some(r) = before.iter().find(|r| r.value == record.value) {
+                if r.enabled == record.enabled {
+                    return Ok(Applied::AlreadyApplied { record: r.clone() });
+                }
+                return Err(Error::Conflict {
+                    record_id: r.id.clone(),
+                    detail: format!(
+                        "a record with value {} appeared ({}) before we created it",
+                        r.value,
+                        status_word(r.enabled)
+                    ),
+                });
+            }
+            let id = dns.create(key, record).await?;
+            let after = dns.list(key).await?;
+            match after.into_iter().find(|r| r.id == id) {
+                Some(r) if r.value == record.value && r.enabled == record.enabled => {
+                    Ok(Applied::Done { record: r })
+                }
+                Some(r) => Err(Error::NotConfirmed {
+                    record_id: id,
+                    detail: format!("read back {} {}", r.value, status_word(r.enabled)),
+                }),
+                None => Err(Error::NotConfirmed {
+                    record_id: id,
+                    detail: "created record not listed".into(),
+                }),
+            }
+        }
+        ChangeOp::SetStatus {
+            record_id,
+            expect_value,
+            expect_enabled,
+            enabled,
+            remark,
+        } => {
+            let current = find(dns, key, record_id).await?;
+            if current.value == *expect_value && current.enabled == *enabled {
+                return Ok(Applied::AlreadyApplied { record: current });
+            }
+            if current.value != *expect_value || current.enabled != *expect_enabled {
+                return Err(conflict(&current, expect_value, *expect_enabled));
+            }
+            dns.set_status(key, &current, *enabled, remark).await?;
+            let after = find(dns, key, record_id).await?;
+            if after.enabled == *enabled && after.value == *expect_value {
+                Ok(Applied::Done { record: after })
+            } else {
+                Err(Error::NotConfirmed {
+                    record_id: record_id.clone(),
+                    detail: format!("read back {} {}", after.value, status_word(after.enabled)),
+                })
+            }
+        }
+        ChangeOp::SetValue {
+            record_id,
+            expect_value,
+            expect_enabled,
+            value,
+            ttl,
+            enabled,
+            remark,
+        } => {
+            let current = find(dns, key, record_id).await?;
+            if current.value == *value && current.enabled == *enabled {
+                return Ok(Applied::AlreadyApplied { record: current });
+            }
+            if current.value != *expect_value || current.enabled != *expect_enabled {
+                return Err(conflict(&current, expect_value, *expect_enabled));
+            }
+            dns.set_value(key, &current, value, *ttl, *enabled, remark)
+                .await?;
+            let after = find(dns, key, record_id).await?;
+            if after.value == *value && after.enabled == *enabled {
+                Ok(Applied::Done { record: after })
+            } else {
+                Err(Error::NotConfirmed {
+                    record_id: record_id.clone(),
+                    detail: format!("read back {} {}", after.value, status_word(after.enabled)),
+                })
+            }
+        }
+    }
+}
+
+async fn find(dns: &dyn DnsProvider, key: &RecordKey, id: &str) -> Result<Record, Error> {
+    dns.list(key)
+        .await?
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or_else(|| Error::NotFound(id.to_string()))
+}
+
+fn conflict(current: &Record, expect_value: &str, expect_enabled: bool) -> Error {
+    Error::Conflict {
+        record_id: current.id.clone(),
+        detail: format!(
+            "expected {expect_value} {}, found {} {} (changed by someone else since our read; left as is)",
+            status_word(expect_enabled),
+            current.value,
+            status_word(current.enabled)
+        ),
+    }
+}
+
+pub(crate) fn status_word(enabled: bool) -> &'static str {
+    if enabled {
+        "enabled"
+    } else {
+        "disabled"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn remark_round_trips_its_time_and_is_recognised() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 22, 3, 4, 5).unwrap();
+        let r = Record {
+            id: "1".into(),
+            value: "v".into(),
+            ttl: 60,
+            enabled: false,
+            updated_on: Some(Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap()),
+            remark: remark("disabled", t, "ap-shanghai down: timeout"),
+            weight: None,
+        };
+        assert!(r.remark_is_ours());
+        assert_eq!(r.changed_at(), Some(t));
+    }
+
+    #[test]
+    fn foreign_remark_falls_back_to_update_time() {
+        let upd = Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap();
+        let r = Record {
+            id: "1".into(),
+            value: "v".into(),
+            ttl: 60,
+            enabled: false,
+            updated_on: Some(upd),
+            remark: "paused by alice 2026-11-22T03:04:05Z".into(),
+            weight: None,
+        };
+        assert!(!r.remark_is_ours());
+        assert_eq!(r.changed_at(), Some(upd));
+    }
+
+    #[test]
+    fn long_remark_is_cut_on_a_char_boundary() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 22, 3, 4, 5).unwrap();
+        let s = remark("disabled", t, &"区".repeat(100));
+        assert!(s.len() <= 180);
+        assert!(s.starts_with(REMARK_MARKER));
+    }
+}

@@ -1,0 +1,36 @@
+//! dns-failover: probe every region's endpoint, decide, fail DNS over and
+//! back, tell the people on call, report.
+//!
+//! The data flows one way: [`config`] -> [`probe`] -> [`decide`] ->
+//! [`dns`] (apply) -> [`notify`] -> [`report`]. [`pipeline::run_once`] is the
+//! only caller of every stage; the CLI commands, the SCF runtime loop and the
+//! demo all go through it. Side effects sit behind small traits at the edges:
+//! [`clock::Clock`], [`dns::DnsProvider`], [`notify::Notifier`]. `decide` is
+//! pure. The function keeps no state of its own between runs: what must
+//! survive lives in the DNS records (status, value, update time, remark).
+//!
+//! Modules:
+//! - [`config`]: TOML + `${ENV}` -> validated [`config::Config`];
+//! - [`probe`]: HTTP(S) and TCP checks, concurrent, with evidence per attempt;
+//! - [`decide`]: the pure plan of record changes and events;
+//! - [`dns`]: the record model, the provider trait, checked apply, the file zone;
+//! - [`notify`]: alerts and their channels;
+//! - [`report`]: the run report (JSON and text);
+//! - [`pipeline`]: one pass;
+//! - [`demo`]: the self-contained demonstration;
+//! - [`telemetry`]: tracing set-up.
+
+pub mod clock;
+pub mod config;
+pub mod decide;
+pub mod demo;
+pub mod dns;
+pub mod notify;
+pub mod pipeline;
+pub mod probe;
+pub mod report;
+pub mod telemetry;
+
+pub use config::Config;
+pub use pipeline::{run_once, Action, Deps, RunOptions};
+pub use report::RunReport;

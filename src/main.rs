@@ -1,0 +1,189 @@
+//! The `dns-failover` command: a thin layer over the library. It parses the
+//! command line, loads the config, runs one pass through
+//! `pipeline::run_once`, prints the report and picks the exit code:
+//! 0 the pass completed (also when it failed over), 1 it could not complete,
+//! 2 bad usage or configuration.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use dns_failover::config::{config_path, Config};
+use dns_failover::pipeline::{self, Action, Deps, RunOptions};
+use dns_failover::telemetry;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "dns-failover",
+    version,
+    about = "Probe regional endpoints, fail DNS over and back, alert the people on call.",
+    long_about = "Probe every region's API-gateway endpoint, decide which records should serve, \
+apply the change to DNS (DNSPod or a local file zone), alert, and report.\n\n\
+Exit codes: 0 the pass completed (also when it failed over); 1 it could not complete \
+(e.g. the DNS backend failed); 2 bad usage or configuration.\n\
+Logs go to stderr (filter with RUST_LOG, default warn); the report goes to stdout."
+)]
+struct Cli {
+    /// Config file [default: $DNS_FAILOVER_CONFIG, else ./dns-failover.toml]
+    #[arg(short = 'c', long = "config", global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print the run report as JSON on stdout instead of text
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check the config file and exit (no network call)
+    Validate,
+    /// Probe every target and print a table (no DNS access)
+    Probe,
+    /// Show what a run would change; writes nothing, sends nothing
+    Plan {
+        /// Plan past max_changes
+        #[arg(long)]
+        force: bool,
+    },
+    /// One pass: probe, decide, apply, notify, report
+    Run {
+        /// Decide and report, but write nothing and send no alert
+        #[arg(long)]
+        dry_run: bool,
+        /// Apply even if the plan changes more than max_changes records
+        #[arg(long)]
+        force: bool,
+    },
+    /// Show each group's records and its targets' health
+    Status,
+    /// Treat regions as down and show the plan; --apply carries it out
+    Drill {
+        /// Region to treat as down (repeat or comma-separate for several)
+        #[arg(long = "fail", value_name = "REGION", required = true, num_args = 1.., value_delimiter = ',')]
+        fail: Vec<String>,
+        /// Apply the drill's plan to DNS and send its alerts (marked [DRILL])
+        #[arg(long)]
+        apply: bool,
+        /// Apply even if the plan changes more than max_changes records
+        #[arg(long)]
+        force: bool,
+    },
+    /// Put a recovered region back into a group (manual failback)
+    Failback {
+        /// Group name, as in [[group]] name
+        #[arg(long, value_name = "GROUP")]
+        group: String,
+        /// Region to put back
+        #[arg(long, value_name = "REGION")]
+        region: String,
+        /// Show the plan only
+        #[arg(long)]
+        dry_run: bool,
+        /// Put back even if not every probe attempt succeeded
+        #[arg(long)]
+        force: bool,
+    },
+    /// Run the whole pipeline on this machine: local endpoints, a file zone, console alerts
+    Demo,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(telemetry::Format::Text, "warn");
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    ExitCode::from(rt.block_on(real_main(cli)))
+}
+
+async fn real_main(cli: Cli) -> u8 {
+    if let Command::Demo = cli.command {
+        return match dns_failover::demo::run(cli.json).await {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: demo failed: {e:#}");
+                1
+            }
+        };
+    }
+    let path = config_path(cli.config.as_deref());
+    let cfg = match Config::load(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let action = match cli.command {
+        Command::Validate => {
+            let targets: usize = cfg.groups.iter().map(|g| g.targets.len()).sum();
+            println!(
+                "{}: OK ({} group(s), {} target(s), provider {}, {} alert channel(s))",
+                path.display(),
+                cfg.groups.len(),
+                targets,
+                cfg.dns.provider.name(),
+                cfg.alerts.len()
+            );
+            return 0;
+        }
+        Command::Demo => unreachable!("handled above"),
+        Command::Probe => RunOptions::new(Action::Probe),
+        Command::Status => RunOptions::new(Action::Status),
+        Command::Plan { force } => RunOptions {
+            force,
+            ..RunOptions::new(Action::Plan)
+        },
+        Command::Run { dry_run, force } => RunOptions {
+            dry_run,
+            force,
+            ..RunOptions::new(Action::Run)
+        },
+        Command::Drill { fail, apply, force } => RunOptions {
+            force,
+            ..RunOptions::new(Action::Drill { fail, apply })
+        },
+        Command::Failback {
+            group,
+            region,
+            dry_run,
+            force,
+        } => RunOptions {
+            dry_run,
+            force,
+            ..RunOptions::new(Action::Failback { group, region })
+        },
+    };
+    if let Err(e) = pipeline::check_options(&cfg, &action) {
+        eprintln!("error: {e}");
+        return 2;
+    }
+    let deps = match Deps::from_config(&cfg) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {}: {e}", path.display());
+            return 2;
+        }
+    };
+    let report = pipeline::run_once(&deps, &cfg, &action).await;
+    if cli.json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("error: cannot encode the report: {e}");
+                return 1;
+            }
+        }
+    } else {
+        print!("{}", report.render_text());
+    }
+    report.exit_code() as u8
+}

@@ -1,0 +1,433 @@
+//! Alerts: what the people on call are told, and the channels that tell them.
+//!
+//! The pipeline turns a run's events into at most one [`Alert`] per run
+//! ([`Alert::from_report`]) and hands it to every configured [`Notifier`]
+//! concurrently ([`send_all`]), each under its own timeout with one retry. A
+//! failing channel is recorded and never blocks the others or undoes a DNS
+//! change. Channels get the alert only; they never see a DNS client.
+
+pub mod config;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::decide::{Event, EventKind, Severity};
+use crate::probe::{Attempt, Health};
+use crate::report::{ChangeStatus, RunReport};
+use config::{AlertConfig, Channel};
+
+/// A channel failed to deliver.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("transport: {0}")]
+    Transport(String),
+    /// The service answered with an error code.
+    #[error("rejected: {0}")]
+    Rejected(String),
+}
+
+/// A notification channel. Implementers must not log or return secrets
+/// (webhook keys, tokens, passwords) in errors, and must respect their
+/// service's message size limits by cutting with a visible marker.
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    /// Channel type: `console`, `email`, `wecom`, ...
+    fn channel(&self) -> &'static str;
+    /// The configured name of this channel instance.
+    fn name(&self) -> &str;
+    /// Deliver one alert.
+    async fn send(&self, alert: &Alert) -> Result<(), Error>;
+}
+
+/// Evidence about one region, for the alert text.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegionEvidence {
+    pub region: String,
+    pub endpoint: String,
+    pub health: Health,
+    pub attempts: Vec<Attempt>,
+}
+
+/// A DNS change as the alert shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeNote {
+    pub summary: String,
+    pub status: ChangeStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One event with its context.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertEvent {
+    #[serde(flatten)]
+    pub event: Event,
+    /// `api.example.com A [默认]`
+    pub record: String,
+    pub evidence: Vec<RegionEvidence>,
+    pub changes: Vec<ChangeNote>,
+}
+
+/// What one run tells the people on call.
+#[derive(Debug, Clone, Serialize)]
+pub struct Alert {
+    pub severity: Severity,
+    /// One line: what happened, for subjects and SMS.
+    pub title: String,
+    pub drill: bool,
+    /// A `notify-test` alert.
+    pub test: bool,
+    pub prober: String,
+    pub at: DateTime<Utc>,
+    /// IANA zone for the local time shown beside UTC.
+    pub timezone: String,
+    pub events: Vec<AlertEvent>,
+}
+
+/// Event kinds that page: transitions and failures. `recovering`, `created`
+/// and `left_alone` are reported in the run report only.
+pub fn alerts_on(kind: EventKind) -> bool {
+    !matches!(
+        kind,
+        EventKind::Recovering | EventKind::Created | EventKind::LeftAlone
+    )
+}
+
+impl Alert {
+    /// Build the run's alert from its report: every alerting event, with the
+    /// evidence of its regions and the changes of its group. `None` when
+    /// nothing alert-worthy happened.
+    pub fn from_report(report: &RunReport, timezone: &str) -> Option<Alert> {
+        let mut events = Vec::new();
+        for g in &report.groups {
+            for e in g.events.iter().filter(|e| alerts_on(e.kind)) {
+                let evidence = g
+                    .targets
+                    .iter()
+                    .filter(|t| e.regions.contains(&t.region))
+                    .map(|t| RegionEvidence {
+                        region: t.region.clone(),
+                        endpoint: t.endpoint.clone(),
+                        health: t.health,
+                        attempts: t.attempts.clone(),
+                    })
+                    .collect();
+                let changes = g
+                    .changes
+                    .iter()
+                    .filter(|c| e.regions.contains(&c.change.region))
+                    .filter(|c| c.change.moves_traffic())
+                    .map(|c| ChangeNote {
+                        summary: c.change.summary(),
+                        status: c.status,
+                        error: c.error.clone(),
+                    })
+                    .collect();
+                events.push(AlertEvent {
+                    event: e.clone(),
+                    record: g.record.clone(),
+                    evidence,
+                    changes,
+                });
+            }
+        }
+        if events.is_empty() {
+            return None;
+        }
+        let severity = events
+            .iter()
+            .map(|e| e.event.severity)
+            .max()
+            .unwrap_or(Severity::Info);
+        let drill = report.drill.is_some();
+        let title = title_of(&events, drill);
+        Some(Alert {
+            severity,
+            title,
+            drill,
+            test: false,
+            prober: report.prober.clone(),
+            at: report.started_at,
+            timezone: timezone.to_string(),
+            events,
+        })
+    }
+
+    /// The alert as plain text, for the console, e-mail and chat robots.
+    pub fn render_text(&self) -> String {
+        let mut s = String::new();
+        s.push_str(&format!(
+            "[{}] {}\n",
+            self.severity.as_str().to_uppercase(),
+            self.title
+        ));
+        s.push_str(&format!("time: {}\n", self.times()));
+        s.push_str(&format!("prober: {}\n", self.prober));
+        for e in &self.events {
+            s.push_str(&format!(
+                "\n- {} {} ({}): {}\n",
+                e.event.severity.as_str().to_uppercase(),
+                e.event.kind.as_str(),
+                e.record,
+                e.event.message
+            ));
+            for ev in &e.evidence {
+                let attempts: Vec<String> = ev.attempts.iter().map(Attempt::short).collect();
+                s.push_str(&format!(
+                    "  {} {} [{}]: {}\n",
+                    ev.region,
+                    ev.endpoint,
+                    ev.health.as_str(),
+                    attempts.join("; ")
+                ));
+            }
+            for c in &e.changes {
+                s.push_str(&format!("  dns: {} [{}]", c.summary, c.status.as_str()));
+                if let Some(err) = &c.error {
+                    s.push_str(&format!(": {err}"));
+                }
+                s.push('\n');
+            }
+        }
+        s
+    }
+
+    /// `2026-11-22 03:04:05 UTC / 2026-11-22 11:04:05 Asia/Shanghai`
+    pub fn times(&self) -> String {
+        let utc = self.at.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+        match timezone_offset(&self.timezone) {
+            Some(off) if self.timezone != "UTC" => format!(
+                "{utc} / {} {}",
+                (self.at + off).format("%Y-%m-%d %H:%M:%S"),
+                self.timezone
+            ),
+            _ => utc,
+        }
+    }
+}
+
+fn title_of(events: &[AlertEvent], drill: bool) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for e in events {
+        let regions = e.event.regions.join(",");
+        let p = match e.event.kind {
+            EventKind::Failover => format!("{}: failover {regions}", e.event.group),
+            EventKind::Failback => format!("{}: failback {regions}", e.event.group),
+            EventKind::AllDown => format!("{}: ALL regions down", e.event.group),
+            k => format!("{}: {} {regions}", e.event.group, k.as_str()),
+        };
+        if !parts.contains(&p) {
+            parts.push(p);
+        }
+    }
+    let t = parts.join("; ");
+    if drill {
+        format!("[DRILL] {t}")
+    } else {
+        t
+    }
+}
+
+/// Fixed UTC offsets of the zones we render. China has had no daylight saving
+/// since 1991, so Asia/Shanghai is always +08:00; this avoids shipping a tz
+/// database in a 64 MB function. Other zones fall back to UTC at validation.
+pub fn timezone_offset(tz: &str) -> Option<chrono::Duration> {
+    let h = match tz {
+        "UTC" | "Etc/UTC" => 0,
+        "Asia/Shanghai" | "Asia/Chongqing" | "Asia/Harbin" | "PRC" | "Asia/Hong_Kong"
+        | "Asia/Macau" | "Asia/Taipei" | "Asia/Singapore" | "Asia/Kuala_Lumpur" | "Asia/Manila" => {
+            8
+        }
+        "Asia/Tokyo" | "Asia/Seoul" => 9,
+        "Asia/Kolkata" => return Some(chrono::Duration::minutes(330)),
+        "Asia/Bangkok" | "Asia/Jakarta" | "Asia/Ho_Chi_Minh" => 7,
+        "Asia/Dubai" => 4,
+        _ => return None,
+    };
+    Some(chrono::Duration::hours(h))
+}
+
+/// Prints alerts to standard error.
+pub struct Console {
+    name: String,
+}
+
+#[async_trait]
+impl Notifier for Console {
+    fn channel(&self) -> &'static str {
+        "console"
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    async fn send(&self, alert: &Alert) -> Result<(), Error> {
+        use std::io::Write;
+        let text = alert.render_text();
+        let mut err = std::io::stderr().lock();
+        writeln!(
+            err,
+            "---- alert ({}) ----\n{text}-------------------",
+            self.name
+        )
+        .map_err(|e| Error::Transport(e.to_string()))
+    }
+}
+
+/// A configured channel with its filters.
+#[derive(Clone)]
+pub struct Channelled {
+    pub config: AlertConfig,
+    pub notifier: Arc<dyn Notifier>,
+}
+
+impl Channelled {
+    /// The part of `alert` this channel wants, or `None`.
+    pub fn filter(&self, alert: &Alert) -> Option<Alert> {
+        if alert.test {
+            return Some(alert.clone());
+        }
+        let events: Vec<AlertEvent> = alert
+            .events
+            .iter()
+            .filter(|e| e.event.severity >= self.config.min_severity)
+            .filter(|e| {
+                self.config
+                    .events
+                    .as_ref()
+                    .is_none_or(|k| k.contains(&e.event.kind))
+            })
+            .cloned()
+            .collect();
+        if events.is_empty() {
+            return None;
+        }
+        let mut a = alert.clone();
+        a.severity = events
+            .iter()
+            .map(|e| e.event.severity)
+            .max()
+            .unwrap_or(Severity::Info);
+        a.title = title_of(&events, a.drill);
+        a.events = events;
+        Some(a)
+    }
+}
+
+/// Build the channels of a config.
+pub fn build(alerts: &[AlertConfig]) -> Result<Vec<Channelled>, String> {
+    alerts
+        .iter()
+        .map(|c| {
+            let notifier: Arc<dyn Notifier> = match &c.channel {
+                Channel::Console => Arc::new(Console {
+                    name: c.name.clone(),
+                }),
+            };
+            Ok(Channelled {
+                config: c.clone(),
+                notifier,
+            })
+        })
+        .collect()
+}
+
+/// One channel's delivery result, for the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Delivery {
+    pub channel: String,
+    pub name: String,
+    pub ok: bool,
+    /// Not sent because of `min_severity`/`events`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub filtered: bool,
+    pub attempts: u32,
+    pub elapsed_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Send `alert` on every channel concurrently; each gets `timeout` per try
+/// and one retry. Never fails: results say what happened.
+pub async fn send_all(channels: &[Channelled], alert: &Alert, timeout: Duration) -> Vec<Delivery> {
+    let futs = channels.iter().map(|c| async move {
+        let start = Instant::now();
+        let Some(a) = c.filter(alert) else {
+            return Delivery {
+                channel: c.notifier.channel().into(),
+                name: c.notifier.name().into(),
+                ok: true,
+                filtered: true,
+                attempts: 0,
+                elapsed_ms: 0,
+                error: None,
+            };
+        };
+        let mut last = None;
+        let mut tries = 0;
+        for attempt in 0..2 {
+            tries = attempt + 1;
+            match tokio::time::timeout(timeout, c.notifier.send(&a)).await {
+                Ok(Ok(())) => {
+                    last = None;
+                    break;
+                }
+                Ok(Err(e)) => last = Some(e.to_string()),
+                Err(_) => last = Some(Error::Timeout(timeout).to_string()),
+            }
+            if attempt == 0 {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        if let Some(e) = &last {
+            tracing::warn!(channel = c.notifier.channel(), name = c.notifier.name(), error = %e, "alert not delivered");
+        } else {
+            tracing::info!(channel = c.notifier.channel(), name = c.notifier.name(), "alert delivered");
+        }
+        Delivery {
+            channel: c.notifier.channel().into(),
+            name: c.notifier.name().into(),
+            ok: last.is_none(),
+            filtered: false,
+            attempts: tries,
+            elapsed_ms: start.elapsed().as_millis() as u64,
+            error: last,
+        }
+    });
+    join_all(futs).await
+}
+
+/// Run futures concurrently and keep their order (tiny `join_all`).
+pub async fn join_all<F: std::future::Future>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let futs: Vec<_> = futs.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = futs.iter().map(|_| None).collect();
+    let mut futs: Vec<Option<std::pin::Pin<Box<F>>>> = futs.into_iter().map(Some).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, slot) in futs.iter_mut().enumerate() {
+            if let Some(f) = slot {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => {
+                        out[i] = Some(v);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter()
+        .map(|o| o.expect("every future completed"))
+        .collect()
+}

@@ -1,0 +1,31 @@
+//! Tracing set-up: logs go to standard error, never to stdout (which carries
+//! the report). `RUST_LOG` filters; the default is `warn` for the CLI (its
+//! output is the report) and `info` for the SCF runtime. JSON lines under SCF.
+
+use tracing_subscriber::EnvFilter;
+
+/// Log format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// Install the global subscriber. Safe to call once; later calls are ignored.
+pub fn init(format: Format, default_level: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let _ = match format {
+        Format::Text => builder.with_ansi(false).try_init(),
+        Format::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
+}
