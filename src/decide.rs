@@ -437,7 +437,7 @@ impl<'a> Ctx<'a> {
         let enabled_now: Vec<&Record> = g
             .targets
             .iter()
-            .filter_map(|t| rec_of(t))
+            .filter_map(&rec_of)
             .filter(|r| r.enabled)
             .collect();
         let remaining = enabled_now.len() - disables.len() + enables.len();
