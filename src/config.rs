@@ -1220,3 +1220,7 @@ fn check_value(rtype: RecordType, v: &str) -> Result<(), String> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

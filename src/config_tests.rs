@@ -1,0 +1,350 @@
+//! Configuration errors: each gets its own message with file, key and line.
+
+use super::*;
+
+const GOOD: &str = r#"
+prober = "gz-prober"
+
+[probe]
+timeout = "1500ms"
+attempts = 3
+interval = "200ms"
+fail_threshold = 2
+concurrency = 16
+
+[dns]
+provider = "file"
+domain = "Example.COM."
+ttl = 60
+path = "zone.json"
+
+[[group]]
+name = "api"
+subdomain = "api"
+type = "CNAME"
+mode = "active"
+failback = "manual"
+failback_after = "10m"
+max_changes = 1
+
+[[group.target]]
+region = "ap-guangzhou"
+value = "gz.apigw.example.com"
+url = "https://gz.apigw.example.com/health"
+expect_status = ["2xx", 301, "400-404"]
+body_contains = "ok"
+max_latency = "800ms"
+method = "head"
+headers = { Authorization = "Bearer abc" }
+resolve = "127.0.0.1"
+
+[[group.target]]
+region = "ap-shanghai"
+value = "sh.apigw.example.com"
+tcp = "sh.apigw.example.com:443"
+priority = -1
+timeout = "3s"
+"#;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::from_toml(text, Path::new("/etc/df/dns-failover.toml"))
+}
+
+fn err(text: &str) -> ConfigError {
+    parse(text).expect_err("config should be rejected")
+}
+
+/// Replace the first occurrence of `from` in GOOD.
+fn good_with(from: &str, to: &str) -> String {
+    assert!(GOOD.contains(from), "fixture lacks {from:?}");
+    GOOD.replacen(from, to, 1)
+}
+
+fn line_of_text(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).expect("needle in text") + 1
+}
+
+#[test]
+fn a_full_config_loads_with_its_values_and_defaults() {
+    let c = parse(GOOD).unwrap();
+    assert_eq!(c.prober, "gz-prober");
+    assert_eq!(c.probe.timeout, Duration::from_millis(1500));
+    assert_eq!(c.probe.concurrency, 16);
+    assert_eq!(c.dns.domain, "example.com");
+    assert_eq!(c.alert_timezone, "Asia/Shanghai");
+    match &c.dns.provider {
+        ProviderSettings::File { path } => assert_eq!(path, Path::new("/etc/df/zone.json")),
+        other => panic!("{other:?}"),
+    }
+    let g = &c.groups[0];
+    assert_eq!(g.key.fqdn(), "api.example.com");
+    assert_eq!(g.key.line, "默认");
+    assert_eq!(g.mode, Mode::Active);
+    assert_eq!(g.failback, Failback::Manual);
+    assert_eq!(g.failback_after, Duration::from_secs(600));
+    assert_eq!(g.ttl, 60);
+    // Sorted by priority: ap-shanghai (-1) first.
+    assert_eq!(g.targets[0].region, "ap-shanghai");
+    assert_eq!(g.targets[0].timeout, Duration::from_secs(3));
+    assert!(matches!(&g.targets[0].check, Check::Tcp { addr } if addr == "sh.apigw.example.com:443"));
+    let Check::Http(h) = &g.targets[1].check else { panic!("http") };
+    assert_eq!(h.method, "HEAD");
+    assert!(h.expect_status.matches(204) && h.expect_status.matches(301) && h.expect_status.matches(404));
+    assert!(!h.expect_status.matches(300) && !h.expect_status.matches(500));
+    assert_eq!(h.resolve, Some("127.0.0.1".parse().unwrap()));
+    assert_eq!(h.max_latency, Some(Duration::from_millis(800)));
+    assert_eq!(g.targets[1].timeout, Duration::from_millis(1500));
+}
+
+#[test]
+fn defaults_fill_a_minimal_config() {
+    let c = parse(
+        r#"
+[dns]
+provider = "file"
+domain = "example.com"
+path = "/tmp/z.json"
+[[group]]
+name = "www"
+subdomain = "@"
+type = "A"
+[[group.target]]
+region = "a"
+value = "192.0.2.1"
+url = "http://192.0.2.1/"
+"#,
+    )
+    .unwrap();
+    assert_eq!(c.probe, ProbeSettings::default());
+    assert_eq!(c.dns.ttl, 60);
+    let g = &c.groups[0];
+    assert_eq!((g.mode, g.failback, g.max_changes), (Mode::Failover, Failback::Auto, 2));
+    assert_eq!(g.failback_after, Duration::from_secs(300));
+    assert_eq!(g.key.fqdn(), "example.com");
+    let Check::Http(h) = &g.targets[0].check else { panic!() };
+    assert_eq!(h.expect_status.to_string(), "2xx");
+    assert!(!h.follow_redirects);
+}
+
+#[test]
+fn unknown_key_names_the_key_and_its_line() {
+    let text = good_with("concurrency = 16", "concurency = 16");
+    let e = err(&text);
+    assert_eq!(e.line, Some(line_of_text(&text, "concurency")));
+    assert!(e.message.contains("unknown field `concurency`"), "{e}");
+    let shown = e.to_string();
+    assert!(shown.starts_with("/etc/df/dns-failover.toml:"), "{shown}");
+}
+
+#[test]
+fn unknown_key_in_a_target_is_rejected() {
+    let text = good_with("body_contains = \"ok\"", "body_contain = \"ok\"");
+    let e = err(&text);
+    assert_eq!(e.line, Some(line_of_text(&text, "body_contain =")));
+    assert!(e.message.contains("body_contain"), "{e}");
+}
+
+#[test]
+fn wrong_type_is_reported_with_its_line() {
+    let text = good_with("attempts = 3", "attempts = \"three\"");
+    let e = err(&text);
+    assert_eq!(e.line, Some(line_of_text(&text, "attempts")));
+    assert!(e.message.contains("invalid type"), "{e}");
+}
+
+#[test]
+fn bad_duration_says_what_is_expected() {
+    let text = good_with("failback_after = \"10m\"", "failback_after = \"ten minutes\"");
+    let e = err(&text);
+    assert_eq!(e.line, Some(line_of_text(&text, "failback_after")));
+    assert!(e.message.contains("expected e.g. \"2s\""), "{e}");
+}
+
+#[test]
+fn duplicate_region_in_a_group() {
+    let text = good_with("region = \"ap-shanghai\"", "region = \"ap-guangzhou\"");
+    let e = err(&text);
+    assert_eq!(e.key, "group[0].target[1].region");
+    let second = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains("region = \"ap-guangzhou\""))
+        .nth(1)
+        .map(|(i, _)| i + 1);
+    assert_eq!(e.line, second);
+    assert!(e.message.contains("duplicate region \"ap-guangzhou\""), "{e}");
+}
+
+#[test]
+fn group_without_targets() {
+    let text = r#"
+[dns]
+provider = "file"
+domain = "example.com"
+path = "z.json"
+
+[[group]]
+name = "api"
+subdomain = "api"
+type = "A"
+"#;
+    let e = err(text);
+    assert_eq!(e.key, "group[0].name");
+    assert_eq!(e.line, Some(8));
+    assert!(e.message.contains("has no [[group.target]]"), "{e}");
+}
+
+#[test]
+fn no_group_at_all() {
+    let e = err("[dns]\nprovider = \"file\"\ndomain = \"example.com\"\npath = \"z.json\"\n");
+    assert!(e.message.contains("no [[group]] defined"), "{e}");
+}
+
+#[test]
+fn ttl_out_of_range() {
+    for bad in ["0", "604801", "-5"] {
+        let text = good_with("ttl = 60", &format!("ttl = {bad}"));
+        let e = err(&text);
+        assert_eq!(e.key, "dns.ttl");
+        assert_eq!(e.line, Some(line_of_text(&text, "ttl =")));
+        assert!(e.message.contains("out of range"), "{e}");
+    }
+}
+
+#[test]
+fn bad_url_and_unsupported_scheme() {
+    let text = good_with("url = \"https://gz.apigw.example.com/health\"", "url = \"not a url\"");
+    let e = err(&text);
+    assert_eq!(e.key, "group[0].target[0].url");
+    assert_eq!(e.line, Some(line_of_text(&text, "not a url")));
+    assert!(e.message.contains("not a valid URL"), "{e}");
+
+    let text = good_with("url = \"https://gz.apigw.example.com/health\"", "url = \"ftp://gz.example.com/\"");
+    assert!(err(&text).message.contains("scheme \"ftp\""));
+}
+
+#[test]
+fn fail_threshold_larger_than_attempts() {
+    let text = good_with("fail_threshold = 2", "fail_threshold = 4");
+    let e = err(&text);
+    assert_eq!(e.key, "probe.fail_threshold");
+    assert_eq!(e.line, Some(line_of_text(&text, "fail_threshold")));
+    assert!(e.message.contains("between 1 and attempts (3)"), "{e}");
+}
+
+#[test]
+fn value_must_match_the_record_type() {
+    let text = good_with("type = \"CNAME\"", "type = \"A\"");
+    let e = err(&text);
+    assert_eq!(e.key, "group[0].target[0].value");
+    assert!(e.message.contains("not an IPv4 address"), "{e}");
+}
+
+#[test]
+fn url_and_tcp_are_exclusive_and_one_is_required() {
+    let text = good_with("tcp = \"sh.apigw.example.com:443\"", "");
+    let e = err(&text);
+    assert!(e.message.contains("needs `url`"), "{e}");
+    let text = good_with("tcp = \"sh.apigw.example.com:443\"", "tcp = \"sh.apigw.example.com\"");
+    assert!(err(&text).message.contains("is not \"host:port\""));
+}
+
+#[test]
+fn http_only_keys_on_a_tcp_target_are_rejected() {
+    let text = good_with("timeout = \"3s\"", "timeout = \"3s\"\nbody_contains = \"x\"");
+    let e = err(&text);
+    assert_eq!(e.key, "group[0].target[1].body_contains");
+    assert!(e.message.contains("only applies to HTTP probes"), "{e}");
+}
+
+#[test]
+fn bad_status_mode_failback_and_provider() {
+    let e = err(&good_with("\"400-404\"", "\"4zz\""));
+    assert!(e.message.contains("\"4zz\" is not a status"), "{e}");
+    let e = err(&good_with("mode = \"active\"", "mode = \"weighted\""));
+    assert_eq!(e.key, "group[0].mode");
+    let e = err(&good_with("failback = \"manual\"", "failback = \"never\""));
+    assert_eq!(e.key, "group[0].failback");
+    let e = err(&good_with("provider = \"file\"", "provider = \"route53\""));
+    assert!(e.message.contains("expected \"file\" or \"dnspod\""), "{e}");
+    let e = err(&good_with("path = \"zone.json\"", ""));
+    assert!(e.message.contains("needs `path`"), "{e}");
+    let e = err(&good_with("path = \"zone.json\"", "path = \"zone.json\"\nendpoint = \"http://127.0.0.1:1\""));
+    assert_eq!(e.key, "dns.endpoint");
+}
+
+#[test]
+fn duplicate_group_names_and_keys() {
+    let extra = "\n[[group]]\nname = \"api\"\nsubdomain = \"www\"\ntype = \"CNAME\"\n[[group.target]]\nregion = \"x\"\nvalue = \"x.example.com\"\ntcp = \"x.example.com:80\"\n";
+    let e = err(&format!("{GOOD}{extra}"));
+    assert_eq!(e.key, "group[1].name");
+    let extra = extra.replace("name = \"api\"", "name = \"api2\"").replace("\"www\"", "\"api\"");
+    let e = err(&format!("{GOOD}{extra}"));
+    assert!(e.message.contains("two groups must not manage the same records"), "{e}");
+}
+
+#[test]
+fn missing_env_var_is_named_and_the_line_given() {
+    let text = good_with("Bearer abc", "Bearer ${DF_TEST_UNSET_VAR_91}");
+    let e = err(&text);
+    assert!(e.message.contains("`DF_TEST_UNSET_VAR_91` is not set"), "{e}");
+    assert_eq!(e.line, Some(line_of_text(&text, "DF_TEST_UNSET_VAR_91")));
+}
+
+#[test]
+fn env_values_are_expanded_and_secrets_stay_hidden() {
+    std::env::set_var("DF_TEST_TOKEN_77", "s3cr3t-token-value");
+    std::env::set_var("DF_TEST_HOST_77", "gz.apigw.example.com");
+    let text = good_with("Bearer abc", "Bearer ${DF_TEST_TOKEN_77}")
+        .replace("https://gz.apigw.example.com/health", "https://${DF_TEST_HOST_77}/health");
+    let c = parse(&text).unwrap();
+    let Check::Http(h) = &c.groups[0].targets[1].check else { panic!() };
+    assert_eq!(h.url, "https://gz.apigw.example.com/health");
+    assert_eq!(h.headers[0].1.expose(), "Bearer s3cr3t-token-value");
+    let dbg = format!("{c:?}");
+    assert!(!dbg.contains("s3cr3t-token-value"), "secret leaked in Debug");
+    assert!(dbg.contains("[redacted]"));
+}
+
+#[test]
+fn a_type_error_never_shows_an_expanded_secret() {
+    std::env::set_var("DF_TEST_SECRET_78", "very-secret-78");
+    // A wrong type on the line that references the secret.
+    let text = good_with("headers = { Authorization = \"Bearer abc\" }", "headers = { Authorization = \"${DF_TEST_SECRET_78}\", X = 5 }");
+    let e = err(&text);
+    assert!(!e.to_string().contains("very-secret-78"), "{e}");
+}
+
+#[test]
+fn env_expansion_rules() {
+    let env = |n: &str| (n == "A").then(|| "1".to_string());
+    assert_eq!(expand_env("x${A}y", &env).unwrap(), "x1y");
+    assert_eq!(expand_env("$${A} costs $5", &env).unwrap(), "${A} costs $5");
+    assert!(expand_env("${B}", &env).unwrap_err().contains("`B` is not set"));
+    assert!(expand_env("${A", &env).unwrap_err().contains("unclosed"));
+    assert!(expand_env("${A-B}", &env).unwrap_err().contains("not a valid"));
+}
+
+#[test]
+fn status_matcher_items() {
+    assert_eq!(StatusMatcher::parse_item("2xx"), Some((200, 299)));
+    assert_eq!(StatusMatcher::parse_item("204"), Some((204, 204)));
+    assert_eq!(StatusMatcher::parse_item("200-399"), Some((200, 399)));
+    assert_eq!(StatusMatcher::parse_item("399-200"), None);
+    assert_eq!(StatusMatcher::parse_item("6xx"), None);
+    assert_eq!(StatusMatcher::parse_item("99"), None);
+}
+
+#[test]
+fn missing_file_says_how_to_point_at_one() {
+    let e = Config::load(Path::new("/nonexistent/dir/dns-failover.toml")).unwrap_err();
+    assert!(e.message.contains("DNS_FAILOVER_CONFIG"), "{e}");
+    assert_eq!(e.line, None);
+}
+
+#[test]
+fn toml_syntax_error_has_a_line() {
+    let text = good_with("attempts = 3", "attempts = = 3");
+    let e = err(&text);
+    assert_eq!(e.line, Some(line_of_text(&text, "attempts")));
+}
