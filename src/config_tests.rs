@@ -61,7 +61,10 @@ fn good_with(from: &str, to: &str) -> String {
 }
 
 fn line_of_text(text: &str, needle: &str) -> usize {
-    text.lines().position(|l| l.contains(needle)).expect("needle in text") + 1
+    text.lines()
+        .position(|l| l.contains(needle))
+        .expect("needle in text")
+        + 1
 }
 
 #[test]
@@ -86,10 +89,18 @@ fn a_full_config_loads_with_its_values_and_defaults() {
     // Sorted by priority: ap-shanghai (-1) first.
     assert_eq!(g.targets[0].region, "ap-shanghai");
     assert_eq!(g.targets[0].timeout, Duration::from_secs(3));
-    assert!(matches!(&g.targets[0].check, Check::Tcp { addr } if addr == "sh.apigw.example.com:443"));
-    let Check::Http(h) = &g.targets[1].check else { panic!("http") };
+    assert!(
+        matches!(&g.targets[0].check, Check::Tcp { addr } if addr == "sh.apigw.example.com:443")
+    );
+    let Check::Http(h) = &g.targets[1].check else {
+        panic!("http")
+    };
     assert_eq!(h.method, "HEAD");
-    assert!(h.expect_status.matches(204) && h.expect_status.matches(301) && h.expect_status.matches(404));
+    assert!(
+        h.expect_status.matches(204)
+            && h.expect_status.matches(301)
+            && h.expect_status.matches(404)
+    );
     assert!(!h.expect_status.matches(300) && !h.expect_status.matches(500));
     assert_eq!(h.resolve, Some("127.0.0.1".parse().unwrap()));
     assert_eq!(h.max_latency, Some(Duration::from_millis(800)));
@@ -118,10 +129,15 @@ url = "http://192.0.2.1/"
     assert_eq!(c.probe, ProbeSettings::default());
     assert_eq!(c.dns.ttl, 60);
     let g = &c.groups[0];
-    assert_eq!((g.mode, g.failback, g.max_changes), (Mode::Failover, Failback::Auto, 2));
+    assert_eq!(
+        (g.mode, g.failback, g.max_changes),
+        (Mode::Failover, Failback::Auto, 2)
+    );
     assert_eq!(g.failback_after, Duration::from_secs(300));
     assert_eq!(g.key.fqdn(), "example.com");
-    let Check::Http(h) = &g.targets[0].check else { panic!() };
+    let Check::Http(h) = &g.targets[0].check else {
+        panic!()
+    };
     assert_eq!(h.expect_status.to_string(), "2xx");
     assert!(!h.follow_redirects);
 }
@@ -154,7 +170,10 @@ fn wrong_type_is_reported_with_its_line() {
 
 #[test]
 fn bad_duration_says_what_is_expected() {
-    let text = good_with("failback_after = \"10m\"", "failback_after = \"ten minutes\"");
+    let text = good_with(
+        "failback_after = \"10m\"",
+        "failback_after = \"ten minutes\"",
+    );
     let e = err(&text);
     assert_eq!(e.line, Some(line_of_text(&text, "failback_after")));
     assert!(e.message.contains("expected e.g. \"2s\""), "{e}");
@@ -172,7 +191,10 @@ fn duplicate_region_in_a_group() {
         .nth(1)
         .map(|(i, _)| i + 1);
     assert_eq!(e.line, second);
-    assert!(e.message.contains("duplicate region \"ap-guangzhou\""), "{e}");
+    assert!(
+        e.message.contains("duplicate region \"ap-guangzhou\""),
+        "{e}"
+    );
 }
 
 #[test]
@@ -213,13 +235,19 @@ fn ttl_out_of_range() {
 
 #[test]
 fn bad_url_and_unsupported_scheme() {
-    let text = good_with("url = \"https://gz.apigw.example.com/health\"", "url = \"not a url\"");
+    let text = good_with(
+        "url = \"https://gz.apigw.example.com/health\"",
+        "url = \"not a url\"",
+    );
     let e = err(&text);
     assert_eq!(e.key, "group[0].target[0].url");
     assert_eq!(e.line, Some(line_of_text(&text, "not a url")));
     assert!(e.message.contains("not a valid URL"), "{e}");
 
-    let text = good_with("url = \"https://gz.apigw.example.com/health\"", "url = \"ftp://gz.example.com/\"");
+    let text = good_with(
+        "url = \"https://gz.apigw.example.com/health\"",
+        "url = \"ftp://gz.example.com/\"",
+    );
     assert!(err(&text).message.contains("scheme \"ftp\""));
 }
 
@@ -245,13 +273,19 @@ fn url_and_tcp_are_exclusive_and_one_is_required() {
     let text = good_with("tcp = \"sh.apigw.example.com:443\"", "");
     let e = err(&text);
     assert!(e.message.contains("needs `url`"), "{e}");
-    let text = good_with("tcp = \"sh.apigw.example.com:443\"", "tcp = \"sh.apigw.example.com\"");
+    let text = good_with(
+        "tcp = \"sh.apigw.example.com:443\"",
+        "tcp = \"sh.apigw.example.com\"",
+    );
     assert!(err(&text).message.contains("is not \"host:port\""));
 }
 
 #[test]
 fn http_only_keys_on_a_tcp_target_are_rejected() {
-    let text = good_with("timeout = \"3s\"", "timeout = \"3s\"\nbody_contains = \"x\"");
+    let text = good_with(
+        "timeout = \"3s\"",
+        "timeout = \"3s\"\nbody_contains = \"x\"",
+    );
     let e = err(&text);
     assert_eq!(e.key, "group[0].target[1].body_contains");
     assert!(e.message.contains("only applies to HTTP probes"), "{e}");
@@ -269,7 +303,10 @@ fn bad_status_mode_failback_and_provider() {
     assert!(e.message.contains("expected \"file\" or \"dnspod\""), "{e}");
     let e = err(&good_with("path = \"zone.json\"", ""));
     assert!(e.message.contains("needs `path`"), "{e}");
-    let e = err(&good_with("path = \"zone.json\"", "path = \"zone.json\"\nendpoint = \"http://127.0.0.1:1\""));
+    let e = err(&good_with(
+        "path = \"zone.json\"",
+        "path = \"zone.json\"\nendpoint = \"http://127.0.0.1:1\"",
+    ));
     assert_eq!(e.key, "dns.endpoint");
 }
 
@@ -278,16 +315,25 @@ fn duplicate_group_names_and_keys() {
     let extra = "\n[[group]]\nname = \"api\"\nsubdomain = \"www\"\ntype = \"CNAME\"\n[[group.target]]\nregion = \"x\"\nvalue = \"x.example.com\"\ntcp = \"x.example.com:80\"\n";
     let e = err(&format!("{GOOD}{extra}"));
     assert_eq!(e.key, "group[1].name");
-    let extra = extra.replace("name = \"api\"", "name = \"api2\"").replace("\"www\"", "\"api\"");
+    let extra = extra
+        .replace("name = \"api\"", "name = \"api2\"")
+        .replace("\"www\"", "\"api\"");
     let e = err(&format!("{GOOD}{extra}"));
-    assert!(e.message.contains("two groups must not manage the same records"), "{e}");
+    assert!(
+        e.message
+            .contains("two groups must not manage the same records"),
+        "{e}"
+    );
 }
 
 #[test]
 fn missing_env_var_is_named_and_the_line_given() {
     let text = good_with("Bearer abc", "Bearer ${DF_TEST_UNSET_VAR_91}");
     let e = err(&text);
-    assert!(e.message.contains("`DF_TEST_UNSET_VAR_91` is not set"), "{e}");
+    assert!(
+        e.message.contains("`DF_TEST_UNSET_VAR_91` is not set"),
+        "{e}"
+    );
     assert_eq!(e.line, Some(line_of_text(&text, "DF_TEST_UNSET_VAR_91")));
 }
 
@@ -295,14 +341,21 @@ fn missing_env_var_is_named_and_the_line_given() {
 fn env_values_are_expanded_and_secrets_stay_hidden() {
     std::env::set_var("DF_TEST_TOKEN_77", "s3cr3t-token-value");
     std::env::set_var("DF_TEST_HOST_77", "gz.apigw.example.com");
-    let text = good_with("Bearer abc", "Bearer ${DF_TEST_TOKEN_77}")
-        .replace("https://gz.apigw.example.com/health", "https://${DF_TEST_HOST_77}/health");
+    let text = good_with("Bearer abc", "Bearer ${DF_TEST_TOKEN_77}").replace(
+        "https://gz.apigw.example.com/health",
+        "https://${DF_TEST_HOST_77}/health",
+    );
     let c = parse(&text).unwrap();
-    let Check::Http(h) = &c.groups[0].targets[1].check else { panic!() };
+    let Check::Http(h) = &c.groups[0].targets[1].check else {
+        panic!()
+    };
     assert_eq!(h.url, "https://gz.apigw.example.com/health");
     assert_eq!(h.headers[0].1.expose(), "Bearer s3cr3t-token-value");
     let dbg = format!("{c:?}");
-    assert!(!dbg.contains("s3cr3t-token-value"), "secret leaked in Debug");
+    assert!(
+        !dbg.contains("s3cr3t-token-value"),
+        "secret leaked in Debug"
+    );
     assert!(dbg.contains("[redacted]"));
 }
 
@@ -310,7 +363,10 @@ fn env_values_are_expanded_and_secrets_stay_hidden() {
 fn a_type_error_never_shows_an_expanded_secret() {
     std::env::set_var("DF_TEST_SECRET_78", "very-secret-78");
     // A wrong type on the line that references the secret.
-    let text = good_with("headers = { Authorization = \"Bearer abc\" }", "headers = { Authorization = \"${DF_TEST_SECRET_78}\", X = 5 }");
+    let text = good_with(
+        "headers = { Authorization = \"Bearer abc\" }",
+        "headers = { Authorization = \"${DF_TEST_SECRET_78}\", X = 5 }",
+    );
     let e = err(&text);
     assert!(!e.to_string().contains("very-secret-78"), "{e}");
 }
@@ -320,9 +376,13 @@ fn env_expansion_rules() {
     let env = |n: &str| (n == "A").then(|| "1".to_string());
     assert_eq!(expand_env("x${A}y", &env).unwrap(), "x1y");
     assert_eq!(expand_env("$${A} costs $5", &env).unwrap(), "${A} costs $5");
-    assert!(expand_env("${B}", &env).unwrap_err().contains("`B` is not set"));
+    assert!(expand_env("${B}", &env)
+        .unwrap_err()
+        .contains("`B` is not set"));
     assert!(expand_env("${A", &env).unwrap_err().contains("unclosed"));
-    assert!(expand_env("${A-B}", &env).unwrap_err().contains("not a valid"));
+    assert!(expand_env("${A-B}", &env)
+        .unwrap_err()
+        .contains("not a valid"));
 }
 
 #[test]

@@ -294,7 +294,9 @@ mod tests {
     }
 
     fn provider(dir: &Path) -> FileProvider {
-        let clock = Arc::new(FixedClock::new(Utc.with_ymd_and_hms(2026, 11, 22, 0, 0, 0).unwrap()));
+        let clock = Arc::new(FixedClock::new(
+            Utc.with_ymd_and_hms(2026, 11, 22, 0, 0, 0).unwrap(),
+        ));
         FileProvider::new(dir.join("zone.json"), clock)
     }
 
@@ -315,12 +317,20 @@ mod tests {
         let before = std::fs::read(p.path()).unwrap();
 
         // Crash half way through writing the new zone.
-        let r = write_atomic_with(p.path(), b"{\"records\": [ {\"id\": \"1\", \"dom", |f, b| {
-            f.write_all(&b[..b.len() / 2])?;
-            Err(std::io::Error::other("simulated crash"))
-        });
+        let r = write_atomic_with(
+            p.path(),
+            b"{\"records\": [ {\"id\": \"1\", \"dom",
+            |f, b| {
+                f.write_all(&b[..b.len() / 2])?;
+                Err(std::io::Error::other("simulated crash"))
+            },
+        );
         assert!(r.is_err());
-        assert_eq!(std::fs::read(p.path()).unwrap(), before, "zone changed by a failed write");
+        assert_eq!(
+            std::fs::read(p.path()).unwrap(),
+            before,
+            "zone changed by a failed write"
+        );
         let leftovers: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())
@@ -335,7 +345,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = provider(dir.path());
         p.create(&key(), &new("192.0.2.1", true)).await.unwrap();
-        std::fs::write(dir.path().join(".zone.json.tmp-99999-1"), b"{\"records\": [ {\"id\"").unwrap();
+        std::fs::write(
+            dir.path().join(".zone.json.tmp-99999-1"),
+            b"{\"records\": [ {\"id\"",
+        )
+        .unwrap();
         assert_eq!(p.list(&key()).await.unwrap().len(), 1);
         p.create(&key(), &new("192.0.2.2", true)).await.unwrap();
         assert_eq!(p.list(&key()).await.unwrap().len(), 2);
@@ -392,7 +406,10 @@ mod tests {
         let p = provider(dir.path());
         std::fs::write(p.path(), b"{not json").unwrap();
         let e = p.list(&key()).await.unwrap_err();
-        assert!(matches!(e, DnsError::Storage(ref m) if m.contains("not a valid zone")), "{e}");
+        assert!(
+            matches!(e, DnsError::Storage(ref m) if m.contains("not a valid zone")),
+            "{e}"
+        );
         assert!(p.create(&key(), &new("192.0.2.1", true)).await.is_err());
         assert_eq!(std::fs::read(p.path()).unwrap(), b"{not json");
     }
@@ -422,7 +439,10 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(apply_change(&p, &change).await.unwrap(), Applied::AlreadyApplied { .. }));
+        assert!(matches!(
+            apply_change(&p, &change).await.unwrap(),
+            Applied::AlreadyApplied { .. }
+        ));
     }
 
     #[tokio::test]
@@ -432,7 +452,9 @@ mod tests {
         let id = p.create(&key(), &new("192.0.2.1", true)).await.unwrap();
         // Someone rewrites the value after our read.
         let current = p.list(&key()).await.unwrap().remove(0);
-        p.set_value(&key(), &current, "192.0.2.9", 60, true, "by alice").await.unwrap();
+        p.set_value(&key(), &current, "192.0.2.9", 60, true, "by alice")
+            .await
+            .unwrap();
         let change = Change {
             group: "api".into(),
             key: key(),
@@ -456,6 +478,9 @@ mod tests {
         if let ChangeOp::SetValue { record_id, .. } = &mut gone.op {
             *record_id = "404".into();
         }
-        assert!(matches!(apply_change(&p, &gone).await.unwrap_err(), DnsError::NotFound(_)));
+        assert!(matches!(
+            apply_change(&p, &gone).await.unwrap_err(),
+            DnsError::NotFound(_)
+        ));
     }
 }

@@ -1,0 +1,555 @@
+//! The real `dns-failover` binary, end to end, on a file zone and local
+//! HTTP endpoints (127.0.0.1): fail over, stay, fail back; drills; manual
+//! failback; exit codes; config errors that touch nothing.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use dns_failover::demo::Endpoint;
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_dns-failover");
+
+struct Env {
+    dir: tempfile::TempDir,
+    eps: Vec<Endpoint>,
+}
+
+impl Env {
+    async fn new(extra_group: &str) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let mut eps = Vec::new();
+        for _ in 0..3 {
+            eps.push(Endpoint::start().await.unwrap());
+        }
+        let env = Env { dir, eps };
+        let cfg = env.config(extra_group);
+        std::fs::write(env.config_path(), cfg).unwrap();
+        env
+    }
+
+    fn config_path(&self) -> PathBuf {
+        self.dir.path().join("dns-failover.toml")
+    }
+
+    fn zone(&self) -> PathBuf {
+        self.dir.path().join("zone.json")
+    }
+
+    fn config(&self, extra_group: &str) -> String {
+        let p = |i: usize| self.eps[i].port;
+        format!(
+            r#"
+prober = "test"
+[probe]
+timeout = "1s"
+attempts = 2
+interval = "10ms"
+fail_threshold = 1
+
+[dns]
+provider = "file"
+domain = "example.com"
+ttl = 60
+path = "zone.json"
+
+[[alert]]
+type = "console"
+
+[[group]]
+name = "api"
+subdomain = "api"
+type = "A"
+mode = "active"
+failback_after = "1s"
+
+[[group.target]]
+region = "gz"
+value = "192.0.2.1"
+url = "http://127.0.0.1:{}/health"
+
+[[group.target]]
+region = "sh"
+value = "192.0.2.2"
+url = "http://127.0.0.1:{}/health"
+
+[[group]]
+name = "www"
+subdomain = "www"
+type = "CNAME"
+mode = "failover"
+failback_after = "1s"
+
+[[group.target]]
+region = "gz"
+value = "gz.example.net"
+url = "http://127.0.0.1:{}/health"
+body_contains = "ok"
+
+[[group.target]]
+region = "bj"
+value = "bj.example.net"
+url = "http://127.0.0.1:{}/health"
+{extra_group}
+"#,
+            p(0),
+            p(1),
+            p(0),
+            p(2)
+        )
+    }
+
+    async fn run(&self, args: &[&str]) -> Output {
+        let mut full = vec!["-c".to_string(), self.config_path().display().to_string()];
+        full.extend(args.iter().map(|s| s.to_string()));
+        run_bin(full).await
+    }
+
+    async fn json(&self, args: &[&str]) -> (Value, Output) {
+        let mut a = args.to_vec();
+        a.push("--json");
+        let out = self.run(&a).await;
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (v, out)
+    }
+
+    fn records(&self, sub: &str) -> Vec<Value> {
+        let z: Value = serde_json::from_slice(&std::fs::read(self.zone()).unwrap()).unwrap();
+        z["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["subdomain"] == sub)
+            .cloned()
+            .collect()
+    }
+
+    fn enabled_values(&self, sub: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .records(sub)
+            .iter()
+            .filter(|r| r["enabled"] == true)
+            .map(|r| r["value"].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+async fn run_bin(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(BIN)
+            .args(&args)
+            .env_remove("RUST_LOG")
+            .env_remove("DNS_FAILOVER_CONFIG")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn events(report: &Value, group: &str) -> Vec<String> {
+    report["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == group)
+        .unwrap()["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_over_stay_and_fail_back() {
+    let env = Env::new("").await;
+
+    // First run bootstraps the zone.
+    let (r, out) = env.json(&["run"]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(r["ok"], true);
+    assert_eq!(env.enabled_values("api"), ["192.0.2.1", "192.0.2.2"]);
+    assert_eq!(env.enabled_values("www"), ["gz.example.net"]);
+    assert!(
+        r["alerts"].as_array().unwrap().is_empty(),
+        "bootstrap must not page"
+    );
+
+    // gz breaks: its api record is disabled; www moves to bj. Exit code 0.
+    env.eps[0].set_status(502);
+    let (r, out) = env.json(&["run"]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(env.enabled_values("api"), ["192.0.2.2"]);
+    assert_eq!(env.enabled_values("www"), ["bj.example.net"]);
+    assert!(events(&r, "api").contains(&"failover".to_string()));
+    let attempt = &r["groups"][0]["targets"][0]["attempts"][0];
+    assert_eq!(attempt["failure"], "unexpected_status");
+    assert_eq!(attempt["status"], 502);
+    assert_eq!(r["alerts"][0]["ok"], true);
+    assert!(
+        stderr(&out).contains("[CRITICAL]"),
+        "console alert expected: {}",
+        stderr(&out)
+    );
+
+    // Still down: nothing changes, nobody is paged again.
+    let (r, out) = env.json(&["run"]).await;
+    assert_eq!(code(&out), 0);
+    assert!(r["groups"][0]["changes"].as_array().unwrap().is_empty());
+    assert!(r["alerts"].as_array().unwrap().is_empty());
+    assert!(!stderr(&out).contains("---- alert"));
+
+    // Recovered, and out for more than failback_after (1s): fail back.
+    env.eps[0].set_status(200);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (r, out) = env.json(&["run"]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(env.enabled_values("api"), ["192.0.2.1", "192.0.2.2"]);
+    assert_eq!(env.enabled_values("www"), ["gz.example.net"]);
+    assert!(events(&r, "www").contains(&"failback".to_string()));
+
+    // Steady state: a run plans nothing.
+    let (r, _) = env.json(&["plan"]).await;
+    for g in r["groups"].as_array().unwrap() {
+        assert!(g["changes"].as_array().unwrap().is_empty(), "{g}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_and_dry_run_write_nothing() {
+    let env = Env::new("").await;
+    let (r, out) = env.json(&["plan"]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(r["dry_run"], true);
+    assert_eq!(r["groups"][0]["changes"][0]["status"], "planned");
+    assert!(!env.zone().exists(), "plan wrote the zone");
+    let (_, out) = env.json(&["run", "--dry-run"]).await;
+    assert_eq!(code(&out), 0);
+    assert!(!env.zone().exists(), "dry run wrote the zone");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_target_down_changes_nothing_and_is_critical() {
+    let env = Env::new("").await;
+    assert_eq!(code(&env.run(&["run"]).await), 0);
+    for e in &env.eps {
+        e.set_status(503);
+    }
+    let (r, out) = env.json(&["run"]).await;
+    assert_eq!(code(&out), 0);
+    assert_eq!(events(&r, "api"), ["all_down"]);
+    assert_eq!(r["severity"], "critical");
+    assert_eq!(env.enabled_values("api"), ["192.0.2.1", "192.0.2.2"]);
+    assert_eq!(env.enabled_values("www"), ["gz.example.net"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drill_plans_then_applies_and_manual_failback_restores() {
+    let env = Env::new("").await;
+    assert_eq!(code(&env.run(&["run"]).await), 0);
+
+    let (r, out) = env.json(&["drill", "--fail", "gz"]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(r["drill"], serde_json::json!(["gz"]));
+    assert_eq!(r["dry_run"], true);
+    assert_eq!(
+        r["groups"][0]["targets"][0]["attempts"][0]["failure"],
+        "drill"
+    );
+    assert_eq!(
+        env.enabled_values("api"),
+        ["192.0.2.1", "192.0.2.2"],
+        "drill without --apply wrote"
+    );
+
+    let out = env.run(&["drill", "--fail", "gz", "--apply"]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("[DRILL]"),
+        "drill alert must be marked: {}",
+        stderr(&out)
+    );
+    assert_eq!(env.enabled_values("api"), ["192.0.2.2"]);
+    assert_eq!(env.enabled_values("www"), ["bj.example.net"]);
+
+    // Manual failback right away (before failback_after): the operator asks.
+    let out = env
+        .run(&["failback", "--group", "www", "--region", "gz"])
+        .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(env.enabled_values("www"), ["gz.example.net"]);
+    assert_eq!(
+        env.enabled_values("api"),
+        ["192.0.2.2"],
+        "failback touched another group"
+    );
+    let out = env
+        .run(&["failback", "--group", "api", "--region", "gz"])
+        .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(env.enabled_values("api"), ["192.0.2.1", "192.0.2.2"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_failback_of_a_failing_region_is_refused() {
+    let env = Env::new("").await;
+    assert_eq!(code(&env.run(&["run"]).await), 0);
+    env.eps[0].set_status(500);
+    assert_eq!(code(&env.run(&["run"]).await), 0);
+    let (r, out) = env
+        .json(&["failback", "--group", "api", "--region", "gz"])
+        .await;
+    assert_eq!(code(&out), 0);
+    assert!(r["groups"][0]["changes"].as_array().unwrap().is_empty());
+    assert_eq!(env.enabled_values("api"), ["192.0.2.2"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_errors_exit_2() {
+    let env = Env::new("").await;
+    for args in [
+        vec!["drill", "--fail", "nowhere"],
+        vec!["failback", "--group", "nope", "--region", "gz"],
+        vec!["failback", "--group", "api", "--region", "bj"],
+        vec!["frobnicate"],
+        vec!["drill"],
+    ] {
+        let out = env.run(&args).await;
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+        assert!(!env.zone().exists(), "{args:?} touched the zone");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_dns_backend_exits_1_and_says_why() {
+    let env = Env::new("").await;
+    std::fs::write(env.zone(), b"{ torn").unwrap();
+    let (r, out) = env.json(&["run"]).await;
+    assert_eq!(code(&out), 1);
+    assert_eq!(r["ok"], false);
+    assert!(
+        r["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("not a valid zone"),
+        "{r}"
+    );
+    assert_eq!(std::fs::read(env.zone()).unwrap(), b"{ torn");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_changes_refuses_a_large_plan_unless_forced() {
+    // Targets a and b share endpoint 1, so breaking it takes both down at once.
+    let env = Env::new("").await;
+    let extra = format!(
+        r#"
+[[group]]
+name = "many"
+subdomain = "many"
+type = "A"
+mode = "active"
+max_changes = 1
+[[group.target]]
+region = "a"
+value = "192.0.2.11"
+url = "http://127.0.0.1:{p1}/"
+[[group.target]]
+region = "b"
+value = "192.0.2.12"
+url = "http://127.0.0.1:{p1}/"
+[[group.target]]
+region = "c"
+value = "192.0.2.13"
+url = "http://127.0.0.1:{p2}/"
+"#,
+        p1 = env.eps[1].port,
+        p2 = env.eps[2].port
+    );
+    std::fs::write(env.config_path(), env.config(&extra)).unwrap();
+    assert_eq!(code(&env.run(&["run"]).await), 0);
+    env.eps[1].set_status(503);
+    let (r, out) = env.json(&["run"]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        events(&r, "many").contains(&"max_changes_exceeded".to_string()),
+        "{r}"
+    );
+    assert_eq!(
+        env.enabled_values("many").len(),
+        3,
+        "a refused plan must change nothing"
+    );
+    let (_, out) = env.json(&["run", "--force"]).await;
+    assert_eq!(code(&out), 0);
+    assert_eq!(env.enabled_values("many"), ["192.0.2.13"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_stdout_stays_clean_when_logging() {
+    let env = Env::new("").await;
+    let args = vec![
+        "-c".to_string(),
+        env.config_path().display().to_string(),
+        "plan".into(),
+        "--json".into(),
+    ];
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(BIN)
+            .args(&args)
+            .env("RUST_LOG", "debug")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(code(&out), 0);
+    serde_json::from_slice::<Value>(&out.stdout).expect("stdout must be only the JSON report");
+    assert!(stderr(&out).contains("probed"), "logs expected on stderr");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_and_probe_show_health_and_records() {
+    let env = Env::new("").await;
+    assert_eq!(code(&env.run(&["run"]).await), 0);
+    let out = env.run(&["status"]).await;
+    assert_eq!(code(&out), 0);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("192.0.2.1") && text.contains("ENABLE") && text.contains("healthy"),
+        "{text}"
+    );
+    let (r, out) = env.json(&["probe"]).await;
+    assert_eq!(code(&out), 0);
+    assert!(r["groups"][0].get("records").is_none());
+    assert_eq!(r["groups"][0]["targets"][0]["health"], "healthy");
+}
+
+fn write(dir: &Path, text: &str) -> PathBuf {
+    let p = dir.join("bad.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_errors_exit_2_with_file_key_and_line_and_touch_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = r#"[dns]
+provider = "file"
+domain = "example.com"
+path = "zone.json"
+
+[[group]]
+name = "api"
+subdomain = "api"
+type = "A"
+
+[[group.target]]
+region = "gz"
+value = "192.0.2.1"
+url = "http://127.0.0.1:9/health"
+"#;
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "provider = \"file\"",
+            "provider = \"file\"\nttl = 0",
+            ":3: dns.ttl: TTL 0 is out of range",
+        ),
+        (
+            "name = \"api\"",
+            "name = \"api\"\nfailback_after = 5",
+            ":8: invalid type",
+        ),
+        (
+            "region = \"gz\"",
+            "region = \"gz\"\ncolour = \"red\"",
+            ":13: unknown field `colour`",
+        ),
+        (
+            "url = \"http://127.0.0.1:9/health\"",
+            "url = \"http//bad\"",
+            ":14: group[0].target[0].url",
+        ),
+        (
+            "value = \"192.0.2.1\"",
+            "value = \"${DF_CLI_TEST_MISSING}\"",
+            "environment variable `DF_CLI_TEST_MISSING` is not set",
+        ),
+    ];
+    for (from, to, want) in cases {
+        let p = write(dir.path(), &base.replacen(from, to, 1));
+        for cmd in ["validate", "run", "plan"] {
+            let out = run_bin(vec!["-c".into(), p.display().to_string(), cmd.into()]).await;
+            assert_eq!(code(&out), 2, "{cmd} {to}: {}", stderr(&out));
+            let err = stderr(&out);
+            assert!(
+                err.contains(&p.display().to_string()),
+                "file missing: {err}"
+            );
+            assert!(err.contains(want), "want {want:?} in: {err}");
+            assert!(
+                !dir.path().join("zone.json").exists(),
+                "{cmd} touched the zone"
+            );
+        }
+    }
+    // And the good one validates.
+    let p = write(dir.path(), base);
+    let out = run_bin(vec![
+        "-c".into(),
+        p.display().to_string(),
+        "validate".into(),
+    ])
+    .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_is_found_through_the_environment_variable() {
+    let env = Env::new("").await;
+    let p = env.config_path();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(BIN)
+            .arg("validate")
+            .env("DNS_FAILOVER_CONFIG", &p)
+            .current_dir("/")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = tokio::task::spawn_blocking(|| {
+        std::process::Command::new(BIN)
+            .arg("validate")
+            .env_remove("DNS_FAILOVER_CONFIG")
+            .current_dir("/")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("dns-failover.toml"),
+        "{}",
+        stderr(&out)
+    );
+}
