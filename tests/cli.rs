@@ -553,3 +553,43 @@ async fn config_is_found_through_the_environment_variable() {
         stderr(&out)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_fails_over_and_back_by_itself() {
+    let start = std::time::Instant::now();
+    let out = run_bin(vec!["demo".into()]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "demo too slow: {:?}",
+        start.elapsed()
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let timeline = text.split("=== timeline").nth(1).expect("timeline printed");
+    assert!(
+        timeline.contains("down ap-shanghai; disable record"),
+        "{timeline}"
+    );
+    assert!(timeline.contains("enable record"), "{timeline}");
+    assert!(
+        stderr(&out).contains("failover ap-shanghai"),
+        "alert expected: {}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_configs_validate() {
+    for f in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/examples")).unwrap() {
+        let p = f.unwrap().path();
+        if p.extension().is_some_and(|e| e == "toml") {
+            let out = run_bin(vec![
+                "-c".into(),
+                p.display().to_string(),
+                "validate".into(),
+            ])
+            .await;
+            assert_eq!(code(&out), 0, "{}: {}", p.display(), stderr(&out));
+        }
+    }
+}
