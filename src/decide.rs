@@ -429,6 +429,32 @@ impl<'a> Ctx<'a> {
                             t.region, self.summary(t), human(out), g.name, t.region)));
                     }
                 }
+                // An operator's failback that cannot be done is answered, not
+                // silently dropped (as in failover mode).
+                Some(r) if self.manual == Some(t.region.as_str()) && r.enabled => {
+                    plan.events.push(self.event(
+                        EventKind::LeftAlone,
+                        Severity::Info,
+                        vec![t.region.clone()],
+                        format!(
+                            "failback of {} asked, but its record {} is already enabled",
+                            t.region, r.id
+                        ),
+                    ));
+                }
+                Some(_) if self.manual == Some(t.region.as_str()) => {
+                    plan.events.push(self.event(
+                        EventKind::NoHealthyTarget,
+                        Severity::Warning,
+                        vec![t.region.clone()],
+                        format!(
+                            "failback of {} refused: {} ({})",
+                            t.region,
+                            h.as_str(),
+                            self.summary(t)
+                        ),
+                    ));
+                }
                 Some(_) => {}
             }
         }
@@ -440,7 +466,15 @@ impl<'a> Ctx<'a> {
             .filter_map(&rec_of)
             .filter(|r| r.enabled)
             .collect();
-        let remaining = enabled_now.len() - disables.len() + enables.len();
+        // Records this plan creates enabled count too: creates come first in
+        // the plan and the pipeline stops a group at its first failed change,
+        // so no disable below is applied unless those records exist.
+        let created = plan
+            .changes
+            .iter()
+            .filter(|c| matches!(&c.op, ChangeOp::Create { record } if record.enabled))
+            .count();
+        let remaining = enabled_now.len() - disables.len() + enables.len() + created;
         if remaining == 0 && !disables.is_empty() {
             // Prefer an emergency failback of an up target the tool took out.
             let rescue = g.targets.iter().find_map(|t| {
@@ -747,3 +781,7 @@ pub fn human(d: Duration) -> String {
         format!("{s}s")
     }
 }
+
+#[cfg(test)]
+#[path = "decide_tests.rs"]
+mod tests;
