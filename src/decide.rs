@@ -669,12 +669,14 @@ impl<'a> Ctx<'a> {
                         format!("{why}; {}: {} -> {}", g.key, current.value, to.value),
                     ));
                     plan.changes.push(set_value(to, "failback", why));
+                    return;
                 } else {
                     plan.events.push(self.event(EventKind::NoHealthyTarget, Severity::Warning, vec![to.region.clone()], format!(
                         "failback to {} refused: {} ({}); use --force to override a degraded target", to.region,
                         self.health_of(to).as_str(), self.summary(to))));
                 }
-                return;
+                // Nothing done for the operator: the normal rules still apply
+                // (a down current target must not wait for the next run).
             }
         }
 

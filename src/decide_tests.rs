@@ -1292,6 +1292,21 @@ fn failover_operator_failback_refuses_a_degraded_target_unless_forced_and_a_down
     assert!(p.changes.is_empty());
 }
 
+#[test]
+fn failover_a_refused_operator_failback_does_not_delay_a_needed_failover() {
+    let g = three(Mode::Failover);
+    // The record points at bj, which is down; the operator asks for sh, which is down too.
+    let recs = the_record("10.0.0.3", "failover", mins(60));
+    let outs = outcomes(&g, &[("gz", Healthy), ("sh", Down), ("bj", Down)]);
+    let p = decide(&g, &recs, &outs, t0(), &failback_to("sh"));
+    assert!(kinds(&p).contains(&EventKind::NoHealthyTarget));
+    assert!(kinds(&p).contains(&EventKind::Failover));
+    assert_eq!(
+        rewrites(&p.changes),
+        vec![("7".to_string(), "10.0.0.1".to_string())]
+    );
+}
+
 // -- drills and remarks --------------------------------------------------------------
 
 #[test]
