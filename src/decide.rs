@@ -337,7 +337,7 @@ impl<'a> Ctx<'a> {
     fn active(&self, records: &[Record], plan: &mut GroupPlan) {
         let g = self.group;
         // Records that belong to a target, by value; the first one wins.
-        let rec_of = |t: &Target| records.iter().find(|r| r.value == t.value);
+        let rec_of = |t: &Target| records.iter().find(|r| dns::same_value(&r.value, &t.value));
         let mut disables: Vec<(&Target, &Record)> = Vec::new();
         let mut enables: Vec<(&Target, &Record, EventKind, String)> = Vec::new();
 
@@ -612,7 +612,11 @@ impl<'a> Ctx<'a> {
                 return;
             }
         };
-        let Some(current) = g.targets.iter().find(|t| t.value == record.value) else {
+        let Some(current) = g
+            .targets
+            .iter()
+            .find(|t| dns::same_value(&t.value, &record.value))
+        else {
             plan.events.push(self.event(
                 EventKind::LeftAlone,
                 Severity::Warning,

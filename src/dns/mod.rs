@@ -124,6 +124,14 @@ impl Record {
     }
 }
 
+/// Two record values are the same record target when they differ only by a
+/// trailing dot or letter case (DNSPod returns CNAME values as `host.`;
+/// the config strips the dot).
+pub fn same_value(a: &str, b: &str) -> bool {
+    a.trim_end_matches('.')
+        .eq_ignore_ascii_case(b.trim_end_matches('.'))
+}
+
 /// Build the remark the tool writes: `dns-failover <verb> <time> <detail>`.
 /// DNSPod limits remarks to 200 bytes; keep it short and cut on a char boundary.
 pub fn remark(verb: &str, at: DateTime<Utc>, detail: &str) -> String {
@@ -329,7 +337,7 @@ pub async fn apply_change(dns: &dyn DnsProvider, change: &Change) -> Result<Appl
     match &change.op {
         ChangeOp::Create { record } => {
             let before = dns.list(key).await?;
-            if let Some(r) = before.iter().find(|r| r.value == record.value) {
+            if let Some(r) = before.iter().find(|r| same_value(&r.value, &record.value)) {
                 if r.enabled == record.enabled {
                     return Ok(Applied::AlreadyApplied { record: r.clone() });
                 }
@@ -345,7 +353,7 @@ pub async fn apply_change(dns: &dyn DnsProvider, change: &Change) -> Result<Appl
             let id = dns.create(key, record).await?;
             let after = dns.list(key).await?;
             match after.into_iter().find(|r| r.id == id) {
-                Some(r) if r.value == record.value && r.enabled == record.enabled => {
+                Some(r) if same_value(&r.value, &record.value) && r.enabled == record.enabled => {
                     Ok(Applied::Done { record: r })
                 }
                 Some(r) => Err(Error::NotConfirmed {
@@ -366,15 +374,15 @@ pub async fn apply_change(dns: &dyn DnsProvider, change: &Change) -> Result<Appl
             remark,
         } => {
             let current = find(dns, key, record_id).await?;
-            if current.value == *expect_value && current.enabled == *enabled {
+            if same_value(&current.value, expect_value) && current.enabled == *enabled {
                 return Ok(Applied::AlreadyApplied { record: current });
             }
-            if current.value != *expect_value || current.enabled != *expect_enabled {
+            if !same_value(&current.value, expect_value) || current.enabled != *expect_enabled {
                 return Err(conflict(&current, expect_value, *expect_enabled));
             }
             dns.set_status(key, &current, *enabled, remark).await?;
             let after = find(dns, key, record_id).await?;
-            if after.enabled == *enabled && after.value == *expect_value {
+            if after.enabled == *enabled && same_value(&after.value, expect_value) {
                 Ok(Applied::Done { record: after })
             } else {
                 Err(Error::NotConfirmed {
@@ -393,16 +401,16 @@ pub async fn apply_change(dns: &dyn DnsProvider, change: &Change) -> Result<Appl
             remark,
         } => {
             let current = find(dns, key, record_id).await?;
-            if current.value == *value && current.enabled == *enabled {
+            if same_value(&current.value, value) && current.enabled == *enabled {
                 return Ok(Applied::AlreadyApplied { record: current });
             }
-            if current.value != *expect_value || current.enabled != *expect_enabled {
+            if !same_value(&current.value, expect_value) || current.enabled != *expect_enabled {
                 return Err(conflict(&current, expect_value, *expect_enabled));
             }
             dns.set_value(key, &current, value, *ttl, *enabled, remark)
                 .await?;
             let after = find(dns, key, record_id).await?;
-            if after.value == *value && after.enabled == *enabled {
+            if same_value(&after.value, value) && after.enabled == *enabled {
                 Ok(Applied::Done { record: after })
             } else {
                 Err(Error::NotConfirmed {
@@ -477,6 +485,12 @@ mod tests {
         };
         assert!(!r.remark_is_ours());
         assert_eq!(r.changed_at(), Some(upd));
+    }
+
+    #[test]
+    fn values_compare_without_trailing_dot_or_case() {
+        assert!(same_value("gz.example.com.", "GZ.example.com"));
+        assert!(!same_value("gz.example.com", "sh.example.com"));
     }
 
     #[test]
