@@ -459,13 +459,32 @@ pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, String> 
         .map_err(|e| format!("cannot build an HTTP client: {e}"))
 }
 
-/// Replace every secret value in `msg` with `[redacted]`.
+/// Replace every secret value in `msg` with `[redacted]`. A secret that is a
+/// URL also hides its parts, since a server may echo just the path or the
+/// query: every query value, the user-info, and the last path segment
+/// (Feishu's token) when it is long enough to be a token.
 pub(crate) fn scrub(msg: &str, secrets: &[&Secret]) -> String {
-    let mut out = msg.to_string();
-    for s in secrets {
-        if !s.is_empty() {
-            out = out.replace(s.expose(), "[redacted]");
+    let mut words: Vec<String> = Vec::new();
+    for s in secrets.iter().filter(|s| !s.is_empty()) {
+        words.push(s.expose().to_string());
+        if let Ok(u) = reqwest::Url::parse(s.expose()) {
+            words.extend(u.query_pairs().map(|(_, v)| v.into_owned()).filter(|v| v.len() >= 4));
+            words.extend(u.password().map(str::to_string));
+            if !u.username().is_empty() {
+                words.push(u.username().to_string());
+            }
+            if let Some(last) = u.path_segments().and_then(|mut p| p.next_back()) {
+                if last.len() >= 8 {
+                    words.push(last.to_string());
+                }
+            }
         }
+    }
+    // Longest first, so a URL goes before the key inside it.
+    words.sort_by_key(|w| std::cmp::Reverse(w.len()));
+    let mut out = msg.to_string();
+    for w in words {
+        out = out.replace(&w, "[redacted]");
     }
     out
 }
@@ -518,4 +537,20 @@ pub(crate) async fn post_json(
         )));
     }
     Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+}
+
+#[cfg(test)]
+mod scrub_tests {
+    use super::*;
+
+    #[test]
+    fn scrub_hides_a_url_secret_and_its_parts() {
+        let u = Secret::new("https://open.feishu.cn/open-apis/bot/v2/hook/0123456789abcdef?key=wk-123&x=1");
+        let m = scrub(
+            "GET /open-apis/bot/v2/hook/0123456789abcdef failed; key wk-123; https://open.feishu.cn/open-apis/bot/v2/hook/0123456789abcdef?key=wk-123&x=1",
+            &[&u],
+        );
+        assert!(!m.contains("0123456789abcdef") && !m.contains("wk-123"), "{m}");
+        assert!(m.contains("/open-apis/bot/v2/hook/[redacted]"), "{m}");
+    }
 }

@@ -300,9 +300,9 @@ mod tests {
 
     #[test]
     fn cut_prefers_a_line_end() {
-        let s = format!("{}\n{}", "a".repeat(90), "b".repeat(50));
+        let s = format!("{}\n{}", "a".repeat(70), "b".repeat(50));
         let t = truncate_bytes(&s, 100);
-        assert_eq!(t, format!("{}{TRUNCATED}", "a".repeat(90)));
+        assert_eq!(t, format!("{}{TRUNCATED}", "a".repeat(70)));
     }
 
     #[test]
