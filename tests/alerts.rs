@@ -445,3 +445,315 @@ fn channel_keys_are_validated_without_echoing_secrets() {
     assert_eq!(c.timeout, Duration::from_secs(5), "default timeout");
     assert!(format!("{c:?}").contains("redacted") && !format!("{c:?}").contains("access_token"));
 }
+
+// ---------------------------------------------------------------------------
+// The pipeline: when alerts go out
+// ---------------------------------------------------------------------------
+
+mod pipeline_alerts {
+    use super::*;
+    use dns_failover::clock::FixedClock;
+    use std::sync::Arc;
+    use dns_failover::demo::Endpoint;
+    use dns_failover::{run_once, Action, Config, Deps, RunOptions, RunReport};
+
+    struct Env {
+        _dir: tempfile::TempDir,
+        zone: std::path::PathBuf,
+        cfg: Config,
+        deps: Deps,
+        clock: Arc<FixedClock>,
+        eps: [Endpoint; 2],
+        once: HttpServer,
+        repeat: HttpServer,
+    }
+
+    async fn env() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let zone = dir.path().join("zone.json");
+        let eps = [Endpoint::start().await.unwrap(), Endpoint::start().await.unwrap()];
+        let ok = || Reply::Json(200, json!({"errcode": 0, "errmsg": "ok"}));
+        let once = HttpServer::start(move |_| ok()).await;
+        let repeat = HttpServer::start(move |_| ok()).await;
+        let broken = HttpServer::start(|r| Reply::Text(500, format!("boom at {}", r.target))).await;
+        let text = format!(
+            r#"
+prober = "test-prober"
+[probe]
+timeout = "1s"
+attempts = 2
+interval = "10ms"
+fail_threshold = 2
+[dns]
+provider = "file"
+domain = "example.com"
+path = "{zone}"
+[[group]]
+name = "api"
+subdomain = "api"
+type = "A"
+mode = "active"
+[[group.target]]
+region = "ap-shanghai"
+value = "10.0.0.1"
+url = "http://127.0.0.1:{p0}/health"
+[[group.target]]
+region = "ap-guangzhou"
+value = "10.0.0.2"
+url = "http://127.0.0.1:{p1}/health"
+[[alert]]
+type = "webhook"
+name = "once"
+url = "{once}/hook?token=once-SECRET"
+[[alert]]
+type = "wecom"
+name = "repeat"
+webhook = "{repeat}/send?key=repeat-SECRET"
+repeat_every = "30m"
+[[alert]]
+type = "webhook"
+name = "broken"
+url = "{broken}/hook?token=broken-SECRET"
+headers = {{ Authorization = "Bearer hdr-SECRET" }}
+timeout = "1s"
+"#,
+            zone = zone.display(),
+            p0 = eps[0].port,
+            p1 = eps[1].port,
+            once = once.base,
+            repeat = repeat.base,
+            broken = broken.base,
+        );
+        let cfg = Config::from_toml(&text, &dir.path().join("dns-failover.toml")).unwrap();
+        let clock = Arc::new(FixedClock::new(at()));
+        let deps = Deps::with_clock(&cfg, clock.clone()).unwrap();
+        Env {
+            _dir: dir,
+            zone,
+            cfg,
+            deps,
+            clock,
+            eps,
+            once,
+            repeat,
+        }
+    }
+
+    impl Env {
+        async fn run(&self, action: Action) -> RunReport {
+            self.clock.advance(chrono::Duration::minutes(1));
+            run_once(&self.deps, &self.cfg, &RunOptions::new(action)).await
+        }
+        fn counts(&self) -> (usize, usize) {
+            (self.once.requests().len(), self.repeat.requests().len())
+        }
+    }
+
+    const SECRETS: [&str; 4] = ["once-SECRET", "repeat-SECRET", "broken-SECRET", "hdr-SECRET"];
+
+    #[tokio::test]
+    async fn standing_conditions_page_once_remind_on_repeat_every_and_never_leak_secrets() {
+        // A global subscriber: a scoped one misses events whose call sites
+        // another test thread registered first.
+        static LOGS: std::sync::OnceLock<support::LogBuf> = std::sync::OnceLock::new();
+        let logs = LOGS
+            .get_or_init(|| {
+                let buf = support::LogBuf::default();
+                let b2 = buf.clone();
+                let sub = tracing_subscriber::fmt()
+                    .with_writer(move || b2.clone())
+                    .with_ansi(false)
+                    .with_max_level(tracing::Level::DEBUG)
+                    .finish();
+                tracing::subscriber::set_global_default(sub).expect("first subscriber");
+                buf
+            })
+            .clone();
+        bounded(async {
+            let e = env().await;
+            let mut reports = Vec::new();
+            // Bootstrap: records are created; `created` does not page.
+            reports.push(e.run(Action::Run).await);
+            assert_eq!(e.counts(), (0, 0), "{}", reports[0].render_text());
+            // Nothing changed: nothing is sent.
+            let r = e.run(Action::Run).await;
+            assert!(r.alerts.is_empty(), "{:?}", r.alerts);
+            assert_eq!(e.counts(), (0, 0));
+            reports.push(r);
+
+            // Every target down: all_down pages once on each channel.
+            e.eps[0].set_status(503);
+            e.eps[1].set_status(503);
+            let r = e.run(Action::Run).await;
+            assert_eq!(e.counts(), (1, 1), "{}", r.render_text());
+            let body = e.once.requests()[0].json();
+            assert_eq!(body["events"][0]["kind"], "all_down");
+            assert_eq!(body["events"][0]["standing"]["first"], true);
+            let zone = std::fs::read_to_string(&e.zone).unwrap();
+            assert!(zone.contains("_dns-failover.api") && zone.contains("dns-failover alerted"), "{zone}");
+            reports.push(r);
+
+            // Still down one minute later, and 20 minutes later: silence.
+            reports.push(e.run(Action::Run).await);
+            e.clock.advance(chrono::Duration::minutes(20));
+            reports.push(e.run(Action::Run).await);
+            assert_eq!(e.counts(), (1, 1));
+            // Past 30 minutes: a reminder on the channel with repeat_every only.
+            e.clock.advance(chrono::Duration::minutes(10));
+            reports.push(e.run(Action::Run).await);
+            assert_eq!(e.counts(), (1, 2));
+            let md = e.repeat.requests()[1].json();
+            let content = md["markdown"]["content"].as_str().unwrap();
+            assert!(content.contains("reminder: ongoing since 2026-11-22 03:07 UTC"), "{content}");
+            reports.push(e.run(Action::Run).await);
+            assert_eq!(e.counts(), (1, 2), "one reminder per period");
+
+            // Recovery clears the memory; the next outage pages again.
+            e.eps[0].set_status(200);
+            e.eps[1].set_status(200);
+            reports.push(e.run(Action::Run).await);
+            assert_eq!(e.counts(), (1, 2));
+            let zone = std::fs::read_to_string(&e.zone).unwrap();
+            assert!(!zone.contains("dns-failover alerted "), "state cleared: {zone}");
+            e.eps[0].set_status(503);
+            e.eps[1].set_status(503);
+            reports.push(e.run(Action::Run).await);
+            assert_eq!(e.counts(), (2, 3));
+
+            // The broken channel failed every time it had something to send,
+            // and it is in the report without any secret.
+            let last = reports.last().unwrap();
+            let broken = last.alerts.iter().find(|d| d.name == "broken").unwrap();
+            assert!(!broken.ok && broken.error.as_deref().unwrap().contains("HTTP 500"));
+            let json = serde_json::to_string(&reports).unwrap();
+            let text: String = reports.iter().map(|r| r.render_text()).collect();
+            let logs = logs.text();
+            assert!(logs.contains("alert not delivered"), "logs captured: {logs}");
+            for s in SECRETS {
+                assert!(!json.contains(s), "{s} in the JSON report");
+                assert!(!text.contains(s), "{s} in the text report");
+                assert!(!logs.contains(s), "{s} in the logs");
+            }
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_failover_pages_once_and_a_drill_is_marked() {
+        bounded(async {
+            let e = env().await;
+            e.run(Action::Run).await;
+            // Drill with apply: the alert carries the marker everywhere.
+            let r = e
+                .run(Action::Drill {
+                    fail: vec!["ap-shanghai".into()],
+                    apply: true,
+                })
+                .await;
+            assert_eq!(e.counts(), (1, 1), "{}", r.render_text());
+            let body = e.once.requests()[0].json();
+            assert_eq!(body["drill"], true);
+            assert!(body["title"].as_str().unwrap().starts_with("[DRILL]"), "{body}");
+            assert_eq!(body["events"][0]["kind"], "failover");
+            let md = e.repeat.requests()[0].json();
+            assert!(md["markdown"]["content"].as_str().unwrap().contains("[DRILL]"));
+            // A real outage of the same region afterwards: already out, no page.
+            e.eps[0].set_status(503);
+            e.run(Action::Run).await;
+            e.run(Action::Run).await;
+            assert_eq!(e.counts(), (1, 1));
+        })
+        .await
+    }
+}
+
+// ---------------------------------------------------------------------------
+// `dns-failover notify-test`
+// ---------------------------------------------------------------------------
+
+/// Run the binary with a deadline; returns (exit code, stdout).
+fn run_cli(args: &[&str]) -> (i32, String) {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dns-failover"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut out = String::new();
+            std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+            return (status.code().unwrap_or(-1), out);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("notify-test did not finish in time");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_test_reports_each_channel_and_fails_if_one_fails() {
+    let good = HttpServer::start(|r| {
+        let c = r.json()["markdown"]["content"].as_str().unwrap_or_default().to_string();
+        if c.contains("[TEST]") {
+            Reply::Json(200, json!({"errcode": 0, "errmsg": "ok"}))
+        } else {
+            Reply::Json(200, json!({"errcode": 40008, "errmsg": "no test marker"}))
+        }
+    })
+    .await;
+    let bad = HttpServer::start(|_| Reply::Json(200, json!({"errcode": 93000, "errmsg": "invalid webhook url"}))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let write = |extra: &str| {
+        let p = dir.path().join(format!("c{}.toml", extra.len()));
+        std::fs::write(
+            &p,
+            format!(
+                r#"
+[dns]
+provider = "file"
+domain = "example.com"
+path = "{zone}"
+[[group]]
+name = "api"
+subdomain = "api"
+type = "A"
+[[group.target]]
+region = "ap-shanghai"
+value = "10.0.0.1"
+url = "http://127.0.0.1:9/health"
+[[alert]]
+type = "wecom"
+name = "good"
+webhook = "{good}/send?key=good-SECRET"
+{extra}
+"#,
+                zone = dir.path().join("zone.json").display(),
+                good = good.base,
+            ),
+        )
+        .unwrap();
+        p.display().to_string()
+    };
+    let only_good = write("");
+    let both = write(&format!(
+        "[[alert]]\ntype = \"wecom\"\nname = \"bad\"\nwebhook = \"{}/send?key=bad-SECRET\"\ntimeout = \"1s\"\n",
+        bad.base
+    ));
+    let (code, out) = tokio::task::spawn_blocking(move || run_cli(&["-c", &only_good, "notify-test"]))
+        .await
+        .unwrap();
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("good (wecom): ok"), "{out}");
+    let (code, out) = tokio::task::spawn_blocking(move || run_cli(&["-c", &both, "notify-test"]))
+        .await
+        .unwrap();
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("good (wecom): ok"), "{out}");
+    assert!(out.contains("bad (wecom): FAILED") && out.contains("errcode 93000"), "{out}");
+    assert!(!out.contains("SECRET"), "{out}");
+}
