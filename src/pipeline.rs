@@ -392,7 +392,10 @@ pub async fn run_once(deps: &Deps, cfg: &Config, opts: &RunOptions) -> RunReport
         let mut delivered = Default::default();
         if let Some(mut alert) = Alert::from_report(&report, &cfg.alert_timezone) {
             if standing {
-                let plain = states.iter().map(|(g, (_, s))| (g.clone(), s.clone())).collect();
+                let plain = states
+                    .iter()
+                    .map(|(g, (_, s))| (g.clone(), s.clone()))
+                    .collect();
                 repeat::annotate(&mut alert.events, &plain, started_at);
             }
             report.alerts = notify::send_all(&deps.channels, &alert).await;
@@ -457,7 +460,11 @@ async fn write_alert_states(
     delivered: &std::collections::HashSet<String>,
     now: chrono::DateTime<chrono::Utc>,
 ) {
-    for g in report.groups.iter().filter(|g| g.records.is_some() && g.error.is_none()) {
+    for g in report
+        .groups
+        .iter()
+        .filter(|g| g.records.is_some() && g.error.is_none())
+    {
         let Some(group) = cfg.groups.iter().find(|c| c.name == g.name) else {
             continue;
         };

@@ -101,7 +101,9 @@ fn hmac_b64(key: &[u8], msg: &[u8]) -> String {
 }
 
 async fn bounded<F: std::future::Future>(f: F) -> F::Output {
-    tokio::time::timeout(LIMIT, f).await.expect("test took too long")
+    tokio::time::timeout(LIMIT, f)
+        .await
+        .expect("test took too long")
 }
 
 // ---------------------------------------------------------------------------
@@ -114,19 +116,29 @@ async fn wecom_sends_markdown_then_mentions_within_byte_limits() {
         let srv = HttpServer::start(|r| {
             let v = r.json();
             let ok = match v["msgtype"].as_str() {
-                Some("markdown") => v["markdown"]["content"].as_str().is_some_and(|c| c.len() <= 4096),
-                Some("text") => v["text"]["content"].as_str().is_some_and(|c| c.len() <= 2048),
+                Some("markdown") => v["markdown"]["content"]
+                    .as_str()
+                    .is_some_and(|c| c.len() <= 4096),
+                Some("text") => v["text"]["content"]
+                    .as_str()
+                    .is_some_and(|c| c.len() <= 2048),
                 _ => false,
             };
             if ok && r.query("key").as_deref() == Some("wk-SECRET") {
                 Reply::Json(200, json!({"errcode": 0, "errmsg": "ok"}))
             } else {
-                Reply::Json(200, json!({"errcode": 40058, "errmsg": "content exceed max length"}))
+                Reply::Json(
+                    200,
+                    json!({"errcode": 40058, "errmsg": "content exceed max length"}),
+                )
             }
         })
         .await;
         let mut r = raw("wecom");
-        r.webhook = Some(Secret::new(format!("{}/cgi-bin/webhook/send?key=wk-SECRET", srv.base)));
+        r.webhook = Some(Secret::new(format!(
+            "{}/cgi-bin/webhook/send?key=wk-SECRET",
+            srv.base
+        )));
         r.mentioned_mobile_list = Some(vec![EnvString("13800001111".into())]);
         let ch = channels(vec![r]);
         let big = sample_alert(40, false);
@@ -136,9 +148,18 @@ async fn wecom_sends_markdown_then_mentions_within_byte_limits() {
         assert_eq!(reqs.len(), 2, "markdown then the mention text");
         let md = reqs[0].json();
         let content = md["markdown"]["content"].as_str().unwrap();
-        assert!(content.len() <= 4096 && content.len() > 3500, "{}", content.len());
+        assert!(
+            content.len() <= 4096 && content.len() > 3500,
+            "{}",
+            content.len()
+        );
         assert!(content.ends_with("…(truncated)"), "visible cut marker");
-        assert!(content.starts_with("### <font color=\"warning\">CRITICAL</font> web0: failover ap-shanghai"), "{content}");
+        assert!(
+            content.starts_with(
+                "### <font color=\"warning\">CRITICAL</font> web0: failover ap-shanghai"
+            ),
+            "{content}"
+        );
         assert!(content.contains("record: api.example.com A [默认]"));
         assert!(content.contains("#1 timeout after 2000ms"));
         assert!(content.contains("ttl 60"));
@@ -146,7 +167,10 @@ async fn wecom_sends_markdown_then_mentions_within_byte_limits() {
         let txt = reqs[1].json();
         assert_eq!(txt["msgtype"], "text");
         assert_eq!(txt["text"]["mentioned_mobile_list"], json!(["13800001111"]));
-        assert!(txt["text"]["content"].as_str().unwrap().starts_with("[CRITICAL]"));
+        assert!(txt["text"]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("[CRITICAL]"));
     })
     .await
 }
@@ -156,7 +180,10 @@ async fn wecom_errcode_is_a_failure_and_the_key_stays_hidden() {
     bounded(async {
         // The reply echoes the key, as a hostile or chatty server might.
         let srv = HttpServer::start(|r| {
-            Reply::Json(200, json!({"errcode": 93000, "errmsg": format!("invalid webhook url {}", r.target)}))
+            Reply::Json(
+                200,
+                json!({"errcode": 93000, "errmsg": format!("invalid webhook url {}", r.target)}),
+            )
         })
         .await;
         let mut r = raw("wecom");
@@ -170,11 +197,16 @@ async fn wecom_errcode_is_a_failure_and_the_key_stays_hidden() {
         assert!(!e.contains("wk-SECRET"), "{e}");
         // Unreachable host: the transport error must not carry the URL either.
         let mut r = raw("wecom");
-        r.webhook = Some(Secret::new("http://127.0.0.1:9/send?key=wk-SECRET".to_string()));
+        r.webhook = Some(Secret::new(
+            "http://127.0.0.1:9/send?key=wk-SECRET".to_string(),
+        ));
         r.timeout = Some(HumanDuration(Duration::from_millis(500)));
         let d = notify::send_all(&channels(vec![r]), &sample_alert(1, false)).await;
         let e = d[0].error.as_deref().unwrap();
-        assert!(!d[0].ok && !e.contains("wk-SECRET") && !e.contains("127.0.0.1:9"), "{e}");
+        assert!(
+            !d[0].ok && !e.contains("wk-SECRET") && !e.contains("127.0.0.1:9"),
+            "{e}"
+        );
     })
     .await
 }
@@ -195,9 +227,15 @@ async fn dingtalk_signature_is_checked_by_the_server() {
             let fresh = ts.parse::<i64>().is_ok_and(|t| (now - t).abs() < 3_600_000);
             let v = r.json();
             let shape = v["msgtype"] == "markdown"
-                && v["markdown"]["title"].as_str().is_some_and(|t| t.starts_with("[CRITICAL]"))
+                && v["markdown"]["title"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("[CRITICAL]"))
                 && v["markdown"]["text"].as_str().is_some();
-            if sign == want && fresh && shape && r.query("access_token").as_deref() == Some("dt-SECRET") {
+            if sign == want
+                && fresh
+                && shape
+                && r.query("access_token").as_deref() == Some("dt-SECRET")
+            {
                 Reply::Json(200, json!({"errcode": 0, "errmsg": "ok"}))
             } else {
                 Reply::Json(200, json!({"errcode": 310000, "errmsg": "sign not match"}))
@@ -206,15 +244,25 @@ async fn dingtalk_signature_is_checked_by_the_server() {
         .await;
         let mk = |s: &str| {
             let mut r = raw("dingtalk");
-            r.webhook = Some(Secret::new(format!("{}/robot/send?access_token=dt-SECRET", srv.base)));
+            r.webhook = Some(Secret::new(format!(
+                "{}/robot/send?access_token=dt-SECRET",
+                srv.base
+            )));
             r.secret = Some(Secret::new(s.to_string()));
             r
         };
-        let d = notify::send_all(&channels(vec![mk(secret), mk("SECwrong")]), &sample_alert(2, false)).await;
+        let d = notify::send_all(
+            &channels(vec![mk(secret), mk("SECwrong")]),
+            &sample_alert(2, false),
+        )
+        .await;
         assert!(d[0].ok, "{:?}", d[0].error);
         assert!(!d[1].ok);
         let e = d[1].error.as_deref().unwrap();
-        assert!(e.contains("310000") && !e.contains("dt-SECRET") && !e.contains("SECwrong"), "{e}");
+        assert!(
+            e.contains("310000") && !e.contains("dt-SECRET") && !e.contains("SECwrong"),
+            "{e}"
+        );
     })
     .await
 }
@@ -270,21 +318,34 @@ async fn webhook_posts_the_alert_json_with_its_headers() {
                 Reply::Json(204, json!({}))
             } else {
                 // Echo the request line: the error must still not show the token.
-                Reply::Text(401, format!("denied {} {:?}", r.target, r.header("authorization")))
+                Reply::Text(
+                    401,
+                    format!("denied {} {:?}", r.target, r.header("authorization")),
+                )
             }
         })
         .await;
         let mk = |h: &str| {
             let mut r = raw("webhook");
             r.url = Some(Secret::new(format!("{}/hook?token=url-SECRET", srv.base)));
-            r.headers = Some(BTreeMap::from([("Authorization".to_string(), Secret::new(h.to_string()))]));
+            r.headers = Some(BTreeMap::from([(
+                "Authorization".to_string(),
+                Secret::new(h.to_string()),
+            )]));
             r
         };
-        let d = notify::send_all(&channels(vec![mk("Bearer hdr-SECRET"), mk("Bearer bad-SECRET")]), &sample_alert(2, true)).await;
+        let d = notify::send_all(
+            &channels(vec![mk("Bearer hdr-SECRET"), mk("Bearer bad-SECRET")]),
+            &sample_alert(2, true),
+        )
+        .await;
         assert!(d[0].ok, "{:?}", d[0].error);
         let e = d[1].error.as_deref().unwrap();
         assert!(e.contains("HTTP 401"), "{e}");
-        assert!(!e.contains("url-SECRET") && !e.contains("bad-SECRET"), "{e}");
+        assert!(
+            !e.contains("url-SECRET") && !e.contains("bad-SECRET"),
+            "{e}"
+        );
         let v = srv.requests()[0].json();
         assert_eq!(v["severity"], "critical");
         assert_eq!(v["drill"], true);
@@ -301,7 +362,8 @@ async fn webhook_posts_the_alert_json_with_its_headers() {
 async fn a_hanging_channel_delays_neither_the_others_nor_beyond_its_timeout() {
     bounded(async {
         let hang = HttpServer::start(|_| Reply::Hang).await;
-        let fast = HttpServer::start(|_| Reply::Json(200, json!({"errcode": 0, "errmsg": "ok"}))).await;
+        let fast =
+            HttpServer::start(|_| Reply::Json(200, json!({"errcode": 0, "errmsg": "ok"}))).await;
         let mut h = raw("webhook");
         h.url = Some(Secret::new(format!("{}/hang", hang.base)));
         h.timeout = Some(HumanDuration(Duration::from_millis(400)));
@@ -312,9 +374,17 @@ async fn a_hanging_channel_delays_neither_the_others_nor_beyond_its_timeout() {
         let d = notify::send_all(&ch, &sample_alert(1, false)).await;
         let total = t.elapsed();
         assert!(!d[0].ok && d[0].attempts == 2, "{:?}", d[0]);
-        assert!(d[0].error.as_deref().unwrap().contains("timed out"), "{:?}", d[0].error);
+        assert!(
+            d[0].error.as_deref().unwrap().contains("timed out"),
+            "{:?}",
+            d[0].error
+        );
         assert!(d[1].ok);
-        assert!(d[1].elapsed_ms < 300, "fast channel waited for the slow one: {} ms", d[1].elapsed_ms);
+        assert!(
+            d[1].elapsed_ms < 300,
+            "fast channel waited for the slow one: {} ms",
+            d[1].elapsed_ms
+        );
         // Two tries of 400 ms plus the 200 ms pause, with slack for a busy machine.
         assert!(total < Duration::from_millis(1800), "{total:?}");
         assert!(total >= Duration::from_millis(1000), "{total:?}");
@@ -334,7 +404,10 @@ fn email_raw(port: u16, tls: &str, pass: &str, ca: bool) -> RawAlert {
     r.username = Some(EnvString("alerts@example.com".into()));
     r.password = Some(Secret::new(pass.to_string()));
     r.from = Some(EnvString("dns-failover <alerts@example.com>".into()));
-    r.to = Some(vec![EnvString("oncall@example.com".into()), EnvString("Lead <lead@example.com>".into())]);
+    r.to = Some(vec![
+        EnvString("oncall@example.com".into()),
+        EnvString("Lead <lead@example.com>".into()),
+    ]);
     if ca {
         r.ca_file = Some(EnvString(support::test_ca_file()));
     }
@@ -346,12 +419,20 @@ fn check_mail(m: &support::Mail, subject: &str) {
     assert_eq!(m.from, "alerts@example.com");
     assert_eq!(m.rcpts, vec!["oncall@example.com", "lead@example.com"]);
     assert!(m.tls, "mail went over TLS");
-    assert!(m.data.contains(&format!("Subject: {subject}")), "{}", m.data);
+    assert!(
+        m.data.contains(&format!("Subject: {subject}")),
+        "{}",
+        m.data
+    );
     let parts = support::mime_parts(&m.data);
     assert_eq!(parts.len(), 2, "{:?}", parts);
     assert!(parts[0].0.starts_with("text/plain"));
     assert!(parts[1].0.starts_with("text/html"));
-    assert!(parts[0].1.contains("record: api.example.com A [默认]"), "{}", parts[0].1);
+    assert!(
+        parts[0].1.contains("record: api.example.com A [默认]"),
+        "{}",
+        parts[0].1
+    );
     assert!(parts[0].1.contains("#2 unexpected_status (503) in 12ms"));
     assert!(parts[1].1.contains("<h2"), "{}", parts[1].1);
 }
@@ -359,7 +440,13 @@ fn check_mail(m: &support::Mail, subject: &str) {
 #[tokio::test]
 async fn email_over_starttls_with_auth_plain_reaches_every_recipient() {
     bounded(async {
-        let smtp = SmtpServer::start(SmtpTls::Starttls, "alerts@example.com", "mail-SECRET", "PLAIN LOGIN").await;
+        let smtp = SmtpServer::start(
+            SmtpTls::Starttls,
+            "alerts@example.com",
+            "mail-SECRET",
+            "PLAIN LOGIN",
+        )
+        .await;
         let ch = channels(vec![email_raw(smtp.port, "starttls", "mail-SECRET", true)]);
         let d = notify::send_all(&ch, &sample_alert(2, true)).await;
         assert!(d[0].ok, "{:?}", d[0].error);
@@ -374,7 +461,13 @@ async fn email_over_starttls_with_auth_plain_reaches_every_recipient() {
 #[tokio::test]
 async fn email_over_implicit_tls_with_auth_login() {
     bounded(async {
-        let smtp = SmtpServer::start(SmtpTls::Implicit, "alerts@example.com", "mail-SECRET", "LOGIN").await;
+        let smtp = SmtpServer::start(
+            SmtpTls::Implicit,
+            "alerts@example.com",
+            "mail-SECRET",
+            "LOGIN",
+        )
+        .await;
         let ch = channels(vec![email_raw(smtp.port, "tls", "mail-SECRET", true)]);
         let d = notify::send_all(&ch, &sample_alert(1, false)).await;
         assert!(d[0].ok, "{:?}", d[0].error);
@@ -388,7 +481,13 @@ async fn email_over_implicit_tls_with_auth_login() {
 #[tokio::test]
 async fn email_with_a_wrong_password_fails_without_showing_it() {
     bounded(async {
-        let smtp = SmtpServer::start(SmtpTls::Starttls, "alerts@example.com", "mail-SECRET", "PLAIN LOGIN").await;
+        let smtp = SmtpServer::start(
+            SmtpTls::Starttls,
+            "alerts@example.com",
+            "mail-SECRET",
+            "PLAIN LOGIN",
+        )
+        .await;
         let ch = channels(vec![email_raw(smtp.port, "starttls", "wrong-SECRET", true)]);
         let d = notify::send_all(&ch, &sample_alert(1, false)).await;
         assert!(!d[0].ok);
@@ -396,7 +495,10 @@ async fn email_with_a_wrong_password_fails_without_showing_it() {
         assert!(e.contains("535"), "{e}");
         assert!(!e.contains("wrong-SECRET"), "{e}");
         assert!(smtp.mails().is_empty());
-        assert!(!smtp.auth_attempts.lock().unwrap().is_empty(), "the server saw the attempt");
+        assert!(
+            !smtp.auth_attempts.lock().unwrap().is_empty(),
+            "the server saw the attempt"
+        );
     })
     .await
 }
@@ -404,7 +506,13 @@ async fn email_with_a_wrong_password_fails_without_showing_it() {
 #[tokio::test]
 async fn email_refuses_a_certificate_it_cannot_verify() {
     bounded(async {
-        let smtp = SmtpServer::start(SmtpTls::Starttls, "alerts@example.com", "mail-SECRET", "PLAIN").await;
+        let smtp = SmtpServer::start(
+            SmtpTls::Starttls,
+            "alerts@example.com",
+            "mail-SECRET",
+            "PLAIN",
+        )
+        .await;
         // No ca_file: the test CA is unknown, so the STARTTLS handshake fails
         // and no credentials are ever sent.
         let ch = channels(vec![email_raw(smtp.port, "starttls", "mail-SECRET", false)]);
@@ -428,7 +536,9 @@ fn channel_keys_are_validated_without_echoing_secrets() {
     assert_eq!(k, Some("webhook"));
     assert!(!m.contains("wk-SECRET"), "{m}");
     let mut r = raw("wecom");
-    r.webhook = Some(Secret::new("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k".to_string()));
+    r.webhook = Some(Secret::new(
+        "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k".to_string(),
+    ));
     r.smtp_host = Some(EnvString("smtp.example.com".into()));
     let (k, _) = validate(r).unwrap_err();
     assert_eq!(k, Some("smtp_host"));
@@ -440,7 +550,9 @@ fn channel_keys_are_validated_without_echoing_secrets() {
     r.repeat_every = Some(HumanDuration(Duration::from_secs(10)));
     assert_eq!(validate(r).unwrap_err().0, Some("repeat_every"));
     let mut r = raw("dingtalk");
-    r.webhook = Some(Secret::new("https://oapi.dingtalk.com/robot/send?access_token=t".to_string()));
+    r.webhook = Some(Secret::new(
+        "https://oapi.dingtalk.com/robot/send?access_token=t".to_string(),
+    ));
     let c = validate(r).unwrap();
     assert_eq!(c.timeout, Duration::from_secs(5), "default timeout");
     assert!(format!("{c:?}").contains("redacted") && !format!("{c:?}").contains("access_token"));
@@ -453,9 +565,9 @@ fn channel_keys_are_validated_without_echoing_secrets() {
 mod pipeline_alerts {
     use super::*;
     use dns_failover::clock::FixedClock;
-    use std::sync::Arc;
     use dns_failover::demo::Endpoint;
     use dns_failover::{run_once, Action, Config, Deps, RunOptions, RunReport};
+    use std::sync::Arc;
 
     struct Env {
         _dir: tempfile::TempDir,
@@ -471,7 +583,10 @@ mod pipeline_alerts {
     async fn env() -> Env {
         let dir = tempfile::tempdir().unwrap();
         let zone = dir.path().join("zone.json");
-        let eps = [Endpoint::start().await.unwrap(), Endpoint::start().await.unwrap()];
+        let eps = [
+            Endpoint::start().await.unwrap(),
+            Endpoint::start().await.unwrap(),
+        ];
         let ok = || Reply::Json(200, json!({"errcode": 0, "errmsg": "ok"}));
         let once = HttpServer::start(move |_| ok()).await;
         let repeat = HttpServer::start(move |_| ok()).await;
@@ -549,7 +664,12 @@ timeout = "1s"
         }
     }
 
-    const SECRETS: [&str; 4] = ["once-SECRET", "repeat-SECRET", "broken-SECRET", "hdr-SECRET"];
+    const SECRETS: [&str; 4] = [
+        "once-SECRET",
+        "repeat-SECRET",
+        "broken-SECRET",
+        "hdr-SECRET",
+    ];
 
     #[tokio::test]
     async fn standing_conditions_page_once_remind_on_repeat_every_and_never_leak_secrets() {
@@ -590,7 +710,10 @@ timeout = "1s"
             assert_eq!(body["events"][0]["kind"], "all_down");
             assert_eq!(body["events"][0]["standing"]["first"], true);
             let zone = std::fs::read_to_string(&e.zone).unwrap();
-            assert!(zone.contains("_dns-failover.api") && zone.contains("dns-failover alerted"), "{zone}");
+            assert!(
+                zone.contains("_dns-failover.api") && zone.contains("dns-failover alerted"),
+                "{zone}"
+            );
             reports.push(r);
 
             // Still down one minute later, and 20 minutes later: silence.
@@ -604,7 +727,10 @@ timeout = "1s"
             assert_eq!(e.counts(), (1, 2));
             let md = e.repeat.requests()[1].json();
             let content = md["markdown"]["content"].as_str().unwrap();
-            assert!(content.contains("reminder: ongoing since 2026-11-22 03:07 UTC"), "{content}");
+            assert!(
+                content.contains("reminder: ongoing since 2026-11-22 03:07 UTC"),
+                "{content}"
+            );
             reports.push(e.run(Action::Run).await);
             assert_eq!(e.counts(), (1, 2), "one reminder per period");
 
@@ -614,7 +740,10 @@ timeout = "1s"
             reports.push(e.run(Action::Run).await);
             assert_eq!(e.counts(), (1, 2));
             let zone = std::fs::read_to_string(&e.zone).unwrap();
-            assert!(!zone.contains("dns-failover alerted "), "state cleared: {zone}");
+            assert!(
+                !zone.contains("dns-failover alerted "),
+                "state cleared: {zone}"
+            );
             e.eps[0].set_status(503);
             e.eps[1].set_status(503);
             reports.push(e.run(Action::Run).await);
@@ -628,7 +757,10 @@ timeout = "1s"
             let json = serde_json::to_string(&reports).unwrap();
             let text: String = reports.iter().map(|r| r.render_text()).collect();
             let logs = logs.text();
-            assert!(logs.contains("alert not delivered"), "logs captured: {logs}");
+            assert!(
+                logs.contains("alert not delivered"),
+                "logs captured: {logs}"
+            );
             for s in SECRETS {
                 assert!(!json.contains(s), "{s} in the JSON report");
                 assert!(!text.contains(s), "{s} in the text report");
@@ -653,10 +785,16 @@ timeout = "1s"
             assert_eq!(e.counts(), (1, 1), "{}", r.render_text());
             let body = e.once.requests()[0].json();
             assert_eq!(body["drill"], true);
-            assert!(body["title"].as_str().unwrap().starts_with("[DRILL]"), "{body}");
+            assert!(
+                body["title"].as_str().unwrap().starts_with("[DRILL]"),
+                "{body}"
+            );
             assert_eq!(body["events"][0]["kind"], "failover");
             let md = e.repeat.requests()[0].json();
-            assert!(md["markdown"]["content"].as_str().unwrap().contains("[DRILL]"));
+            assert!(md["markdown"]["content"]
+                .as_str()
+                .unwrap()
+                .contains("[DRILL]"));
             // A real outage of the same region afterwards: already out, no page.
             e.eps[0].set_status(503);
             e.run(Action::Run).await;
@@ -698,7 +836,10 @@ fn run_cli(args: &[&str]) -> (i32, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notify_test_reports_each_channel_and_fails_if_one_fails() {
     let good = HttpServer::start(|r| {
-        let c = r.json()["markdown"]["content"].as_str().unwrap_or_default().to_string();
+        let c = r.json()["markdown"]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         if c.contains("[TEST]") {
             Reply::Json(200, json!({"errcode": 0, "errmsg": "ok"}))
         } else {
@@ -706,7 +847,13 @@ async fn notify_test_reports_each_channel_and_fails_if_one_fails() {
         }
     })
     .await;
-    let bad = HttpServer::start(|_| Reply::Json(200, json!({"errcode": 93000, "errmsg": "invalid webhook url"}))).await;
+    let bad = HttpServer::start(|_| {
+        Reply::Json(
+            200,
+            json!({"errcode": 93000, "errmsg": "invalid webhook url"}),
+        )
+    })
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let write = |extra: &str| {
         let p = dir.path().join(format!("c{}.toml", extra.len()));
@@ -744,9 +891,10 @@ webhook = "{good}/send?key=good-SECRET"
         "[[alert]]\ntype = \"wecom\"\nname = \"bad\"\nwebhook = \"{}/send?key=bad-SECRET\"\ntimeout = \"1s\"\n",
         bad.base
     ));
-    let (code, out) = tokio::task::spawn_blocking(move || run_cli(&["-c", &only_good, "notify-test"]))
-        .await
-        .unwrap();
+    let (code, out) =
+        tokio::task::spawn_blocking(move || run_cli(&["-c", &only_good, "notify-test"]))
+            .await
+            .unwrap();
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("good (wecom): ok"), "{out}");
     let (code, out) = tokio::task::spawn_blocking(move || run_cli(&["-c", &both, "notify-test"]))
@@ -754,6 +902,9 @@ webhook = "{good}/send?key=good-SECRET"
         .unwrap();
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("good (wecom): ok"), "{out}");
-    assert!(out.contains("bad (wecom): FAILED") && out.contains("errcode 93000"), "{out}");
+    assert!(
+        out.contains("bad (wecom): FAILED") && out.contains("errcode 93000"),
+        "{out}"
+    );
     assert!(!out.contains("SECRET"), "{out}");
 }

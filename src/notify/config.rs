@@ -65,7 +65,10 @@ impl RawAlert {
             ("ca_file", self.ca_file.is_some()),
             ("webhook", self.webhook.is_some()),
             ("secret", self.secret.is_some()),
-            ("mentioned_mobile_list", self.mentioned_mobile_list.is_some()),
+            (
+                "mentioned_mobile_list",
+                self.mentioned_mobile_list.is_some(),
+            ),
             ("url", self.url.is_some()),
             ("headers", self.headers.is_some()),
         ]

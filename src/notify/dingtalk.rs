@@ -131,7 +131,8 @@ mod tests {
             sign("SECexample", 1_700_000_000_000),
             "uroalHrWHORz59talE1o26b8HuX2kOp8WlAN91F9Pj0="
         );
-        let base = reqwest::Url::parse("https://oapi.dingtalk.com/robot/send?access_token=t").unwrap();
+        let base =
+            reqwest::Url::parse("https://oapi.dingtalk.com/robot/send?access_token=t").unwrap();
         let u = signed_url(&base, "SECexample", 1_700_000_000_000);
         assert_eq!(
             u.query(),

@@ -79,7 +79,11 @@ impl Config {
         let password = raw.password.take();
         if username.is_some() != password.is_some() {
             return Err((
-                Some(if username.is_some() { "password" } else { "username" }),
+                Some(if username.is_some() {
+                    "password"
+                } else {
+                    "username"
+                }),
                 "username and password go together".into(),
             ));
         }
@@ -99,8 +103,12 @@ impl Config {
             Some(path) => {
                 let pem = std::fs::read(&path.0)
                     .map_err(|e| (Some("ca_file"), format!("cannot read {:?}: {e}", path.0)))?;
-                Certificate::from_pem(&pem)
-                    .map_err(|e| (Some("ca_file"), format!("{:?}: not a PEM certificate ({e})", path.0)))?;
+                Certificate::from_pem(&pem).map_err(|e| {
+                    (
+                        Some("ca_file"),
+                        format!("{:?}: not a PEM certificate ({e})", path.0),
+                    )
+                })?;
                 Some(pem)
             }
         };

@@ -98,8 +98,14 @@ impl Notifier for Feishu {
             .map(|s| (chrono::Utc::now().timestamp(), s.expose()));
         let mut secrets = vec![&self.cfg.webhook];
         secrets.extend(self.cfg.secret.as_ref());
-        let reply = post_json(&self.client, self.url.clone(), &[], &body(alert, signed), &secrets)
-            .await?;
+        let reply = post_json(
+            &self.client,
+            self.url.clone(),
+            &[],
+            &body(alert, signed),
+            &secrets,
+        )
+        .await?;
         let code = reply
             .get("code")
             .or_else(|| reply.get("StatusCode"))

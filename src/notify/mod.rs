@@ -299,7 +299,7 @@ impl Channelled {
                 self.config
                     .events
                     .as_ref()
-                    .is_none_or(|k| k.contains(&e.event.kind))
+                    .map_or(true, |k| k.contains(&e.event.kind))
             })
             .cloned()
             .collect();
@@ -332,9 +332,7 @@ pub fn build(alerts: &[AlertConfig]) -> Result<Vec<Channelled>, String> {
                     Arc::new(dingtalk::Dingtalk::new(name, d.clone(), c.timeout)?)
                 }
                 Channel::Feishu(f) => Arc::new(feishu::Feishu::new(name, f.clone(), c.timeout)?),
-                Channel::Webhook(w) => {
-                    Arc::new(webhook::Webhook::new(name, w.clone(), c.timeout)?)
-                }
+                Channel::Webhook(w) => Arc::new(webhook::Webhook::new(name, w.clone(), c.timeout)?),
             };
             Ok(Channelled {
                 config: c.clone(),
@@ -468,7 +466,11 @@ pub(crate) fn scrub(msg: &str, secrets: &[&Secret]) -> String {
     for s in secrets.iter().filter(|s| !s.is_empty()) {
         words.push(s.expose().to_string());
         if let Ok(u) = reqwest::Url::parse(s.expose()) {
-            words.extend(u.query_pairs().map(|(_, v)| v.into_owned()).filter(|v| v.len() >= 4));
+            words.extend(
+                u.query_pairs()
+                    .map(|(_, v)| v.into_owned())
+                    .filter(|v| v.len() >= 4),
+            );
             words.extend(u.password().map(str::to_string));
             if !u.username().is_empty() {
                 words.push(u.username().to_string());
@@ -545,12 +547,17 @@ mod scrub_tests {
 
     #[test]
     fn scrub_hides_a_url_secret_and_its_parts() {
-        let u = Secret::new("https://open.feishu.cn/open-apis/bot/v2/hook/0123456789abcdef?key=wk-123&x=1");
+        let u = Secret::new(
+            "https://open.feishu.cn/open-apis/bot/v2/hook/0123456789abcdef?key=wk-123&x=1",
+        );
         let m = scrub(
             "GET /open-apis/bot/v2/hook/0123456789abcdef failed; key wk-123; https://open.feishu.cn/open-apis/bot/v2/hook/0123456789abcdef?key=wk-123&x=1",
             &[&u],
         );
-        assert!(!m.contains("0123456789abcdef") && !m.contains("wk-123"), "{m}");
+        assert!(
+            !m.contains("0123456789abcdef") && !m.contains("wk-123"),
+            "{m}"
+        );
         assert!(m.contains("/open-apis/bot/v2/hook/[redacted]"), "{m}");
     }
 }

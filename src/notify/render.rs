@@ -42,7 +42,7 @@ pub fn truncate_bytes(s: &str, max: usize) -> String {
 /// Events worst first; stable within a severity.
 pub fn by_severity(alert: &Alert) -> Vec<&AlertEvent> {
     let mut v: Vec<&AlertEvent> = alert.events.iter().collect();
-    v.sort_by(|a, b| b.event.severity.cmp(&a.event.severity));
+    v.sort_by_key(|e| std::cmp::Reverse(e.event.severity));
     v
 }
 
@@ -312,6 +312,9 @@ mod tests {
 
     #[test]
     fn html_is_escaped() {
-        assert_eq!(escape_html("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            escape_html("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 }

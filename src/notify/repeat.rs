@@ -101,7 +101,12 @@ pub const STATE_VALUE: &str = "127.0.0.1";
 pub fn condition_id(e: &Event) -> String {
     let mut regions = e.regions.clone();
     regions.sort();
-    let h = Sha256::digest(format!("{}|{}|{}", e.group, e.kind.as_str(), regions.join(",")));
+    let h = Sha256::digest(format!(
+        "{}|{}|{}",
+        e.group,
+        e.kind.as_str(),
+        regions.join(",")
+    ));
     hex::encode(&h[..4])
 }
 
@@ -130,7 +135,11 @@ impl State {
         if words.next() != Some(REMARK_MARKER) || words.next() != Some(VERB) {
             return State::default();
         }
-        let ts = |s: &str| s.parse::<i64>().ok().and_then(|t| Utc.timestamp_opt(t, 0).single());
+        let ts = |s: &str| {
+            s.parse::<i64>()
+                .ok()
+                .and_then(|t| Utc.timestamp_opt(t, 0).single())
+        };
         let entries = words
             .filter_map(|w| {
                 let mut p = w.split(':');
@@ -167,11 +176,7 @@ impl State {
 
 /// Mark each standing event of an alert with its history; `states` are the
 /// groups' state records (a group missing here counts as empty: fail open).
-pub fn annotate(
-    events: &mut [AlertEvent],
-    states: &HashMap<String, State>,
-    now: DateTime<Utc>,
-) {
+pub fn annotate(events: &mut [AlertEvent], states: &HashMap<String, State>, now: DateTime<Utc>) {
     let empty = State::default();
     for e in events.iter_mut().filter(|e| is_standing(e.event.kind)) {
         let state = states.get(&e.event.group).unwrap_or(&empty);
@@ -226,7 +231,11 @@ pub fn next_state(
 
 /// Ids of the standing conditions that at least one channel delivered.
 /// `deliveries` are [`super::send_all`]'s results, in channel order.
-pub fn delivered(channels: &[Channelled], alert: &Alert, deliveries: &[Delivery]) -> HashSet<String> {
+pub fn delivered(
+    channels: &[Channelled],
+    alert: &Alert,
+    deliveries: &[Delivery],
+) -> HashSet<String> {
     let mut out = HashSet::new();
     for (c, d) in channels.iter().zip(deliveries) {
         if !d.ok || d.filtered {
@@ -301,7 +310,10 @@ mod tests {
         let b = ev(EventKind::AllDown, &["a", "b"]);
         a.message = "different".into();
         assert_eq!(condition_id(&a), condition_id(&b));
-        assert_ne!(condition_id(&a), condition_id(&ev(EventKind::LastRecordKept, &["a", "b"])));
+        assert_ne!(
+            condition_id(&a),
+            condition_id(&ev(EventKind::LastRecordKept, &["a", "b"]))
+        );
     }
 
     #[test]
@@ -315,7 +327,10 @@ mod tests {
         assert!(!reminder_due(&s, r, t(60)));
         assert!(!reminder_due(&s, r, t(1799)));
         assert!(reminder_due(&s, r, t(1800)));
-        let after = Standing { last: t(1800), ..s.clone() };
+        let after = Standing {
+            last: t(1800),
+            ..s.clone()
+        };
         assert!(!reminder_due(&after, r, t(1860)));
         assert!(reminder_due(&after, r, t(3605)));
     }

@@ -92,7 +92,14 @@ impl Notifier for Webhook {
         .map_err(|e| Error::Transport(format!("cannot encode the alert: {e}")))?;
         let mut secrets = vec![&self.cfg.url];
         secrets.extend(self.cfg.headers.iter().map(|(_, v)| v));
-        post_json(&self.client, self.url.clone(), &self.cfg.headers, &body, &secrets).await?;
+        post_json(
+            &self.client,
+            self.url.clone(),
+            &self.cfg.headers,
+            &body,
+            &secrets,
+        )
+        .await?;
         Ok(())
     }
 }

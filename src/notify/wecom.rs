@@ -135,7 +135,8 @@ mod tests {
     #[test]
     fn errcode_other_than_zero_fails() {
         assert!(check_reply(&json!({"errcode": 0, "errmsg": "ok"})).is_ok());
-        let e = check_reply(&json!({"errcode": 93000, "errmsg": "invalid webhook url"})).unwrap_err();
+        let e =
+            check_reply(&json!({"errcode": 93000, "errmsg": "invalid webhook url"})).unwrap_err();
         assert!(e.contains("93000"), "{e}");
         assert!(check_reply(&json!({})).is_err());
     }

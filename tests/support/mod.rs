@@ -298,7 +298,9 @@ async fn smtp_session(
 ) -> std::io::Result<Option<Box<dyn Io>>> {
     let mut rd = BufReader::new(io);
     if greet {
-        rd.get_mut().write_all(b"220 test.local ESMTP ready\r\n").await?;
+        rd.get_mut()
+            .write_all(b"220 test.local ESMTP ready\r\n")
+            .await?;
     }
     let mut mail = Mail {
         tls,
@@ -351,7 +353,8 @@ async fn smtp_session(
             reply_auth(rd.get_mut(), authed.is_some()).await?;
         } else if upper.starts_with("MAIL FROM") {
             if authed.is_none() {
-                w.write_all(b"530 5.7.0 Authentication required\r\n").await?;
+                w.write_all(b"530 5.7.0 Authentication required\r\n")
+                    .await?;
                 continue;
             }
             mail.from = angle(&cmd);
@@ -396,9 +399,11 @@ fn check_auth(ctx: &SmtpCtx, mech: &str, u: &str, pw: &str) -> Option<(String, S
 
 async fn reply_auth(w: &mut Box<dyn Io>, ok: bool) -> std::io::Result<()> {
     if ok {
-        w.write_all(b"235 2.7.0 Authentication successful\r\n").await
+        w.write_all(b"235 2.7.0 Authentication successful\r\n")
+            .await
     } else {
-        w.write_all(b"535 5.7.8 Authentication credentials invalid\r\n").await
+        w.write_all(b"535 5.7.8 Authentication credentials invalid\r\n")
+            .await
     }
 }
 
@@ -409,7 +414,7 @@ pub fn mime_parts(data: &str) -> Vec<(String, String)> {
         .nth(1)
         .map(|s| {
             s.trim_start_matches('"')
-                .split(|c| c == '"' || c == '\r' || c == '\n' || c == ';')
+                .split(['"', '\r', '\n', ';'])
                 .next()
                 .unwrap()
                 .to_string()
