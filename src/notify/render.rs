@@ -195,6 +195,10 @@ pub fn markdown(alert: &Alert, flavour: Flavour) -> String {
             }
         }
     }
+    if flavour == Flavour::Dingtalk {
+        // DingTalk joins single newlines; two trailing spaces force a break.
+        s = s.lines().map(|l| format!("{l}  \n")).collect();
+    }
     s
 }
 
