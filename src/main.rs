@@ -86,6 +86,8 @@ enum Command {
     },
     /// Run the whole pipeline on this machine: local endpoints, a file zone, console alerts
     Demo,
+    /// Send a test alert (marked TEST) to every [[alert]] channel; exit 1 if any failed
+    NotifyTest,
 }
 
 fn main() -> ExitCode {
@@ -136,6 +138,7 @@ async fn real_main(cli: Cli) -> u8 {
             return 0;
         }
         Command::Demo => unreachable!("handled above"),
+        Command::NotifyTest => return notify_test(&cfg, cli.json).await,
         Command::Probe => RunOptions::new(Action::Probe),
         Command::Status => RunOptions::new(Action::Status),
         Command::Plan { force } => RunOptions {
@@ -186,4 +189,43 @@ async fn real_main(cli: Cli) -> u8 {
         print!("{}", report.render_text());
     }
     report.exit_code() as u8
+}
+
+/// `notify-test`: one test alert per channel, ignoring their filters.
+async fn notify_test(cfg: &Config, json: bool) -> u8 {
+    use dns_failover::notify;
+    if cfg.alerts.is_empty() {
+        eprintln!("error: no [[alert]] channel is configured");
+        return 2;
+    }
+    let channels = match notify::build(&cfg.alerts) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let alert = notify::Alert::test(&cfg.prober, &cfg.alert_timezone, chrono::Utc::now());
+    let deliveries = notify::send_all(&channels, &alert).await;
+    if json {
+        match serde_json::to_string_pretty(&deliveries) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("error: cannot encode the results: {e}"),
+        }
+    } else {
+        for d in &deliveries {
+            match &d.error {
+                None => println!("{} ({}): ok in {} ms", d.name, d.channel, d.elapsed_ms),
+                Some(e) => println!(
+                    "{} ({}): FAILED after {} attempt(s), {} ms: {e}",
+                    d.name, d.channel, d.attempts, d.elapsed_ms
+                ),
+            }
+        }
+    }
+    if deliveries.iter().all(|d| d.ok) {
+        0
+    } else {
+        1
+    }
 }

@@ -13,7 +13,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ProviderSettings};
 use crate::decide::{self, Event, EventKind, Severity};
 use crate::dns::{self, ChangeOp, DnsProvider, Record};
-use crate::notify::{self, Alert, Channelled};
+use crate::notify::{self, repeat, Alert, Channelled};
 use crate::probe::{Prober, TargetOutcome};
 use crate::report::{ChangeResult, ChangeStatus, GroupReport, RunReport, Timings};
 
@@ -99,8 +99,6 @@ pub struct RunOptions {
     pub force: bool,
     /// Stop starting probes so the pass can finish before this instant.
     pub deadline: Option<Instant>,
-    /// Per-channel alert timeout (one retry each).
-    pub alert_timeout: Duration,
 }
 
 impl RunOptions {
@@ -110,7 +108,6 @@ impl RunOptions {
             dry_run: false,
             force: false,
             deadline: None,
-            alert_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -383,8 +380,29 @@ pub async fn run_once(deps: &Deps, cfg: &Config, opts: &RunOptions) -> RunReport
 
     let t_notify = Instant::now();
     if writes {
-        if let Some(alert) = Alert::from_report(&report, &cfg.alert_timezone) {
-            report.alerts = notify::send_all(&deps.channels, &alert, opts.alert_timeout).await;
+        // Standing conditions page once per occurrence, with reminders; their
+        // memory is a state record per group (see notify::repeat). Drills
+        // and manual failbacks are asked for, so they always alert.
+        let standing = matches!(opts.action, Action::Run) && !deps.channels.is_empty();
+        let states = if standing {
+            read_alert_states(deps, cfg, &report).await
+        } else {
+            HashMap::new()
+        };
+        let mut delivered = Default::default();
+        if let Some(mut alert) = Alert::from_report(&report, &cfg.alert_timezone) {
+            if standing {
+                let plain = states
+                    .iter()
+                    .map(|(g, (_, s))| (g.clone(), s.clone()))
+                    .collect();
+                repeat::annotate(&mut alert.events, &plain, started_at);
+            }
+            report.alerts = notify::send_all(&deps.channels, &alert).await;
+            delivered = repeat::delivered(&deps.channels, &alert, &report.alerts);
+        }
+        if standing {
+            write_alert_states(deps, cfg, &report, &states, &delivered, started_at).await;
         }
     }
     report.timings.notify_ms = ms(t_notify.elapsed());
@@ -397,6 +415,89 @@ pub async fn run_once(deps: &Deps, cfg: &Config, opts: &RunOptions) -> RunReport
         "pass done"
     );
     report
+}
+
+type AlertStates = HashMap<String, (Option<Record>, repeat::State)>;
+
+/// Read each decided group's state record (see [`notify::repeat`]). A group
+/// whose read fails is left out, so its conditions alert as new (fail open).
+async fn read_alert_states(deps: &Deps, cfg: &Config, report: &RunReport) -> AlertStates {
+    let reads = notify::join_all(
+        report
+            .groups
+            .iter()
+            .filter(|g| g.records.is_some())
+            .filter_map(|g| cfg.groups.iter().find(|c| c.name == g.name))
+            .map(|g| async move { (g, deps.dns.list(&repeat::state_key(&g.key)).await) }),
+    )
+    .await;
+    let mut out = HashMap::new();
+    for (g, r) in reads {
+        match r {
+            Ok(recs) => {
+                let rec = recs.into_iter().find(|r| r.value == repeat::STATE_VALUE);
+                let state = rec
+                    .as_ref()
+                    .map(|r| repeat::State::parse(&r.remark))
+                    .unwrap_or_default();
+                out.insert(g.name.clone(), (rec, state));
+            }
+            Err(e) => {
+                tracing::warn!(group = %g.name, error = %e, "cannot read the alert state record; standing conditions alert as new")
+            }
+        }
+    }
+    out
+}
+
+/// Write back the state records that changed. Failures are logged only: the
+/// worst outcome is one more alert on the next run.
+async fn write_alert_states(
+    deps: &Deps,
+    cfg: &Config,
+    report: &RunReport,
+    states: &AlertStates,
+    delivered: &std::collections::HashSet<String>,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    for g in report
+        .groups
+        .iter()
+        .filter(|g| g.records.is_some() && g.error.is_none())
+    {
+        let Some(group) = cfg.groups.iter().find(|c| c.name == g.name) else {
+            continue;
+        };
+        let Some((rec, before)) = states.get(&g.name) else {
+            continue; // unreadable: leave it alone
+        };
+        let raised: Vec<&Event> = g.events.iter().collect();
+        let next = repeat::next_state(&raised, before, delivered, now);
+        if &next == before {
+            continue;
+        }
+        let key = repeat::state_key(&group.key);
+        let remark = next.to_remark();
+        let result = match rec {
+            Some(r) => deps.dns.set_status(&key, r, false, &remark).await,
+            None => deps
+                .dns
+                .create(
+                    &key,
+                    &dns::NewRecord {
+                        value: repeat::STATE_VALUE.into(),
+                        ttl: group.ttl,
+                        enabled: false,
+                        remark,
+                    },
+                )
+                .await
+                .map(|_| ()),
+        };
+        if let Err(e) = result {
+            tracing::warn!(group = %g.name, error = %e, "cannot write the alert state record; the next run may alert again");
+        }
+    }
 }
 
 /// The provider accepted the write with another TTL than planned (a plan

@@ -1,14 +1,20 @@
-//! `[[alert]]` sections: one per channel. Each channel's keys are validated
-//! here, before any network call; secrets are [`Secret`]s.
+//! `[[alert]]` sections: one per channel. The keys common to every channel
+//! (`type`, `name`, `min_severity`, `events`, `timeout`, `repeat_every`) are
+//! validated here; each channel's own keys by its file's `validate`
+//! (`email.rs`, `wecom.rs`, ...), before any network call. Secrets are
+//! [`Secret`]s, read from `${ENV}` placeholders.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::Deserialize;
 
-#[allow(unused_imports)]
-use crate::config::{EnvString, Secret};
+use crate::config::{EnvString, HumanDuration, Secret};
 use crate::decide::{EventKind, Severity};
 
-/// The raw `[[alert]]` table as written in the file.
-#[derive(Debug, Deserialize)]
+/// The raw `[[alert]]` table as written in the file. One flat table for every
+/// channel type; a key that the chosen `type` does not use is an error.
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAlert {
     #[serde(rename = "type")]
@@ -17,6 +23,69 @@ pub struct RawAlert {
     pub name: Option<String>,
     pub min_severity: Option<String>,
     pub events: Option<Vec<String>>,
+    /// Per-try timeout of this channel; default 5 s.
+    pub timeout: Option<HumanDuration>,
+    /// Remind about a standing condition (all targets down, ...) this often.
+    pub repeat_every: Option<HumanDuration>,
+    // -- email
+    pub smtp_host: Option<EnvString>,
+    pub smtp_port: Option<i64>,
+    pub tls: Option<String>,
+    pub username: Option<EnvString>,
+    pub password: Option<Secret>,
+    pub from: Option<EnvString>,
+    pub to: Option<Vec<EnvString>>,
+    pub ca_file: Option<EnvString>,
+    // -- wecom, dingtalk, feishu
+    pub webhook: Option<Secret>,
+    pub secret: Option<Secret>,
+    pub mentioned_mobile_list: Option<Vec<EnvString>>,
+    // -- webhook
+    pub url: Option<Secret>,
+    pub headers: Option<BTreeMap<String, Secret>>,
+    // -- sms: the SMS channel (src/notify/sms.rs) adds its keys here.
+}
+
+/// Error of one `[[alert]]`: (key, message).
+pub type KeyError = (Option<&'static str>, String);
+
+impl RawAlert {
+    /// The first channel-specific key that is set, with its name. Each
+    /// channel's `validate` takes the keys it uses, then calls this to reject
+    /// the rest ("`smtp_host` does not apply to type wecom").
+    pub fn leftover(&self) -> Option<&'static str> {
+        [
+            ("smtp_host", self.smtp_host.is_some()),
+            ("smtp_port", self.smtp_port.is_some()),
+            ("tls", self.tls.is_some()),
+            ("username", self.username.is_some()),
+            ("password", self.password.is_some()),
+            ("from", self.from.is_some()),
+            ("to", self.to.is_some()),
+            ("ca_file", self.ca_file.is_some()),
+            ("webhook", self.webhook.is_some()),
+            ("secret", self.secret.is_some()),
+            (
+                "mentioned_mobile_list",
+                self.mentioned_mobile_list.is_some(),
+            ),
+            ("url", self.url.is_some()),
+            ("headers", self.headers.is_some()),
+        ]
+        .into_iter()
+        .find(|(_, set)| *set)
+        .map(|(k, _)| k)
+    }
+
+    pub fn reject_leftover(&self) -> Result<(), KeyError> {
+        match self.leftover() {
+            None => Ok(()),
+            Some(k) => Err((
+                Some(k),
+                format!("`{k}` does not apply to an alert of type {:?}", self.kind),
+            )),
+        }
+    }
 }
 
 /// A validated alert channel.
@@ -28,18 +97,33 @@ pub struct AlertConfig {
     pub min_severity: Severity,
     /// Only these event kinds (default: every alerting kind).
     pub events: Option<Vec<EventKind>>,
+    /// Per-try timeout (one retry follows a failed try); default 5 s.
+    pub timeout: Duration,
+    /// Reminder period for standing conditions; default none (alert once).
+    pub repeat_every: Option<Duration>,
     pub channel: Channel,
 }
+
+/// Default per-try timeout of a channel.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Channel-specific settings.
 #[derive(Debug, Clone)]
 pub enum Channel {
     /// Print the alert to standard error.
     Console,
+    Email(super::email::Config),
+    Wecom(super::wecom::Config),
+    Dingtalk(super::dingtalk::Config),
+    Feishu(super::feishu::Config),
+    Webhook(super::webhook::Config),
+    // Sms(super::sms::Config): the Tencent Cloud SMS channel, wired in by sms.rs.
 }
 
+const TYPES: &str = "\"console\", \"email\", \"wecom\", \"dingtalk\", \"feishu\" or \"webhook\"";
+
 /// Validate one `[[alert]]`; on error returns (key, message).
-pub fn validate(raw: RawAlert) -> Result<AlertConfig, (Option<&'static str>, String)> {
+pub fn validate(mut raw: RawAlert) -> Result<AlertConfig, KeyError> {
     let min_severity = match raw.min_severity.as_deref() {
         None => Severity::Info,
         Some(s) => Severity::parse(s).ok_or((
@@ -47,7 +131,7 @@ pub fn validate(raw: RawAlert) -> Result<AlertConfig, (Option<&'static str>, Str
             format!("unknown severity {s:?}; expected \"info\", \"warning\" or \"critical\""),
         ))?,
     };
-    let events = match raw.events {
+    let events = match raw.events.take() {
         None => None,
         Some(list) => {
             let mut out = Vec::new();
@@ -66,12 +150,34 @@ pub fn validate(raw: RawAlert) -> Result<AlertConfig, (Option<&'static str>, Str
             Some(out)
         }
     };
+    let timeout = raw.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0);
+    if timeout.is_zero() || timeout > Duration::from_secs(60) {
+        return Err((
+            Some("timeout"),
+            "must be between 1ms and 60s (each try; one retry follows)".into(),
+        ));
+    }
+    let repeat_every = raw.repeat_every.map(|d| d.0);
+    if repeat_every.is_some_and(|d| d < Duration::from_secs(60)) {
+        return Err((
+            Some("repeat_every"),
+            "must be at least 1m (runs are a minute apart)".into(),
+        ));
+    }
     let channel = match raw.kind.as_str() {
-        "console" => Channel::Console,
+        "console" => {
+            raw.reject_leftover()?;
+            Channel::Console
+        }
+        "email" => Channel::Email(super::email::Config::validate(&mut raw)?),
+        "wecom" => Channel::Wecom(super::wecom::Config::validate(&mut raw)?),
+        "dingtalk" => Channel::Dingtalk(super::dingtalk::Config::validate(&mut raw)?),
+        "feishu" => Channel::Feishu(super::feishu::Config::validate(&mut raw)?),
+        "webhook" => Channel::Webhook(super::webhook::Config::validate(&mut raw)?),
         other => {
             return Err((
                 Some("type"),
-                format!("unknown alert type {other:?}; expected \"console\""),
+                format!("unknown alert type {other:?}; expected {TYPES}"),
             ))
         }
     };
@@ -79,8 +185,24 @@ pub fn validate(raw: RawAlert) -> Result<AlertConfig, (Option<&'static str>, Str
         name: raw.name.unwrap_or_else(|| raw.kind.clone()),
         min_severity,
         events,
+        timeout,
+        repeat_every,
         channel,
     })
+}
+
+/// A required key, taken out of the raw table.
+pub fn required<T>(v: Option<T>, key: &'static str, kind: &str) -> Result<T, KeyError> {
+    v.ok_or_else(|| (Some(key), format!("required for an alert of type {kind:?}")))
+}
+
+/// Check a webhook URL without ever echoing it (the URL holds the key).
+pub fn check_url(url: &Secret, key: &'static str) -> Result<(), KeyError> {
+    match reqwest::Url::parse(url.expose()) {
+        Ok(u) if (u.scheme() == "https" || u.scheme() == "http") && u.host().is_some() => Ok(()),
+        Ok(_) => Err((Some(key), "must be an http(s) URL with a host".into())),
+        Err(e) => Err((Some(key), format!("not a valid URL ({e}); value not shown"))),
+    }
 }
 
 /// `alert_timezone` must be a zone we can render times in.

@@ -7,6 +7,14 @@
 //! change. Channels get the alert only; they never see a DNS client.
 
 pub mod config;
+pub mod dingtalk;
+pub mod email;
+pub mod feishu;
+pub mod render;
+pub mod repeat;
+pub mod webhook;
+pub mod wecom;
+// pub mod sms; (Tencent Cloud SMS, wired in separately)
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +23,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::config::Secret;
 use crate::decide::{Event, EventKind, Severity};
 use crate::probe::{Attempt, Health};
 use crate::report::{ChangeStatus, RunReport};
@@ -59,6 +68,9 @@ pub struct RegionEvidence {
 pub struct ChangeNote {
     pub summary: String,
     pub status: ChangeStatus,
+    /// TTL of the record as read back after the write.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -72,6 +84,10 @@ pub struct AlertEvent {
     pub record: String,
     pub evidence: Vec<RegionEvidence>,
     pub changes: Vec<ChangeNote>,
+    /// Set on standing conditions (see [`repeat`]): since when it was alerted
+    /// and whether this run is the first to alert it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub standing: Option<repeat::Standing>,
 }
 
 /// What one run tells the people on call.
@@ -126,6 +142,7 @@ impl Alert {
                     .map(|c| ChangeNote {
                         summary: c.change.summary(),
                         status: c.status,
+                        ttl: c.record.as_ref().map(|r| r.ttl),
                         error: c.error.clone(),
                     })
                     .collect();
@@ -134,6 +151,7 @@ impl Alert {
                     record: g.record.clone(),
                     evidence,
                     changes,
+                    standing: None,
                 });
             }
         }
@@ -159,43 +177,23 @@ impl Alert {
         })
     }
 
-    /// The alert as plain text, for the console, e-mail and chat robots.
-    pub fn render_text(&self) -> String {
-        let mut s = String::new();
-        s.push_str(&format!(
-            "[{}] {}\n",
-            self.severity.as_str().to_uppercase(),
-            self.title
-        ));
-        s.push_str(&format!("time: {}\n", self.times()));
-        s.push_str(&format!("prober: {}\n", self.prober));
-        for e in &self.events {
-            s.push_str(&format!(
-                "\n- {} {} ({}): {}\n",
-                e.event.severity.as_str().to_uppercase(),
-                e.event.kind.as_str(),
-                e.record,
-                e.event.message
-            ));
-            for ev in &e.evidence {
-                let attempts: Vec<String> = ev.attempts.iter().map(Attempt::short).collect();
-                s.push_str(&format!(
-                    "  {} {} [{}]: {}\n",
-                    ev.region,
-                    ev.endpoint,
-                    ev.health.as_str(),
-                    attempts.join("; ")
-                ));
-            }
-            for c in &e.changes {
-                s.push_str(&format!("  dns: {} [{}]", c.summary, c.status.as_str()));
-                if let Some(err) = &c.error {
-                    s.push_str(&format!(": {err}"));
-                }
-                s.push('\n');
-            }
+    /// The alert sent by `dns-failover notify-test`: clearly marked, no events.
+    pub fn test(prober: &str, timezone: &str, at: DateTime<Utc>) -> Alert {
+        Alert {
+            severity: Severity::Info,
+            title: "[TEST] dns-failover notify-test: this channel works".into(),
+            drill: false,
+            test: true,
+            prober: prober.to_string(),
+            at,
+            timezone: timezone.to_string(),
+            events: vec![],
         }
-        s
+    }
+
+    /// The alert as plain text (see [`render::text`]).
+    pub fn render_text(&self) -> String {
+        render::text(self)
     }
 
     /// `2026-11-22 03:04:05 UTC / 2026-11-22 11:04:05 Asia/Shanghai`
@@ -295,12 +293,13 @@ impl Channelled {
         let events: Vec<AlertEvent> = alert
             .events
             .iter()
+            .filter(|e| repeat::wanted(e, self.config.repeat_every, alert.at))
             .filter(|e| e.event.severity >= self.config.min_severity)
             .filter(|e| {
                 self.config
                     .events
                     .as_ref()
-                    .is_none_or(|k| k.contains(&e.event.kind))
+                    .map_or(true, |k| k.contains(&e.event.kind))
             })
             .cloned()
             .collect();
@@ -324,10 +323,16 @@ pub fn build(alerts: &[AlertConfig]) -> Result<Vec<Channelled>, String> {
     alerts
         .iter()
         .map(|c| {
+            let name = c.name.clone();
             let notifier: Arc<dyn Notifier> = match &c.channel {
-                Channel::Console => Arc::new(Console {
-                    name: c.name.clone(),
-                }),
+                Channel::Console => Arc::new(Console { name }),
+                Channel::Email(e) => Arc::new(email::Email::new(name, e.clone(), c.timeout)?),
+                Channel::Wecom(w) => Arc::new(wecom::Wecom::new(name, w.clone(), c.timeout)?),
+                Channel::Dingtalk(d) => {
+                    Arc::new(dingtalk::Dingtalk::new(name, d.clone(), c.timeout)?)
+                }
+                Channel::Feishu(f) => Arc::new(feishu::Feishu::new(name, f.clone(), c.timeout)?),
+                Channel::Webhook(w) => Arc::new(webhook::Webhook::new(name, w.clone(), c.timeout)?),
             };
             Ok(Channelled {
                 config: c.clone(),
@@ -343,7 +348,8 @@ pub struct Delivery {
     pub channel: String,
     pub name: String,
     pub ok: bool,
-    /// Not sent because of `min_severity`/`events`.
+    /// Not sent: `min_severity`/`events` left nothing, or every event was a
+    /// standing condition already alerted (no reminder due).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub filtered: bool,
     pub attempts: u32,
@@ -352,11 +358,13 @@ pub struct Delivery {
     pub error: Option<String>,
 }
 
-/// Send `alert` on every channel concurrently; each gets `timeout` per try
-/// and one retry. Never fails: results say what happened.
-pub async fn send_all(channels: &[Channelled], alert: &Alert, timeout: Duration) -> Vec<Delivery> {
+/// Send `alert` on every channel concurrently; each gets its own `timeout`
+/// per try and one retry, so a hanging channel costs at most about twice its
+/// timeout and delays no other. Never fails: results say what happened.
+pub async fn send_all(channels: &[Channelled], alert: &Alert) -> Vec<Delivery> {
     let futs = channels.iter().map(|c| async move {
         let start = Instant::now();
+        let timeout = c.config.timeout;
         let Some(a) = c.filter(alert) else {
             return Delivery {
                 channel: c.notifier.channel().into(),
@@ -430,4 +438,126 @@ pub async fn join_all<F: std::future::Future>(futs: impl IntoIterator<Item = F>)
     out.into_iter()
         .map(|o| o.expect("every future completed"))
         .collect()
+}
+
+// ---------------------------------------------------------------------------
+// Helpers shared by the HTTP channels
+// ---------------------------------------------------------------------------
+
+/// One HTTP client per channel, with the channel's timeout. No redirects: a
+/// robot endpoint that redirects is misconfigured, and following it could
+/// carry the key elsewhere.
+pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("dns-failover/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("cannot build an HTTP client: {e}"))
+}
+
+/// Replace every secret value in `msg` with `[redacted]`. A secret that is a
+/// URL also hides its parts, since a server may echo just the path or the
+/// query: every query value, the user-info, and the last path segment
+/// (Feishu's token) when it is long enough to be a token.
+pub(crate) fn scrub(msg: &str, secrets: &[&Secret]) -> String {
+    let mut words: Vec<String> = Vec::new();
+    for s in secrets.iter().filter(|s| !s.is_empty()) {
+        words.push(s.expose().to_string());
+        if let Ok(u) = reqwest::Url::parse(s.expose()) {
+            words.extend(
+                u.query_pairs()
+                    .map(|(_, v)| v.into_owned())
+                    .filter(|v| v.len() >= 4),
+            );
+            words.extend(u.password().map(str::to_string));
+            if !u.username().is_empty() {
+                words.push(u.username().to_string());
+            }
+            if let Some(last) = u.path_segments().and_then(|mut p| p.next_back()) {
+                if last.len() >= 8 {
+                    words.push(last.to_string());
+                }
+            }
+        }
+    }
+    // Longest first, so a URL goes before the key inside it.
+    words.sort_by_key(|w| std::cmp::Reverse(w.len()));
+    let mut out = msg.to_string();
+    for w in words {
+        out = out.replace(&w, "[redacted]");
+    }
+    out
+}
+
+/// A transport error without the URL (which holds the key) and scrubbed.
+pub(crate) fn transport_error(e: reqwest::Error, secrets: &[&Secret]) -> Error {
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else {
+        "request failed"
+    };
+    let mut msg = what.to_string();
+    let e = e.without_url();
+    let mut src = std::error::Error::source(&e);
+    let mut seen = 0;
+    while let Some(s) = src {
+        msg.push_str(&format!(": {s}"));
+        src = s.source();
+        seen += 1;
+        if seen > 4 {
+            break;
+        }
+    }
+    Error::Transport(scrub(&msg, secrets))
+}
+
+/// POST JSON, require a 2xx, return the body parsed as JSON (or `Null` when
+/// it is not JSON). Errors never carry the URL or a secret.
+pub(crate) async fn post_json(
+    client: &reqwest::Client,
+    url: reqwest::Url,
+    headers: &[(String, Secret)],
+    body: &serde_json::Value,
+    secrets: &[&Secret],
+) -> Result<serde_json::Value, Error> {
+    let mut req = client.post(url).json(body);
+    for (k, v) in headers {
+        req = req.header(k.as_str(), v.expose());
+    }
+    let resp = req.send().await.map_err(|e| transport_error(e, secrets))?;
+    let status = resp.status();
+    let text = resp.text().await.map_err(|e| transport_error(e, secrets))?;
+    if !status.is_success() {
+        let snippet = render::truncate_bytes(text.trim(), 200);
+        return Err(Error::Rejected(scrub(
+            &format!("HTTP {}: {snippet}", status.as_u16()),
+            secrets,
+        )));
+    }
+    Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+}
+
+#[cfg(test)]
+mod scrub_tests {
+    use super::*;
+
+    #[test]
+    fn scrub_hides_a_url_secret_and_its_parts() {
+        let u = Secret::new(
+            "https://open.feishu.cn/open-apis/bot/v2/hook/0123456789abcdef?key=wk-123&x=1",
+        );
+        let m = scrub(
+            "GET /open-apis/bot/v2/hook/0123456789abcdef failed; key wk-123; https://open.feishu.cn/open-apis/bot/v2/hook/0123456789abcdef?key=wk-123&x=1",
+            &[&u],
+        );
+        assert!(
+            !m.contains("0123456789abcdef") && !m.contains("wk-123"),
+            "{m}"
+        );
+        assert!(m.contains("/open-apis/bot/v2/hook/[redacted]"), "{m}");
+    }
 }

@@ -1,0 +1,143 @@
+//! Feishu / Lark custom bot: `POST <webhook>` with a text message.
+//!
+//! With a signing `secret`, the JSON body carries `timestamp` (seconds) and
+//! `sign = base64(HMAC-SHA256(key = timestamp + "\n" + secret, msg = ""))`:
+//! key and message are the other way round from DingTalk's (Feishu bot docs;
+//! shared/reference/tencent-cloud.md §8.3). A reply whose `code` (or legacy
+//! `StatusCode`) is not 0 is a failure. Bodies are limited to 20 KB.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use serde_json::json;
+use sha2::Sha256;
+
+use super::config::{check_url, required, KeyError, RawAlert};
+use super::render::{self, truncate_bytes};
+use super::{post_json, Alert, Error, Notifier};
+use crate::config::Secret;
+
+/// Text limit in bytes (the whole body must stay under 20 KB).
+pub const TEXT_MAX: usize = 18_000;
+
+/// `type = "feishu"` settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `https://open.feishu.cn/open-apis/bot/v2/hook/<token>` (or Lark's host).
+    pub webhook: Secret,
+    /// Signing secret ("签名校验"), if the bot has one.
+    pub secret: Option<Secret>,
+}
+
+impl Config {
+    pub fn validate(raw: &mut RawAlert) -> Result<Config, KeyError> {
+        let webhook = required(raw.webhook.take(), "webhook", "feishu")?;
+        check_url(&webhook, "webhook")?;
+        let secret = raw.secret.take().filter(|s| !s.is_empty());
+        raw.reject_leftover()?;
+        Ok(Config { webhook, secret })
+    }
+}
+
+/// `base64(HMAC-SHA256(key = "<ts_s>\n<secret>", msg = ""))`.
+pub fn sign(secret: &str, timestamp_s: i64) -> String {
+    let key = format!("{timestamp_s}\n{secret}");
+    // HMAC accepts keys of any length; new_from_slice cannot fail for it.
+    let mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes any key");
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// The message body; `signed` is `(timestamp_s, secret)`.
+pub fn body(alert: &Alert, signed: Option<(i64, &str)>) -> serde_json::Value {
+    let text = truncate_bytes(&render::text(alert), TEXT_MAX);
+    let mut b = json!({"msg_type": "text", "content": {"text": text}});
+    if let Some((ts, secret)) = signed {
+        b["timestamp"] = json!(ts.to_string());
+        b["sign"] = json!(sign(secret, ts));
+    }
+    b
+}
+
+/// The Feishu bot channel.
+pub struct Feishu {
+    name: String,
+    cfg: Config,
+    url: reqwest::Url,
+    client: reqwest::Client,
+}
+
+impl Feishu {
+    pub fn new(name: String, cfg: Config, timeout: Duration) -> Result<Self, String> {
+        let url = reqwest::Url::parse(cfg.webhook.expose())
+            .map_err(|_| format!("alert {name:?}: invalid webhook URL (not shown)"))?;
+        Ok(Feishu {
+            name,
+            cfg,
+            url,
+            client: super::http_client(timeout)?,
+        })
+    }
+}
+
+#[async_trait]
+impl Notifier for Feishu {
+    fn channel(&self) -> &'static str {
+        "feishu"
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    async fn send(&self, alert: &Alert) -> Result<(), Error> {
+        // Real time: Feishu rejects signatures more than an hour off its clock.
+        let signed = self
+            .cfg
+            .secret
+            .as_ref()
+            .map(|s| (chrono::Utc::now().timestamp(), s.expose()));
+        let mut secrets = vec![&self.cfg.webhook];
+        secrets.extend(self.cfg.secret.as_ref());
+        let reply = post_json(
+            &self.client,
+            self.url.clone(),
+            &[],
+            &body(alert, signed),
+            &secrets,
+        )
+        .await?;
+        let code = reply
+            .get("code")
+            .or_else(|| reply.get("StatusCode"))
+            .and_then(|c| c.as_i64());
+        match code {
+            Some(0) => Ok(()),
+            code => Err(Error::Rejected(super::scrub(
+                &format!(
+                    "code {}: {}",
+                    code.map_or_else(|| "missing".into(), |c| c.to_string()),
+                    reply
+                        .get("msg")
+                        .or_else(|| reply.get("StatusMessage"))
+                        .and_then(|m| m.as_str())
+                        .unwrap_or("")
+                ),
+                &secrets,
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Vector from shared/reference/tencent-cloud.md §8.3.
+    #[test]
+    fn signature_matches_the_reference_vector() {
+        assert_eq!(
+            sign("SECexample", 1_700_000_000),
+            "giaCP81WKcKmxS0uSLlrqVVwRIDJGES6GpFgEr4g4C4="
+        );
+    }
+}
