@@ -299,7 +299,7 @@ impl Channelled {
                 self.config
                     .events
                     .as_ref()
-                    .map_or(true, |k| k.contains(&e.event.kind))
+                    .is_none_or(|k| k.contains(&e.event.kind))
             })
             .cloned()
             .collect();
