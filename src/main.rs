@@ -86,11 +86,16 @@ enum Command {
     },
     /// Run the whole pipeline on this machine: local endpoints, a file zone, console alerts
     Demo,
+    /// The SCF custom-runtime loop (started by function/bootstrap; logs JSON lines)
+    Serve,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(telemetry::Format::Text, "warn");
+    match cli.command {
+        Command::Serve => telemetry::init(telemetry::Format::Json, "info"),
+        _ => telemetry::init(telemetry::Format::Text, "warn"),
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -105,6 +110,9 @@ fn main() -> ExitCode {
 }
 
 async fn real_main(cli: Cli) -> u8 {
+    if let Command::Serve = cli.command {
+        return dns_failover::runtime::serve_main(cli.config.as_deref()).await;
+    }
     if let Command::Demo = cli.command {
         return match dns_failover::demo::run(cli.json).await {
             Ok(()) => 0,
@@ -135,7 +143,7 @@ async fn real_main(cli: Cli) -> u8 {
             );
             return 0;
         }
-        Command::Demo => unreachable!("handled above"),
+        Command::Demo | Command::Serve => unreachable!("handled above"),
         Command::Probe => RunOptions::new(Action::Probe),
         Command::Status => RunOptions::new(Action::Status),
         Command::Plan { force } => RunOptions {
