@@ -222,7 +222,9 @@ impl Harness {
             .unwrap();
         let answer = tokio::time::timeout(STEP, self.answers.recv())
             .await
-            .unwrap_or_else(|_| panic!("no answer to {body} within {STEP:?}; log:\n{}", self.logs()))
+            .unwrap_or_else(|_| {
+                panic!("no answer to {body} within {STEP:?}; log:\n{}", self.logs())
+            })
             .expect("runtime API closed");
         assert_eq!(answer.request_id, request_id);
         answer
@@ -355,7 +357,10 @@ async fn serve_answers_timer_and_every_manual_action_then_keeps_going_after_bad_
     let a = h.invoke(&event("plan.json")).await;
     assert_eq!(a.kind, "response", "{}", a.body);
     let r = a.json();
-    assert_eq!((r["action"].as_str(), r["dry_run"].as_bool()), (Some("plan"), Some(true)));
+    assert_eq!(
+        (r["action"].as_str(), r["dry_run"].as_bool()),
+        (Some("plan"), Some(true))
+    );
     assert!(statuses(&r).is_empty(), "{r}");
 
     // probe: every target healthy, no DNS read.
@@ -422,9 +427,21 @@ async fn serve_answers_timer_and_every_manual_action_then_keeps_going_after_bad_
     let before = std::fs::read(&zone).unwrap();
     let bad = [
         ("this is not json", "BadEvent", "not valid JSON"),
-        (r#"{"action":"explode"}"#, "BadEvent", "unknown action \"explode\""),
-        (r#"{"action":"run","key1":"value1"}"#, "BadEvent", "unknown field `key1`"),
-        (r#"{"action":"probe","force":true}"#, "BadEvent", "does not apply to action \"probe\""),
+        (
+            r#"{"action":"explode"}"#,
+            "BadEvent",
+            "unknown action \"explode\"",
+        ),
+        (
+            r#"{"action":"run","key1":"value1"}"#,
+            "BadEvent",
+            "unknown field `key1`",
+        ),
+        (
+            r#"{"action":"probe","force":true}"#,
+            "BadEvent",
+            "does not apply to action \"probe\"",
+        ),
         (
             r#"{"action":"drill","fail":["ap-mars"],"apply":true}"#,
             "BadEvent",
@@ -435,7 +452,11 @@ async fn serve_answers_timer_and_every_manual_action_then_keeps_going_after_bad_
             "BadEvent",
             "no such group",
         ),
-        (r#"{"Type":"Timer","Message":"hello"}"#, "BadEvent", "Message must be empty or a JSON object"),
+        (
+            r#"{"Type":"Timer","Message":"hello"}"#,
+            "BadEvent",
+            "Message must be empty or a JSON object",
+        ),
     ];
     for (body, kind, needle) in bad {
         let a = h.invoke(body).await;
@@ -475,7 +496,11 @@ async fn serve_answers_timer_and_every_manual_action_then_keeps_going_after_bad_
             pipeline_lines += 1;
         }
     }
-    assert_eq!(ids.len(), h.n, "every invocation logged with its request id:\n{logs}");
+    assert_eq!(
+        ids.len(),
+        h.n,
+        "every invocation logged with its request id:\n{logs}"
+    );
     assert!(pipeline_lines > 10, "{logs}");
     assert!(logs.contains("\"message\":\"init ready\""), "{logs}");
 }
@@ -508,14 +533,20 @@ async fn a_failed_pass_is_an_error_with_its_report_and_the_loop_survives() {
         .as_str()
         .unwrap()
         .contains("cannot read records"));
-    assert_eq!(std::fs::read_to_string(&zone).unwrap(), "{ this is not a zone");
+    assert_eq!(
+        std::fs::read_to_string(&zone).unwrap(),
+        "{ this is not a zone"
+    );
 
     // Unreadable: a directory where the file should be.
     std::fs::remove_file(&zone).unwrap();
     std::fs::create_dir(&zone).unwrap();
     let a = h.invoke(&event("timer.json")).await;
     assert_eq!(a.kind, "error", "{}", a.body);
-    assert!(a.json()["errorMessage"].as_str().unwrap().contains("cannot read"));
+    assert!(a.json()["errorMessage"]
+        .as_str()
+        .unwrap()
+        .contains("cannot read"));
     assert!(h.still_running());
 
     // Backend repaired: the next event is served normally.
@@ -535,7 +566,11 @@ async fn a_bad_config_at_start_up_is_the_error_of_every_invocation_and_the_proce
     )
     .unwrap();
     let mut h = Harness::start(dir.path()).await;
-    for body in [event("timer.json"), event("status.json"), "garbage".to_string()] {
+    for body in [
+        event("timer.json"),
+        event("status.json"),
+        "garbage".to_string(),
+    ] {
         let a = h.invoke(&body).await;
         assert_eq!(a.kind, "error", "{}", a.body);
         let v = a.json();
@@ -543,7 +578,10 @@ async fn a_bad_config_at_start_up_is_the_error_of_every_invocation_and_the_proce
         let msg = v["errorMessage"].as_str().unwrap();
         assert!(msg.starts_with("bad config: "), "{msg}");
         assert!(msg.contains("dns-failover.toml"), "{msg}");
-        assert!(msg.contains("probe.timeout") || msg.contains("soon"), "{msg}");
+        assert!(
+            msg.contains("probe.timeout") || msg.contains("soon"),
+            "{msg}"
+        );
     }
     // Still alive a moment later (it did not exit to be restarted in a loop).
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -580,7 +618,11 @@ async fn the_time_limit_stops_probing_early_enough_to_answer() {
     let ports = [eps[0].port, hang_port, eps[2].port];
     // Without a deadline this probe plan takes 3 x 1 s on the silent region.
     let probes = "timeout = \"1s\"\nattempts = 3\ninterval = \"20ms\"\nfail_threshold = 2";
-    std::fs::write(dir.path().join("dns-failover.toml"), config(&ports, &zone, probes)).unwrap();
+    std::fs::write(
+        dir.path().join("dns-failover.toml"),
+        config(&ports, &zone, probes),
+    )
+    .unwrap();
     let mut h = Harness::start(dir.path()).await;
 
     // 2.5 s: the reserve is 1 s, so no attempt may start after 1.5 s - 1 s.
@@ -588,18 +630,30 @@ async fn the_time_limit_stops_probing_early_enough_to_answer() {
     let a = h.invoke_with_limit(&event("probe.json"), Some(2_500)).await;
     let took = t0.elapsed();
     assert_eq!(a.kind, "response", "{}", a.body);
-    assert!(took < Duration::from_millis(2_500), "answered after {took:?}");
+    assert!(
+        took < Duration::from_millis(2_500),
+        "answered after {took:?}"
+    );
     let r = a.json();
     let silent = &r["groups"][0]["targets"][1];
     assert_eq!(silent["region"], "ap-shanghai");
     let attempts = silent["attempts"].as_array().unwrap().len();
-    assert!(attempts < 3, "the deadline cut the attempts short: {silent}");
+    assert!(
+        attempts < 3,
+        "the deadline cut the attempts short: {silent}"
+    );
     assert_eq!(r["groups"][0]["targets"][0]["health"], "healthy");
 
     // Without a time limit the full plan runs.
     let a = h.invoke_with_limit(&event("probe.json"), None).await;
     let r = a.json();
-    assert_eq!(r["groups"][0]["targets"][1]["attempts"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        r["groups"][0]["targets"][1]["attempts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
     assert!(h.logs().contains("without a time_limit_in_ms header"));
 }
 

@@ -216,7 +216,11 @@ impl RuntimeApi {
 /// `http://HOST:PORT` from the two variables, with a clear message when one
 /// is missing (the `tencent_scf` crate panics there).
 pub fn base_url_from(lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, Error> {
-    let get = |k: &str| lookup(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let get = |k: &str| {
+        lookup(k)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
     let missing = |k: &str| {
         Error::Env(format!(
             "{k} is not set: `dns-failover serve` runs inside SCF's custom runtime, which sets \
@@ -287,9 +291,15 @@ mod tests {
     #[test]
     fn a_missing_variable_is_a_clear_error_not_a_panic() {
         let e = base_url_from(&lookup(&[(PORT_ENV, "9001")])).unwrap_err();
-        assert!(e.to_string().starts_with("SCF_RUNTIME_API is not set"), "{e}");
+        assert!(
+            e.to_string().starts_with("SCF_RUNTIME_API is not set"),
+            "{e}"
+        );
         let e = base_url_from(&lookup(&[(HOST_ENV, "127.0.0.1")])).unwrap_err();
-        assert!(e.to_string().starts_with("SCF_RUNTIME_API_PORT is not set"), "{e}");
+        assert!(
+            e.to_string().starts_with("SCF_RUNTIME_API_PORT is not set"),
+            "{e}"
+        );
         let e = base_url_from(&lookup(&[(HOST_ENV, "127.0.0.1"), (PORT_ENV, "x")])).unwrap_err();
         assert!(e.to_string().contains("is not a port number"), "{e}");
         let e = base_url_from(&lookup(&[(HOST_ENV, "127.0.0.1:9001"), (PORT_ENV, "9001")]))
@@ -305,6 +315,9 @@ mod tests {
             Call::Response(String::new()).path(),
             "/runtime/invocation/response"
         );
-        assert_eq!(Call::Error(String::new()).path(), "/runtime/invocation/error");
+        assert_eq!(
+            Call::Error(String::new()).path(),
+            "/runtime/invocation/error"
+        );
     }
 }

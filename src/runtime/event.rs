@@ -114,9 +114,7 @@ fn timer_message(msg: Option<&serde_json::Value>) -> Result<Manual, String> {
     let parsed;
     let obj = match msg {
         None | Some(serde_json::Value::Null) => return Ok(Manual::default()),
-        Some(serde_json::Value::String(s)) if s.trim().is_empty() => {
-            return Ok(Manual::default())
-        }
+        Some(serde_json::Value::String(s)) if s.trim().is_empty() => return Ok(Manual::default()),
         Some(serde_json::Value::String(s)) => {
             parsed = serde_json::from_str::<serde_json::Value>(s).map_err(|e| {
                 format!("the timer's Message must be empty or a JSON object of options (e.g. {{\"action\":\"plan\"}}), got {s:?}: {e}")
@@ -154,7 +152,11 @@ impl Manual {
             "probe" | "status" => &[],
             "drill" => &["fail", "apply", "force"],
             "failback" => &["group", "region", "dry_run", "force"],
-            other => return Err(format!("unknown action {other:?}; expected one of {ACTIONS}")),
+            other => {
+                return Err(format!(
+                    "unknown action {other:?}; expected one of {ACTIONS}"
+                ))
+            }
         };
         let present = [
             ("dry_run", self.dry_run.is_some()),
@@ -260,7 +262,9 @@ mod tests {
 
     #[test]
     fn a_timer_message_carries_options() {
-        let r = ok(r#"{"Type":"Timer","TriggerName":"t","Time":"x","Message":"{\"action\":\"plan\"}"}"#);
+        let r = ok(
+            r#"{"Type":"Timer","TriggerName":"t","Time":"x","Message":"{\"action\":\"plan\"}"}"#,
+        );
         assert_eq!(r.options.action, Action::Plan);
         let r = ok(r#"{"Type":"Timer","Message":"{\"dry_run\":true,\"force\":false}"}"#);
         assert_eq!(r.options.action, Action::Run);
@@ -294,7 +298,9 @@ mod tests {
             }
         );
         assert_eq!(r.source, Source::Manual);
-        let r = ok(r#"{"action":"failback","group":"api","region":"ap-shanghai","dry_run":true,"force":true}"#);
+        let r = ok(
+            r#"{"action":"failback","group":"api","region":"ap-shanghai","dry_run":true,"force":true}"#,
+        );
         assert_eq!(
             r.options.action,
             Action::Failback {
@@ -317,7 +323,8 @@ mod tests {
         assert!(err(r#"{"action":"plan","dry_run":true}"#).contains("(it takes force)"));
         assert!(err(r#"{"action":"drill"}"#).contains("needs \"fail\""));
         assert!(err(r#"{"action":"drill","fail":[]}"#).contains("needs \"fail\""));
-        assert!(err(r#"{"action":"failback","group":"api"}"#).contains("needs \"group\" and \"region\""));
+        assert!(err(r#"{"action":"failback","group":"api"}"#)
+            .contains("needs \"group\" and \"region\""));
         assert!(err(r#"{"action":"run","dry_run":"yes"}"#).contains("malformed event"));
         assert!(err(r#"{"Type":"Cos"}"#).contains("unsupported event Type \"Cos\""));
     }

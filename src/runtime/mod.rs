@@ -95,7 +95,10 @@ impl Reply {
 
 fn error_json(body: &ErrorBody<'_>) -> String {
     serde_json::to_string(body).unwrap_or_else(|e| {
-        format!(r#"{{"errorType":"{}","errorMessage":"cannot encode the error: {e}"}}"#, body.error_type)
+        format!(
+            r#"{{"errorType":"{}","errorMessage":"cannot encode the error: {e}"}}"#,
+            body.error_type
+        )
     })
 }
 
@@ -198,7 +201,13 @@ pub async fn handle(loaded: Loaded, body: Vec<u8>, budget: Option<Budget>) -> Re
             tracing::info!(source = "timer", trigger = %trigger, time = %time, action = opts.action.name(), dry_run = opts.dry_run, force = opts.force, "event")
         }
         event::Source::Manual => {
-            tracing::info!(source = "manual", action = opts.action.name(), dry_run = opts.dry_run, force = opts.force, "event")
+            tracing::info!(
+                source = "manual",
+                action = opts.action.name(),
+                dry_run = opts.dry_run,
+                force = opts.force,
+                "event"
+            )
         }
     }
     if let Err(e) = pipeline::check_options(&cfg, &opts) {
@@ -297,7 +306,8 @@ pub async fn serve(api: &RuntimeApi, loaded: Loaded) -> Result<(), api::Error> {
                 if failures >= NEXT_ATTEMPTS {
                     return Err(e);
                 }
-                let backoff = Duration::from_millis(100 << (failures - 1).min(4)).min(Duration::from_secs(2));
+                let backoff =
+                    Duration::from_millis(100 << (failures - 1).min(4)).min(Duration::from_secs(2));
                 tokio::time::sleep(backoff).await;
                 continue;
             }
@@ -310,8 +320,15 @@ pub async fn serve(api: &RuntimeApi, loaded: Loaded) -> Result<(), api::Error> {
 async fn invoke(api: &RuntimeApi, loaded: &Loaded, inv: Invocation) {
     let budget = inv.time_limit.map(|l| Budget::new(inv.received, l));
     match inv.time_limit {
-        Some(l) => tracing::info!(time_limit_ms = l.as_millis() as u64, bytes = inv.body.len(), "invocation received"),
-        None => tracing::warn!(bytes = inv.body.len(), "invocation received without a time_limit_in_ms header; running without a deadline"),
+        Some(l) => tracing::info!(
+            time_limit_ms = l.as_millis() as u64,
+            bytes = inv.body.len(),
+            "invocation received"
+        ),
+        None => tracing::warn!(
+            bytes = inv.body.len(),
+            "invocation received without a time_limit_in_ms header; running without a deadline"
+        ),
     }
     let reply = supervise(
         handle(loaded.clone(), inv.body, budget),
@@ -385,7 +402,12 @@ mod tests {
     #[test]
     fn config_is_looked_for_in_the_documented_order() {
         let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
         };
         let all = |_: &Path| true;
         let none = |_: &Path| false;
@@ -412,7 +434,10 @@ mod tests {
             Path::new(DEFAULT_CONFIG_FILE)
         );
         let e = config_path(None, &env(&[]), &none).unwrap_err();
-        assert!(e.contains("/var/user/dns-failover.toml") && e.contains(CONFIG_ENV), "{e}");
+        assert!(
+            e.contains("/var/user/dns-failover.toml") && e.contains(CONFIG_ENV),
+            "{e}"
+        );
     }
 
     #[tokio::test]
@@ -449,14 +474,18 @@ mod tests {
 
     #[tokio::test]
     async fn a_broken_config_answers_every_event_with_its_error() {
-        let loaded = Loaded::Broken("bad config: x.toml:3: probe.timeout: expected a duration".into());
+        let loaded =
+            Loaded::Broken("bad config: x.toml:3: probe.timeout: expected a duration".into());
         for body in [&b"{\"action\":\"run\"}"[..], b"not json"] {
             let Reply::Error(e) = handle(loaded.clone(), body.to_vec(), None).await else {
                 panic!("expected an error")
             };
             let v: serde_json::Value = serde_json::from_str(&e).unwrap();
             assert_eq!(v["errorType"], "ConfigError");
-            assert_eq!(v["errorMessage"], "bad config: x.toml:3: probe.timeout: expected a duration");
+            assert_eq!(
+                v["errorMessage"],
+                "bad config: x.toml:3: probe.timeout: expected a duration"
+            );
         }
     }
 }
