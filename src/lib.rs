@@ -17,6 +17,7 @@
 //! - [`notify`]: alerts and their channels;
 //! - [`report`]: the run report (JSON and text);
 //! - [`pipeline`]: one pass;
+//! - [`runtime`]: the SCF custom-runtime loop (`dns-failover serve`);
 //! - [`demo`]: the self-contained demonstration;
 //! - [`telemetry`]: tracing set-up.
 
@@ -29,6 +30,7 @@ pub mod notify;
 pub mod pipeline;
 pub mod probe;
 pub mod report;
+pub mod runtime;
 pub mod telemetry;
 
 pub use config::Config;

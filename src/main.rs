@@ -88,11 +88,16 @@ enum Command {
     Demo,
     /// Send a test alert (marked TEST) to every [[alert]] channel; exit 1 if any failed
     NotifyTest,
+    /// The SCF custom-runtime loop (started by function/bootstrap; logs JSON lines)
+    Serve,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(telemetry::Format::Text, "warn");
+    match cli.command {
+        Command::Serve => telemetry::init(telemetry::Format::Json, "info"),
+        _ => telemetry::init(telemetry::Format::Text, "warn"),
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -107,6 +112,9 @@ fn main() -> ExitCode {
 }
 
 async fn real_main(cli: Cli) -> u8 {
+    if let Command::Serve = cli.command {
+        return dns_failover::runtime::serve_main(cli.config.as_deref()).await;
+    }
     if let Command::Demo = cli.command {
         return match dns_failover::demo::run(cli.json).await {
             Ok(()) => 0,
@@ -137,7 +145,7 @@ async fn real_main(cli: Cli) -> u8 {
             );
             return 0;
         }
-        Command::Demo => unreachable!("handled above"),
+        Command::Demo | Command::Serve => unreachable!("handled above"),
         Command::NotifyTest => return notify_test(&cfg, cli.json).await,
         Command::Probe => RunOptions::new(Action::Probe),
         Command::Status => RunOptions::new(Action::Status),
@@ -206,7 +214,7 @@ async fn notify_test(cfg: &Config, json: bool) -> u8 {
         }
     };
     let alert = notify::Alert::test(&cfg.prober, &cfg.alert_timezone, chrono::Utc::now());
-    let deliveries = notify::send_all(&channels, &alert).await;
+    let deliveries = notify::send_all(&channels, &alert, None).await;
     if json {
         match serde_json::to_string_pretty(&deliveries) {
             Ok(s) => println!("{s}"),

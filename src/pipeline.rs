@@ -99,6 +99,8 @@ pub struct RunOptions {
     pub force: bool,
     /// Stop starting probes so the pass can finish before this instant.
     pub deadline: Option<Instant>,
+    /// Upper bound on every alert channel's own timeout (per try).
+    pub alert_timeout: Option<Duration>,
 }
 
 impl RunOptions {
@@ -108,6 +110,7 @@ impl RunOptions {
             dry_run: false,
             force: false,
             deadline: None,
+            alert_timeout: None,
         }
     }
 }
@@ -398,7 +401,7 @@ pub async fn run_once(deps: &Deps, cfg: &Config, opts: &RunOptions) -> RunReport
                     .collect();
                 repeat::annotate(&mut alert.events, &plain, started_at);
             }
-            report.alerts = notify::send_all(&deps.channels, &alert).await;
+            report.alerts = notify::send_all(&deps.channels, &alert, opts.alert_timeout).await;
             delivered = repeat::delivered(&deps.channels, &alert, &report.alerts);
         }
         if standing {

@@ -25,7 +25,7 @@ pub fn init(format: Format, default_level: &str) {
             .json()
             .flatten_event(true)
             .with_current_span(true)
-            .with_span_list(false)
+            .with_span_list(true)
             .try_init(),
     };
 }

@@ -142,7 +142,7 @@ async fn wecom_sends_markdown_then_mentions_within_byte_limits() {
         r.mentioned_mobile_list = Some(vec![EnvString("13800001111".into())]);
         let ch = channels(vec![r]);
         let big = sample_alert(40, false);
-        let d = notify::send_all(&ch, &big).await;
+        let d = notify::send_all(&ch, &big, None).await;
         assert!(d[0].ok, "{:?}", d[0].error);
         let reqs = srv.requests();
         assert_eq!(reqs.len(), 2, "markdown then the mention text");
@@ -189,7 +189,7 @@ async fn wecom_errcode_is_a_failure_and_the_key_stays_hidden() {
         let mut r = raw("wecom");
         r.webhook = Some(Secret::new(format!("{}/send?key=wk-SECRET", srv.base)));
         let ch = channels(vec![r]);
-        let d = notify::send_all(&ch, &sample_alert(1, false)).await;
+        let d = notify::send_all(&ch, &sample_alert(1, false), None).await;
         assert!(!d[0].ok);
         assert_eq!(d[0].attempts, 2, "one retry");
         let e = d[0].error.as_deref().unwrap();
@@ -201,7 +201,7 @@ async fn wecom_errcode_is_a_failure_and_the_key_stays_hidden() {
             "http://127.0.0.1:9/send?key=wk-SECRET".to_string(),
         ));
         r.timeout = Some(HumanDuration(Duration::from_millis(500)));
-        let d = notify::send_all(&channels(vec![r]), &sample_alert(1, false)).await;
+        let d = notify::send_all(&channels(vec![r]), &sample_alert(1, false), None).await;
         let e = d[0].error.as_deref().unwrap();
         assert!(
             !d[0].ok && !e.contains("wk-SECRET") && !e.contains("127.0.0.1:9"),
@@ -254,6 +254,7 @@ async fn dingtalk_signature_is_checked_by_the_server() {
         let d = notify::send_all(
             &channels(vec![mk(secret), mk("SECwrong")]),
             &sample_alert(2, false),
+            None,
         )
         .await;
         assert!(d[0].ok, "{:?}", d[0].error);
@@ -295,7 +296,7 @@ async fn feishu_signature_travels_in_the_body_and_code_is_checked() {
             r
         };
         // 200 events: far over 20 KB before cutting.
-        let d = notify::send_all(&channels(vec![mk(secret), mk("wrong")]), &sample_alert(200, false)).await;
+        let d = notify::send_all(&channels(vec![mk(secret), mk("wrong")]), &sample_alert(200, false), None).await;
         assert!(d[0].ok, "{:?}", d[0].error);
         let e = d[1].error.as_deref().unwrap();
         assert!(e.contains("code 19021") && !e.contains("fs-SECRET"), "{e}");
@@ -337,6 +338,7 @@ async fn webhook_posts_the_alert_json_with_its_headers() {
         let d = notify::send_all(
             &channels(vec![mk("Bearer hdr-SECRET"), mk("Bearer bad-SECRET")]),
             &sample_alert(2, true),
+            None,
         )
         .await;
         assert!(d[0].ok, "{:?}", d[0].error);
@@ -371,7 +373,7 @@ async fn a_hanging_channel_delays_neither_the_others_nor_beyond_its_timeout() {
         f.webhook = Some(Secret::new(format!("{}/send?key=k", fast.base)));
         let ch = channels(vec![h, f]);
         let t = Instant::now();
-        let d = notify::send_all(&ch, &sample_alert(1, false)).await;
+        let d = notify::send_all(&ch, &sample_alert(1, false), None).await;
         let total = t.elapsed();
         assert!(!d[0].ok && d[0].attempts == 2, "{:?}", d[0]);
         assert!(
@@ -448,7 +450,7 @@ async fn email_over_starttls_with_auth_plain_reaches_every_recipient() {
         )
         .await;
         let ch = channels(vec![email_raw(smtp.port, "starttls", "mail-SECRET", true)]);
-        let d = notify::send_all(&ch, &sample_alert(2, true)).await;
+        let d = notify::send_all(&ch, &sample_alert(2, true), None).await;
         assert!(d[0].ok, "{:?}", d[0].error);
         let mails = smtp.mails();
         assert_eq!(mails.len(), 1);
@@ -469,7 +471,7 @@ async fn email_over_implicit_tls_with_auth_login() {
         )
         .await;
         let ch = channels(vec![email_raw(smtp.port, "tls", "mail-SECRET", true)]);
-        let d = notify::send_all(&ch, &sample_alert(1, false)).await;
+        let d = notify::send_all(&ch, &sample_alert(1, false), None).await;
         assert!(d[0].ok, "{:?}", d[0].error);
         let mails = smtp.mails();
         check_mail(&mails[0], "[CRITICAL] web0: failover ap-shanghai");
@@ -489,7 +491,7 @@ async fn email_with_a_wrong_password_fails_without_showing_it() {
         )
         .await;
         let ch = channels(vec![email_raw(smtp.port, "starttls", "wrong-SECRET", true)]);
-        let d = notify::send_all(&ch, &sample_alert(1, false)).await;
+        let d = notify::send_all(&ch, &sample_alert(1, false), None).await;
         assert!(!d[0].ok);
         let e = d[0].error.as_deref().unwrap();
         assert!(e.contains("535"), "{e}");
@@ -516,7 +518,7 @@ async fn email_refuses_a_certificate_it_cannot_verify() {
         // No ca_file: the test CA is unknown, so the STARTTLS handshake fails
         // and no credentials are ever sent.
         let ch = channels(vec![email_raw(smtp.port, "starttls", "mail-SECRET", false)]);
-        let d = notify::send_all(&ch, &sample_alert(1, false)).await;
+        let d = notify::send_all(&ch, &sample_alert(1, false), None).await;
         assert!(!d[0].ok);
         assert!(smtp.auth_attempts.lock().unwrap().is_empty());
         assert!(smtp.mails().is_empty());

@@ -361,10 +361,17 @@ pub struct Delivery {
 /// Send `alert` on every channel concurrently; each gets its own `timeout`
 /// per try and one retry, so a hanging channel costs at most about twice its
 /// timeout and delays no other. Never fails: results say what happened.
-pub async fn send_all(channels: &[Channelled], alert: &Alert) -> Vec<Delivery> {
+///
+/// `cap`, when given, bounds every channel's own timeout (the SCF runtime
+/// passes what is left of the invocation's time).
+pub async fn send_all(
+    channels: &[Channelled],
+    alert: &Alert,
+    cap: Option<Duration>,
+) -> Vec<Delivery> {
     let futs = channels.iter().map(|c| async move {
         let start = Instant::now();
-        let timeout = c.config.timeout;
+        let timeout = cap.map_or(c.config.timeout, |cap| cap.min(c.config.timeout));
         let Some(a) = c.filter(alert) else {
             return Delivery {
                 channel: c.notifier.channel().into(),

@@ -264,7 +264,7 @@ impl Prober {
     pub async fn probe_all(
         &self,
         cfg: &Config,
-        skip: &dyn Fn(&Group, &Target) -> bool,
+        skip: &(dyn Fn(&Group, &Target) -> bool + Sync),
         deadline: Option<Instant>,
     ) -> Vec<TargetOutcome> {
         let settings = &cfg.probe;

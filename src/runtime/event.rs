@@ -1,0 +1,331 @@
+//! SCF events -> the options of one pass.
+//!
+//! Two shapes are accepted (docs/drills.md has the full schema):
+//!
+//! - a **timer** event, `{"Type":"Timer","TriggerName":..,"Time":..,"Message":..}`.
+//!   It runs one pass (`run`). A non-empty `Message` (the trigger's argument)
+//!   must be a JSON object with the manual schema below; it can change the
+//!   action or set `dry_run`/`force`, e.g. `{"action":"plan"}`. A `Message`
+//!   that is not such an object is an error rather than silently ignored: a
+//!   typo in `{"dry_run":true}` must not turn into a real run.
+//! - a **manual** event (console test, `tccli scf Invoke`, `sls invoke`):
+//!   `{"action": "run"|"plan"|"probe"|"status"|"drill"|"failback", ...}` with
+//!   the fields of the matching CLI command: `dry_run` (run, failback),
+//!   `force` (run, plan, drill, failback), `fail` and `apply` (drill),
+//!   `group` and `region` (failback).
+//!
+//! Unknown fields, fields that do not apply to the action, and unknown
+//! actions are errors: the invocation answers with the error and changes
+//! nothing. This module only parses; checking names against the config is
+//! `pipeline::check_options`.
+
+use serde::Deserialize;
+
+use crate::pipeline::{Action, RunOptions};
+
+/// Where an event came from (for the logs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Timer { trigger: String, time: String },
+    Manual,
+}
+
+/// A parsed event: what to run, and why.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub source: Source,
+    pub options: RunOptions,
+}
+
+/// The timer event as SCF sends it. Unknown fields are tolerated here: the
+/// platform may add some.
+#[derive(Debug, Deserialize)]
+struct TimerEvent {
+    #[serde(rename = "TriggerName", default)]
+    trigger_name: String,
+    #[serde(rename = "Time", default)]
+    time: String,
+    #[serde(rename = "Message", default)]
+    message: Option<serde_json::Value>,
+}
+
+/// The manual schema (and the timer `Message` schema). Every field is
+/// optional at this level; [`Manual::into_options`] checks which ones the
+/// action takes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Manual {
+    action: Option<String>,
+    dry_run: Option<bool>,
+    force: Option<bool>,
+    fail: Option<Vec<String>>,
+    apply: Option<bool>,
+    group: Option<String>,
+    region: Option<String>,
+}
+
+const ACTIONS: &str = "run, plan, probe, status, drill, failback";
+
+/// Parse an event body. The error is a sentence for the operator.
+pub fn parse(body: &[u8]) -> Result<Request, String> {
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        format!(
+            "the event is not valid JSON ({e}); expected a timer event or {{\"action\": \"...\"}}"
+        )
+    })?;
+    let serde_json::Value::Object(map) = &value else {
+        return Err(format!(
+            "the event must be a JSON object, got {}; expected a timer event or {{\"action\": \"...\"}}",
+            kind_of(&value)
+        ));
+    };
+    match map.get("Type") {
+        Some(serde_json::Value::String(t)) if t == "Timer" => {
+            let ev: TimerEvent = serde_json::from_value(value.clone())
+                .map_err(|e| format!("malformed timer event: {e}"))?;
+            let manual = timer_message(ev.message.as_ref())?;
+            let options = manual.into_options(Some("run"))?;
+            Ok(Request {
+                source: Source::Timer {
+                    trigger: ev.trigger_name,
+                    time: ev.time,
+                },
+                options,
+            })
+        }
+        Some(other) => Err(format!(
+            "unsupported event Type {other}: this function handles timer events (\"Type\": \"Timer\") and manual events ({{\"action\": \"...\"}})"
+        )),
+        None => {
+            let manual: Manual =
+                serde_json::from_value(value).map_err(|e| format!("malformed event: {e}"))?;
+            Ok(Request {
+                source: Source::Manual,
+                options: manual.into_options(None)?,
+            })
+        }
+    }
+}
+
+/// The options carried in a timer's `Message`: absent, null or blank means
+/// none; a JSON object (or a string holding one, which is how the trigger
+/// argument arrives) is read with the manual schema.
+fn timer_message(msg: Option<&serde_json::Value>) -> Result<Manual, String> {
+    let parsed;
+    let obj = match msg {
+        None | Some(serde_json::Value::Null) => return Ok(Manual::default()),
+        Some(serde_json::Value::String(s)) if s.trim().is_empty() => return Ok(Manual::default()),
+        Some(serde_json::Value::String(s)) => {
+            parsed = serde_json::from_str::<serde_json::Value>(s).map_err(|e| {
+                format!("the timer's Message must be empty or a JSON object of options (e.g. {{\"action\":\"plan\"}}), got {s:?}: {e}")
+            })?;
+            &parsed
+        }
+        Some(v) => v,
+    };
+    if !obj.is_object() {
+        return Err(format!(
+            "the timer's Message must be empty or a JSON object of options, got {}",
+            kind_of(obj)
+        ));
+    }
+    serde_json::from_value(obj.clone()).map_err(|e| format!("timer Message: {e}"))
+}
+
+impl Manual {
+    /// Check the fields against the action and build the options.
+    /// `default_action` applies when `action` is absent (timer events).
+    fn into_options(self, default_action: Option<&str>) -> Result<RunOptions, String> {
+        let name = match (self.action.as_deref(), default_action) {
+            (Some(a), _) => a.to_string(),
+            (None, Some(d)) => d.to_string(),
+            (None, None) => {
+                return Err(format!(
+                    "the event names no action: send {{\"action\": \"...\"}} with one of {ACTIONS}"
+                ))
+            }
+        };
+        // Which optional fields each action takes, as the CLI's flags.
+        let allowed: &[&str] = match name.as_str() {
+            "run" => &["dry_run", "force"],
+            "plan" => &["force"],
+            "probe" | "status" => &[],
+            "drill" => &["fail", "apply", "force"],
+            "failback" => &["group", "region", "dry_run", "force"],
+            other => {
+                return Err(format!(
+                    "unknown action {other:?}; expected one of {ACTIONS}"
+                ))
+            }
+        };
+        let present = [
+            ("dry_run", self.dry_run.is_some()),
+            ("force", self.force.is_some()),
+            ("fail", self.fail.is_some()),
+            ("apply", self.apply.is_some()),
+            ("group", self.group.is_some()),
+            ("region", self.region.is_some()),
+        ];
+        for (field, set) in present {
+            if set && !allowed.contains(&field) {
+                let takes = if allowed.is_empty() {
+                    "no options".to_string()
+                } else {
+                    allowed.join(", ")
+                };
+                return Err(format!(
+                    "field {field:?} does not apply to action {name:?} (it takes {takes})"
+                ));
+            }
+        }
+        let action = match name.as_str() {
+            "run" => Action::Run,
+            "plan" => Action::Plan,
+            "probe" => Action::Probe,
+            "status" => Action::Status,
+            "drill" => {
+                let fail = self.fail.unwrap_or_default();
+                if fail.is_empty() {
+                    return Err(
+                        "action \"drill\" needs \"fail\": a list of regions to treat as down, e.g. [\"ap-shanghai\"]".into(),
+                    );
+                }
+                Action::Drill {
+                    fail,
+                    apply: self.apply.unwrap_or(false),
+                }
+            }
+            "failback" => {
+                let (Some(group), Some(region)) = (self.group, self.region) else {
+                    return Err(
+                        "action \"failback\" needs \"group\" and \"region\", e.g. {\"action\":\"failback\",\"group\":\"api\",\"region\":\"ap-shanghai\"}".into(),
+                    );
+                };
+                Action::Failback { group, region }
+            }
+            _ => unreachable!("checked above"),
+        };
+        Ok(RunOptions {
+            dry_run: self.dry_run.unwrap_or(false),
+            force: self.force.unwrap_or(false),
+            ..RunOptions::new(action)
+        })
+    }
+}
+
+fn kind_of(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(body: &str) -> Request {
+        parse(body.as_bytes()).unwrap_or_else(|e| panic!("{body}: {e}"))
+    }
+    fn err(body: &str) -> String {
+        match parse(body.as_bytes()) {
+            Ok(r) => panic!("{body}: expected an error, got {:?}", r.options),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn a_timer_event_runs_one_pass() {
+        let r = ok(
+            r#"{"Type":"Timer","TriggerName":"every-minute","Time":"2019-02-21T11:49:00Z","Message":""}"#,
+        );
+        assert_eq!(r.options.action, Action::Run);
+        assert!(!r.options.dry_run && !r.options.force);
+        assert_eq!(
+            r.source,
+            Source::Timer {
+                trigger: "every-minute".into(),
+                time: "2019-02-21T11:49:00Z".into()
+            }
+        );
+        // Message may be absent or null too.
+        assert_eq!(ok(r#"{"Type":"Timer"}"#).options.action, Action::Run);
+        assert_eq!(
+            ok(r#"{"Type":"Timer","Message":null}"#).options.action,
+            Action::Run
+        );
+    }
+
+    #[test]
+    fn a_timer_message_carries_options() {
+        let r = ok(
+            r#"{"Type":"Timer","TriggerName":"t","Time":"x","Message":"{\"action\":\"plan\"}"}"#,
+        );
+        assert_eq!(r.options.action, Action::Plan);
+        let r = ok(r#"{"Type":"Timer","Message":"{\"dry_run\":true,\"force\":false}"}"#);
+        assert_eq!(r.options.action, Action::Run);
+        assert!(r.options.dry_run);
+        // An object (not a string) is accepted as well.
+        let r = ok(r#"{"Type":"Timer","Message":{"force":true}}"#);
+        assert!(r.options.force);
+    }
+
+    #[test]
+    fn a_timer_message_that_is_not_options_is_refused() {
+        assert!(err(r#"{"Type":"Timer","Message":"user define msg body"}"#)
+            .contains("Message must be empty or a JSON object"));
+        assert!(err(r#"{"Type":"Timer","Message":"{\"dryrun\":true}"}"#)
+            .contains("unknown field `dryrun`"));
+        assert!(err(r#"{"Type":"Timer","Message":"[1]"}"#).contains("an array"));
+    }
+
+    #[test]
+    fn manual_actions_map_to_pipeline_actions() {
+        assert_eq!(ok(r#"{"action":"run"}"#).options.action, Action::Run);
+        assert_eq!(ok(r#"{"action":"plan"}"#).options.action, Action::Plan);
+        assert_eq!(ok(r#"{"action":"probe"}"#).options.action, Action::Probe);
+        assert_eq!(ok(r#"{"action":"status"}"#).options.action, Action::Status);
+        let r = ok(r#"{"action":"drill","fail":["ap-shanghai"],"apply":false}"#);
+        assert_eq!(
+            r.options.action,
+            Action::Drill {
+                fail: vec!["ap-shanghai".into()],
+                apply: false
+            }
+        );
+        assert_eq!(r.source, Source::Manual);
+        let r = ok(
+            r#"{"action":"failback","group":"api","region":"ap-shanghai","dry_run":true,"force":true}"#,
+        );
+        assert_eq!(
+            r.options.action,
+            Action::Failback {
+                group: "api".into(),
+                region: "ap-shanghai".into()
+            }
+        );
+        assert!(r.options.dry_run && r.options.force);
+    }
+
+    #[test]
+    fn bad_events_are_explained() {
+        assert!(err("not json").contains("not valid JSON"));
+        assert!(err("[]").contains("must be a JSON object, got an array"));
+        assert!(err("{}").contains("names no action"));
+        assert!(err(r#"{"action":"explode"}"#).contains("unknown action \"explode\""));
+        assert!(err(r#"{"action":"run","key1":"v"}"#).contains("unknown field `key1`"));
+        assert!(err(r#"{"action":"probe","force":true}"#)
+            .contains("field \"force\" does not apply to action \"probe\" (it takes no options)"));
+        assert!(err(r#"{"action":"plan","dry_run":true}"#).contains("(it takes force)"));
+        assert!(err(r#"{"action":"drill"}"#).contains("needs \"fail\""));
+        assert!(err(r#"{"action":"drill","fail":[]}"#).contains("needs \"fail\""));
+        assert!(err(r#"{"action":"failback","group":"api"}"#)
+            .contains("needs \"group\" and \"region\""));
+        assert!(err(r#"{"action":"run","dry_run":"yes"}"#).contains("malformed event"));
+        assert!(err(r#"{"Type":"Cos"}"#).contains("unsupported event Type \"Cos\""));
+    }
+}
