@@ -18,6 +18,7 @@
 //! - [`report`]: the run report (JSON and text);
 //! - [`pipeline`]: one pass;
 //! - [`demo`]: the self-contained demonstration;
+//! - [`tencent`]: Tencent Cloud API 3.0 signing and client (DNSPod, SMS);
 //! - [`telemetry`]: tracing set-up.
 
 pub mod clock;
@@ -30,6 +31,7 @@ pub mod pipeline;
 pub mod probe;
 pub mod report;
 pub mod telemetry;
+pub mod tencent;
 
 pub use config::Config;
 pub use pipeline::{run_once, Action, Deps, RunOptions};
