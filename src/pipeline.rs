@@ -39,9 +39,10 @@ impl Deps {
             ProviderSettings::File { path } => {
                 Arc::new(dns::file::FileProvider::new(path.clone(), clock.clone()))
             }
-            ProviderSettings::Dnspod(_) => {
-                return Err("provider \"dnspod\" is not available in this build yet".into())
-            }
+            ProviderSettings::Dnspod(s) => Arc::new(dns::dnspod::DnspodProvider::from_settings(
+                s,
+                clock.clone(),
+            )?),
         };
         Ok(Deps {
             dns,
