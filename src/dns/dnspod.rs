@@ -79,7 +79,8 @@ impl DnspodProvider {
     /// environment now (once per run). Fails, naming the variable, when they
     /// are missing.
     pub fn from_settings(s: &DnspodSettings, clock: Arc<dyn Clock>) -> Result<Self, String> {
-        let creds = Credentials::from_env(&s.secret_id_env, &s.secret_key_env, &s.session_token_env)?;
+        let creds =
+            Credentials::from_env(&s.secret_id_env, &s.secret_key_env, &s.session_token_env)?;
         let opts = ClientOptions::new(s.endpoint.clone(), s.api_timeout, s.api_budget);
         Ok(Self::new(Client::new(&SERVICE, creds, opts, clock)?))
     }
@@ -116,9 +117,7 @@ impl DnspodProvider {
             let d: DomainReply = self
                 .call("DescribeDomain", &json!({ "Domain": domain }), None)
                 .await?;
-            let p: PackageReply = self
-                .call("DescribePackageDetail", &json!({}), None)
-                .await?;
+            let p: PackageReply = self.call("DescribePackageDetail", &json!({}), None).await?;
             Ok::<_, Error>(
                 p.info
                     .iter()
@@ -129,7 +128,10 @@ impl DnspodProvider {
         let t = match read.await {
             Ok(Some(t)) if t > 0 => t,
             Ok(_) => {
-                tracing::warn!(fallback = FALLBACK_MIN_TTL, "plan's minimum TTL not listed; assuming the free plan's");
+                tracing::warn!(
+                    fallback = FALLBACK_MIN_TTL,
+                    "plan's minimum TTL not listed; assuming the free plan's"
+                );
                 FALLBACK_MIN_TTL
             }
             Err(e) => {
@@ -143,7 +145,12 @@ impl DnspodProvider {
 
     /// Run a write that carries a TTL; if the plan refuses it, run it again
     /// once with the plan's minimum.
-    async fn with_ttl_fallback<F, Fut, T>(&self, domain: &str, ttl: u32, write: F) -> Result<T, Error>
+    async fn with_ttl_fallback<F, Fut, T>(
+        &self,
+        domain: &str,
+        ttl: u32,
+        write: F,
+    ) -> Result<T, Error>
     where
         F: Fn(u32) -> Fut,
         Fut: std::future::Future<Output = Result<T, Error>>,
@@ -157,7 +164,11 @@ impl DnspodProvider {
                         min: Some(min),
                     });
                 }
-                tracing::warn!(requested, min, "TTL refused by the domain's plan; writing with the plan's minimum");
+                tracing::warn!(
+                    requested,
+                    min,
+                    "TTL refused by the domain's plan; writing with the plan's minimum"
+                );
                 write(min).await.map_err(|e| match e {
                     Error::TtlRefused { .. } => Error::TtlRefused {
                         requested,
@@ -212,8 +223,10 @@ fn map_error(action: &str, e: tencent::Error, record_id: Option<&str>) -> Error 
                     requested: 0,
                     min: None,
                 }
-            } else if let (Some(id), "InvalidParameter.RecordIdInvalid" | "ResourceNotFound.NoDataOfRecord") =
-                (record_id, code)
+            } else if let (
+                Some(id),
+                "InvalidParameter.RecordIdInvalid" | "ResourceNotFound.NoDataOfRecord",
+            ) = (record_id, code)
             {
                 Error::NotFound(id.to_string())
             } else {
@@ -400,17 +413,21 @@ impl DnsProvider for DnspodProvider {
                 }),
                 // An earlier attempt may have created it before its answer
                 // was lost: the record is there, return its id.
-                Err(Error::Api { code, .. }) if code == "InvalidParameter.DomainRecordExist" => self
-                    .list(key)
-                    .await?
-                    .into_iter()
-                    .find(|r| r.value == record.value)
-                    .map(|r| r.id)
-                    .ok_or_else(|| Error::Api {
-                        code,
-                        message: format!("CreateRecord: {} exists but is not listed", record.value),
-                        request_id: None,
-                    }),
+                Err(Error::Api { code, .. }) if code == "InvalidParameter.DomainRecordExist" => {
+                    self.list(key)
+                        .await?
+                        .into_iter()
+                        .find(|r| r.value == record.value)
+                        .map(|r| r.id)
+                        .ok_or_else(|| Error::Api {
+                            code,
+                            message: format!(
+                                "CreateRecord: {} exists but is not listed",
+                                record.value
+                            ),
+                            request_id: None,
+                        })
+                }
                 Err(e) => Err(e),
             }
         };
@@ -482,7 +499,10 @@ impl DnsProvider for DnspodProvider {
             if let Some(w) = current.weight {
                 params["Weight"] = json!(w);
             }
-            match self.call::<IdReply>("ModifyRecord", &params, Some(&current.id)).await {
+            match self
+                .call::<IdReply>("ModifyRecord", &params, Some(&current.id))
+                .await
+            {
                 Ok(_) => Ok(()),
                 Err(Error::TtlRefused { .. }) => Err(Error::TtlRefused {
                     requested: ttl,
@@ -524,9 +544,18 @@ mod tests {
 
     #[test]
     fn errors_map_to_what_callers_branch_on() {
-        assert!(matches!(map_error("A", api("AuthFailure.SignatureFailure"), None), Error::Auth(_)));
-        assert!(matches!(map_error("A", api("UnauthorizedOperation"), None), Error::Auth(_)));
-        assert!(matches!(map_error("A", api("RequestLimitExceeded"), None), Error::RateLimited(_)));
+        assert!(matches!(
+            map_error("A", api("AuthFailure.SignatureFailure"), None),
+            Error::Auth(_)
+        ));
+        assert!(matches!(
+            map_error("A", api("UnauthorizedOperation"), None),
+            Error::Auth(_)
+        ));
+        assert!(matches!(
+            map_error("A", api("RequestLimitExceeded"), None),
+            Error::RateLimited(_)
+        ));
         let gave_up = tencent::Error::GaveUp {
             attempts: 4,
             budget: std::time::Duration::from_secs(1),
@@ -544,8 +573,16 @@ mod tests {
             map_error("A", api("InvalidParameter.RecordIdInvalid"), Some("7")),
             Error::NotFound(id) if id == "7"
         ));
-        match map_error("ModifyRecord", api("InvalidParameter.RecordValueInvalid"), Some("7")) {
-            Error::Api { code, message, request_id } => {
+        match map_error(
+            "ModifyRecord",
+            api("InvalidParameter.RecordValueInvalid"),
+            Some("7"),
+        ) {
+            Error::Api {
+                code,
+                message,
+                request_id,
+            } => {
                 assert_eq!(code, "InvalidParameter.RecordValueInvalid");
                 assert!(message.starts_with("ModifyRecord"));
                 assert_eq!(request_id.as_deref(), Some("r"));
@@ -553,7 +590,11 @@ mod tests {
             e => panic!("{e:?}"),
         }
         assert!(matches!(
-            map_error("A", tencent::Error::Timeout(std::time::Duration::from_secs(1)), None),
+            map_error(
+                "A",
+                tencent::Error::Timeout(std::time::Duration::from_secs(1)),
+                None
+            ),
             Error::Transport(_)
         ));
     }

@@ -102,7 +102,11 @@ impl Credentials {
         let key = get(key_var).ok_or_else(|| {
             format!("Tencent Cloud credentials: environment variable {key_var} (the SecretKey) is not set or empty")
         })?;
-        Ok(Credentials::new(id, Secret::new(key), get(token_var).map(Secret::new)))
+        Ok(Credentials::new(
+            id,
+            Secret::new(key),
+            get(token_var).map(Secret::new),
+        ))
     }
 
     pub fn secret_id(&self) -> &str {
@@ -277,7 +281,10 @@ impl Client {
         let url = reqwest::Url::parse(&opts.endpoint)
             .map_err(|e| format!("endpoint {:?}: {e}", opts.endpoint))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!("endpoint {:?} is not an http(s) URL", opts.endpoint));
+            return Err(format!(
+                "endpoint {:?} is not an http(s) URL",
+                opts.endpoint
+            ));
         }
         let host = url
             .host_str()
@@ -318,14 +325,18 @@ impl Client {
 
     /// Call `action` and decode `Response` (minus nothing: `RequestId` is in
     /// it too) into `T`.
-    pub async fn call<T: DeserializeOwned>(&self, action: &str, params: &Value) -> Result<T, Error> {
+    pub async fn call<T: DeserializeOwned>(
+        &self,
+        action: &str,
+        params: &Value,
+    ) -> Result<T, Error> {
         let v = self.call_value(action, params).await?;
         serde_json::from_value(v).map_err(|e| Error::Decode(format!("{action}: {e}")))
     }
 
     /// Call `action` with retries inside the budget; returns the `Response`
     /// object.
-    #[tracing::instrument(name = "tencent_api", skip_all, fields(service = self.service.name, action))]
+    #[tracing::instrument(name = "tencent_api", skip_all, fields(service = self.service.name, action = action))]
     pub async fn call_value(&self, action: &str, params: &Value) -> Result<Value, Error> {
         // Serialising a `Value` cannot fail (keys are strings).
         let body = serde_json::to_vec(params).map_err(|e| Error::Decode(e.to_string()))?;
@@ -434,7 +445,10 @@ impl Client {
             .post(self.url.clone())
             .header(HOST, &self.host)
             .header(CONTENT_TYPE, JSON)
-            .header(AUTHORIZATION, sensitive(&signed.authorization, "Authorization")?)
+            .header(
+                AUTHORIZATION,
+                sensitive(&signed.authorization, "Authorization")?,
+            )
             .header("X-TC-Action", action)
             .header("X-TC-Version", self.service.version)
             .header("X-TC-Timestamp", timestamp.to_string());
@@ -442,7 +456,10 @@ impl Client {
             req = req.header("X-TC-Region", region);
         }
         if let Some(token) = &self.creds.token {
-            req = req.header("X-TC-Token", sensitive(token.expose(), "the session token")?);
+            req = req.header(
+                "X-TC-Token",
+                sensitive(token.expose(), "the session token")?,
+            );
         }
         let resp = req
             .body(body.to_vec())
@@ -497,12 +514,7 @@ pub fn parse_envelope(status: u16, bytes: &[u8]) -> Result<Value, Error> {
                 .unwrap_or("-")
                 .to_string();
             if let Some(err) = resp.get("Error") {
-                let field = |k: &str| {
-                    err.get(k)
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string()
-                };
+                let field = |k: &str| err.get(k).and_then(Value::as_str).unwrap_or("").to_string();
                 return Err(Error::Api {
                     code: field("Code"),
                     message: field("Message"),
@@ -593,7 +605,10 @@ mod tests {
         assert_eq!(e.code(), Some("AuthFailure.SignatureExpire"));
         assert!(!e.is_retryable());
         let text = e.to_string();
-        assert!(text.contains("check this machine's clock") && text.contains("r-2"), "{text}");
+        assert!(
+            text.contains("check this machine's clock") && text.contains("r-2"),
+            "{text}"
+        );
         let e = parse_envelope(502, b"<html>Bad Gateway</html>").unwrap_err();
         assert!(matches!(e, Error::Http { status: 502, .. }) && e.is_retryable());
         let e = parse_envelope(200, b"hello").unwrap_err();
@@ -667,8 +682,14 @@ mod tests {
             )
             .unwrap()
         };
-        assert_eq!(mk("https://dnspod.tencentcloudapi.com").host(), "dnspod.tencentcloudapi.com");
-        assert_eq!(mk("https://dnspod.tencentcloudapi.com:443/").host(), "dnspod.tencentcloudapi.com");
+        assert_eq!(
+            mk("https://dnspod.tencentcloudapi.com").host(),
+            "dnspod.tencentcloudapi.com"
+        );
+        assert_eq!(
+            mk("https://dnspod.tencentcloudapi.com:443/").host(),
+            "dnspod.tencentcloudapi.com"
+        );
         assert_eq!(mk("http://127.0.0.1:8080").host(), "127.0.0.1:8080");
     }
 }

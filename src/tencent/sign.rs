@@ -183,7 +183,10 @@ mod tests {
             v.ts,
         );
         if !v.canonical_request.is_empty() {
-            assert_eq!(s.canonical_request, v.canonical_request, "canonical request");
+            assert_eq!(
+                s.canonical_request, v.canonical_request,
+                "canonical request"
+            );
         }
         assert_eq!(
             sha256_hex(s.canonical_request.as_bytes()),
@@ -194,7 +197,9 @@ mod tests {
             assert_eq!(s.string_to_sign, v.string_to_sign, "string to sign");
         }
         assert_eq!(s.authorization, v.authorization, "authorization");
-        assert!(v.authorization.ends_with(&format!("Signature={}", s.signature)));
+        assert!(v
+            .authorization
+            .ends_with(&format!("Signature={}", s.signature)));
     }
 
     #[test]

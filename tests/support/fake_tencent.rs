@@ -116,7 +116,15 @@ impl State {
             .to_string()
     }
 
-    pub fn add_record(&mut self, name: &str, rtype: &str, line: &str, value: &str, ttl: u32, enabled: bool) -> u64 {
+    pub fn add_record(
+        &mut self,
+        name: &str,
+        rtype: &str,
+        line: &str,
+        value: &str,
+        ttl: u32,
+        enabled: bool,
+    ) -> u64 {
         self.next_id += 1;
         let id = self.next_id;
         let updated_on = self.beijing_now();
@@ -164,7 +172,9 @@ impl FakeTencent {
     /// Start on an ephemeral port, serving `domain`, knowing `keys`, judging
     /// timestamps by `clock`. The server lives as long as the runtime.
     pub async fn start(domain: &str, keys: Vec<Key>, clock: Arc<dyn Clock>) -> FakeTencent {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1");
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(State {
             keys,
@@ -307,7 +317,12 @@ enum Reply {
     Hang,
 }
 
-fn handle(state: &Arc<Mutex<State>>, method: &str, headers: &HashMap<String, String>, body: &[u8]) -> Reply {
+fn handle(
+    state: &Arc<Mutex<State>>,
+    method: &str,
+    headers: &HashMap<String, String>,
+    body: &[u8],
+) -> Reply {
     let mut s = state.lock().unwrap();
     s.request_seq += 1;
     let request_id = format!("fake-{:08}-0000-4000-8000-000000000000", s.request_seq);
@@ -321,7 +336,10 @@ fn handle(state: &Arc<Mutex<State>>, method: &str, headers: &HashMap<String, Str
     };
 
     // Faults first: the network or the service's front end fails before any check.
-    let idx = s.faults.iter().position(|q| q.action.as_deref().is_none_or(|a| a == action));
+    let idx = s
+        .faults
+        .iter()
+        .position(|q| q.action.as_deref().map_or(true, |a| a == action));
     if let Some(i) = idx {
         if s.faults[i].skip > 0 {
             s.faults[i].skip -= 1;
@@ -336,7 +354,10 @@ fn handle(state: &Arc<Mutex<State>>, method: &str, headers: &HashMap<String, Str
                 Fault::Http(code) => {
                     call.error = Some(format!("HTTP {code}"));
                     s.calls.push(call);
-                    return Reply::Status(code, format!("<html><body>{code} injected</body></html>"));
+                    return Reply::Status(
+                        code,
+                        format!("<html><body>{code} injected</body></html>"),
+                    );
                 }
                 Fault::Drop => {
                     call.error = Some("dropped".into());
@@ -352,7 +373,8 @@ fn handle(state: &Arc<Mutex<State>>, method: &str, headers: &HashMap<String, Str
         }
     }
 
-    let result = verify(&s, method, headers, body, &action).and_then(|_| dispatch(&mut s, &action, &params));
+    let result =
+        verify(&s, method, headers, body, &action).and_then(|_| dispatch(&mut s, &action, &params));
     let reply = match result {
         Ok(mut v) => {
             v["RequestId"] = json!(request_id);
@@ -404,13 +426,25 @@ fn service_of(action: &str) -> (&'static str, &'static str) {
     }
 }
 
-fn verify(s: &State, method: &str, h: &HashMap<String, String>, body: &[u8], action: &str) -> Result<(), (String, String)> {
-    let auth = h
-        .get("authorization")
-        .ok_or_else(|| err("AuthFailure.InvalidAuthorization", "Authorization header is missing."))?;
-    let rest = auth
-        .strip_prefix("TC3-HMAC-SHA256 ")
-        .ok_or_else(|| err("AuthFailure.InvalidAuthorization", "Unknown signature algorithm."))?;
+fn verify(
+    s: &State,
+    method: &str,
+    h: &HashMap<String, String>,
+    body: &[u8],
+    action: &str,
+) -> Result<(), (String, String)> {
+    let auth = h.get("authorization").ok_or_else(|| {
+        err(
+            "AuthFailure.InvalidAuthorization",
+            "Authorization header is missing.",
+        )
+    })?;
+    let rest = auth.strip_prefix("TC3-HMAC-SHA256 ").ok_or_else(|| {
+        err(
+            "AuthFailure.InvalidAuthorization",
+            "Unknown signature algorithm.",
+        )
+    })?;
     let mut credential = "";
     let mut signed_headers = "";
     let mut signature = "";
@@ -425,17 +459,26 @@ fn verify(s: &State, method: &str, h: &HashMap<String, String>, body: &[u8], act
     }
     let cred: Vec<&str> = credential.split('/').collect();
     if cred.len() != 4 || cred[3] != "tc3_request" {
-        return Err(err("AuthFailure.InvalidAuthorization", "Credential is malformed."));
+        return Err(err(
+            "AuthFailure.InvalidAuthorization",
+            "Credential is malformed.",
+        ));
     }
-    let key = s
-        .keys
-        .iter()
-        .find(|k| k.id == cred[0])
-        .ok_or_else(|| err("AuthFailure.SecretIdNotFound", "The SecretId is not found, please ensure that your SecretId is correct."))?;
+    let key = s.keys.iter().find(|k| k.id == cred[0]).ok_or_else(|| {
+        err(
+            "AuthFailure.SecretIdNotFound",
+            "The SecretId is not found, please ensure that your SecretId is correct.",
+        )
+    })?;
     let ts: i64 = h
         .get("x-tc-timestamp")
         .and_then(|t| t.parse().ok())
-        .ok_or_else(|| err("MissingParameter", "The request is missing a required parameter `Timestamp`."))?;
+        .ok_or_else(|| {
+            err(
+                "MissingParameter",
+                "The request is missing a required parameter `Timestamp`.",
+            )
+        })?;
     let now = s.now().timestamp();
     if (now - ts).abs() > 300 {
         return Err(err(
@@ -444,23 +487,38 @@ fn verify(s: &State, method: &str, h: &HashMap<String, String>, body: &[u8], act
         ));
     }
     let (service, version) = service_of(action);
-    let date = DateTime::<Utc>::from_timestamp(ts, 0).unwrap().format("%Y-%m-%d").to_string();
+    let date = DateTime::<Utc>::from_timestamp(ts, 0)
+        .unwrap()
+        .format("%Y-%m-%d")
+        .to_string();
     if cred[1] != date || cred[2] != service {
-        return Err(err("AuthFailure.SignatureFailure", "The provided credentials could not be validated because of the credential scope."));
+        return Err(err(
+            "AuthFailure.SignatureFailure",
+            "The provided credentials could not be validated because of the credential scope.",
+        ));
     }
     if h.get("x-tc-version").map(String::as_str) != Some(version) {
-        return Err(err("NoSuchVersion", "The requested version does not exist."));
+        return Err(err(
+            "NoSuchVersion",
+            "The requested version does not exist.",
+        ));
     }
     let names: Vec<&str> = signed_headers.split(';').collect();
     if !names.contains(&"content-type") || !names.contains(&"host") {
-        return Err(err("AuthFailure.SignatureFailure", "content-type and host must be signed."));
+        return Err(err(
+            "AuthFailure.SignatureFailure",
+            "content-type and host must be signed.",
+        ));
     }
     let mut canonical_headers = String::new();
     for n in &names {
         let v = h.get(*n).map(String::as_str).unwrap_or("");
         canonical_headers.push_str(&format!("{n}:{}\n", v.trim().to_ascii_lowercase()));
     }
-    let canonical_request = format!("{method}\n/\n\n{canonical_headers}\n{signed_headers}\n{}", hex_sha256(body));
+    let canonical_request = format!(
+        "{method}\n/\n\n{canonical_headers}\n{signed_headers}\n{}",
+        hex_sha256(body)
+    );
     let string_to_sign = format!(
         "TC3-HMAC-SHA256\n{ts}\n{date}/{service}/tc3_request\n{}",
         hex_sha256(canonical_request.as_bytes())
@@ -477,7 +535,10 @@ fn verify(s: &State, method: &str, h: &HashMap<String, String>, body: &[u8], act
     }
     if let Some(token) = &key.token {
         if h.get("x-tc-token") != Some(token) {
-            return Err(err("AuthFailure.TokenFailure", "Token verification failed."));
+            return Err(err(
+                "AuthFailure.TokenFailure",
+                "Token verification failed.",
+            ));
         }
     }
     Ok(())
@@ -493,9 +554,13 @@ fn str_param<'a>(p: &'a Value, k: &str) -> Option<&'a str> {
 
 fn dispatch(s: &mut State, action: &str, p: &Value) -> ApiResult {
     if action != "SendSms" && action != "DescribePackageDetail" {
-        let d = str_param(p, "Domain").ok_or_else(|| err("MissingParameter", "缺少参数 Domain。"))?;
+        let d =
+            str_param(p, "Domain").ok_or_else(|| err("MissingParameter", "缺少参数 Domain。"))?;
         if d != s.domain {
-            return Err(err("InvalidParameterValue.DomainNotExists", "当前域名有误，请返回重新操作。"));
+            return Err(err(
+                "InvalidParameterValue.DomainNotExists",
+                "当前域名有误，请返回重新操作。",
+            ));
         }
     }
     match action {
@@ -507,7 +572,12 @@ fn dispatch(s: &mut State, action: &str, p: &Value) -> ApiResult {
             let enabled = match str_param(p, "Status") {
                 Some("ENABLE") => true,
                 Some("DISABLE") => false,
-                _ => return Err(err("InvalidParameter.RecordStatusInvalid", "记录状态错误。")),
+                _ => {
+                    return Err(err(
+                        "InvalidParameter.RecordStatusInvalid",
+                        "记录状态错误。",
+                    ))
+                }
             };
             let now = s.beijing_now();
             let r = s.record_mut(id).unwrap();
@@ -564,7 +634,10 @@ fn item(r: &FakeRecord) -> Value {
 fn describe_record_list(s: &mut State, p: &Value) -> ApiResult {
     let limit = p.get("Limit").and_then(Value::as_u64).unwrap_or(100);
     if limit > 3000 {
-        return Err(err("InvalidParameterValue.LimitInvalid", "分页长度数量错误。"));
+        return Err(err(
+            "InvalidParameterValue.LimitInvalid",
+            "分页长度数量错误。",
+        ));
     }
     let offset = p.get("Offset").and_then(Value::as_u64).unwrap_or(0) as usize;
     let sub = str_param(p, "SubDomain").or_else(|| str_param(p, "Subdomain"));
@@ -573,14 +646,19 @@ fn describe_record_list(s: &mut State, p: &Value) -> ApiResult {
     let matching: Vec<&FakeRecord> = s
         .records
         .iter()
-        .filter(|r| sub.is_none_or(|x| r.name == x))
-        .filter(|r| rtype.is_none_or(|x| r.rtype == x))
-        .filter(|r| line.is_none_or(|x| r.line == x))
+        .filter(|r| sub.map_or(true, |x| r.name == x))
+        .filter(|r| rtype.map_or(true, |x| r.rtype == x))
+        .filter(|r| line.map_or(true, |x| r.line == x))
         .collect();
     if matching.is_empty() && str_param(p, "ErrorOnEmpty") != Some("no") {
         return Err(err("ResourceNotFound.NoDataOfRecord", "记录列表为空。"));
     }
-    let page: Vec<Value> = matching.iter().skip(offset).take(limit as usize).map(|r| item(r)).collect();
+    let page: Vec<Value> = matching
+        .iter()
+        .skip(offset)
+        .take(limit as usize)
+        .map(|r| item(r))
+        .collect();
     Ok(json!({
         "RecordCountInfo": { "SubdomainCount": matching.len(), "ListCount": page.len(), "TotalCount": matching.len() },
         "RecordList": page
@@ -590,7 +668,10 @@ fn describe_record_list(s: &mut State, p: &Value) -> ApiResult {
 fn check_ttl(s: &State, p: &Value) -> Result<u32, (String, String)> {
     let ttl = p.get("TTL").and_then(Value::as_u64).unwrap_or(600) as u32;
     if ttl < s.min_ttl {
-        return Err(err("LimitExceeded.RecordTtlLimit", "记录的TTL值超出了限制。"));
+        return Err(err(
+            "LimitExceeded.RecordTtlLimit",
+            "记录的TTL值超出了限制。",
+        ));
     }
     Ok(ttl)
 }
@@ -600,19 +681,32 @@ fn status_param(p: &Value) -> Result<bool, (String, String)> {
     match str_param(p, "Status") {
         None | Some("ENABLE") => Ok(true),
         Some("DISABLE") => Ok(false),
-        _ => Err(err("InvalidParameter.RecordStatusInvalid", "记录状态错误。")),
+        _ => Err(err(
+            "InvalidParameter.RecordStatusInvalid",
+            "记录状态错误。",
+        )),
     }
 }
 
 fn create_record(s: &mut State, p: &Value) -> ApiResult {
-    let (Some(rtype), Some(line), Some(value)) = (str_param(p, "RecordType"), str_param(p, "RecordLine"), str_param(p, "Value")) else {
+    let (Some(rtype), Some(line), Some(value)) = (
+        str_param(p, "RecordType"),
+        str_param(p, "RecordLine"),
+        str_param(p, "Value"),
+    ) else {
         return Err(err("MissingParameter", "缺少参数。"));
     };
     let name = str_param(p, "SubDomain").unwrap_or("@");
     let ttl = check_ttl(s, p)?;
     let enabled = status_param(p)?;
-    if s.records.iter().any(|r| r.name == name && r.rtype == rtype && r.line == line && r.value == value) {
-        return Err(err("InvalidParameter.DomainRecordExist", "记录已经存在，无需再次添加。"));
+    if s.records
+        .iter()
+        .any(|r| r.name == name && r.rtype == rtype && r.line == line && r.value == value)
+    {
+        return Err(err(
+            "InvalidParameter.DomainRecordExist",
+            "记录已经存在，无需再次添加。",
+        ));
     }
     let id = s.add_record(name, rtype, line, value, ttl, enabled);
     let remark = str_param(p, "Remark").unwrap_or("").to_string();
@@ -625,7 +719,11 @@ fn create_record(s: &mut State, p: &Value) -> ApiResult {
 
 fn modify_record(s: &mut State, p: &Value) -> ApiResult {
     let id = record_id(s, p)?;
-    let (Some(rtype), Some(line), Some(value)) = (str_param(p, "RecordType"), str_param(p, "RecordLine"), str_param(p, "Value")) else {
+    let (Some(rtype), Some(line), Some(value)) = (
+        str_param(p, "RecordType"),
+        str_param(p, "RecordLine"),
+        str_param(p, "Value"),
+    ) else {
         return Err(err("MissingParameter", "缺少参数。"));
     };
     let ttl = check_ttl(s, p)?;
@@ -654,7 +752,11 @@ fn send_sms(s: &mut State, p: &Value) -> ApiResult {
     let numbers: Vec<String> = p
         .get("PhoneNumberSet")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     if numbers.is_empty() {
         return Err(err("MissingParameter", "PhoneNumberSet is required."));
