@@ -19,6 +19,7 @@
 //! - [`pipeline`]: one pass;
 //! - [`runtime`]: the SCF custom-runtime loop (`dns-failover serve`);
 //! - [`demo`]: the self-contained demonstration;
+//! - [`tencent`]: Tencent Cloud API 3.0 signing and client (DNSPod, SMS);
 //! - [`telemetry`]: tracing set-up.
 
 pub mod clock;
@@ -32,6 +33,7 @@ pub mod probe;
 pub mod report;
 pub mod runtime;
 pub mod telemetry;
+pub mod tencent;
 
 pub use config::Config;
 pub use pipeline::{run_once, Action, Deps, RunOptions};

@@ -206,7 +206,10 @@ async fn notify_test(cfg: &Config, json: bool) -> u8 {
         eprintln!("error: no [[alert]] channel is configured");
         return 2;
     }
-    let channels = match notify::build(&cfg.alerts) {
+    let channels = match notify::build(
+        &cfg.alerts,
+        std::sync::Arc::new(dns_failover::clock::SystemClock),
+    ) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");

@@ -39,13 +39,14 @@ impl Deps {
             ProviderSettings::File { path } => {
                 Arc::new(dns::file::FileProvider::new(path.clone(), clock.clone()))
             }
-            ProviderSettings::Dnspod(_) => {
-                return Err("provider \"dnspod\" is not available in this build yet".into())
-            }
+            ProviderSettings::Dnspod(s) => Arc::new(dns::dnspod::DnspodProvider::from_settings(
+                s,
+                clock.clone(),
+            )?),
         };
         Ok(Deps {
             dns,
-            channels: notify::build(&cfg.alerts)?,
+            channels: notify::build(&cfg.alerts, clock.clone())?,
             clock,
             prober: Prober::new(cfg)?,
         })

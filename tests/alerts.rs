@@ -91,7 +91,7 @@ fn channels(raws: Vec<RawAlert>) -> Vec<Channelled> {
         .into_iter()
         .map(|r| validate(r).map_err(|(k, m)| format!("{k:?}: {m}")).unwrap())
         .collect();
-    notify::build(&cfgs).unwrap()
+    notify::build(&cfgs, std::sync::Arc::new(dns_failover::clock::SystemClock)).unwrap()
 }
 
 fn hmac_b64(key: &[u8], msg: &[u8]) -> String {

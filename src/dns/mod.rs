@@ -9,6 +9,7 @@
 //!
 //! Nothing here deletes a record: the trait has no such method on purpose.
 
+pub mod dnspod;
 pub mod file;
 
 use std::fmt;

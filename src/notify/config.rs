@@ -43,7 +43,18 @@ pub struct RawAlert {
     // -- webhook
     pub url: Option<Secret>,
     pub headers: Option<BTreeMap<String, Secret>>,
-    // -- sms: the SMS channel (src/notify/sms.rs) adds its keys here.
+    // -- sms (Tencent Cloud SendSms)
+    pub sdk_app_id: Option<EnvString>,
+    pub sign_name: Option<EnvString>,
+    pub template_id: Option<EnvString>,
+    pub phone_numbers: Option<Vec<EnvString>>,
+    pub region: Option<String>,
+    pub endpoint: Option<EnvString>,
+    pub template_params: Option<Vec<String>>,
+    pub param_max_len: Option<usize>,
+    pub secret_id_env: Option<String>,
+    pub secret_key_env: Option<String>,
+    pub session_token_env: Option<String>,
 }
 
 /// Error of one `[[alert]]`: (key, message).
@@ -71,6 +82,17 @@ impl RawAlert {
             ),
             ("url", self.url.is_some()),
             ("headers", self.headers.is_some()),
+            ("sdk_app_id", self.sdk_app_id.is_some()),
+            ("sign_name", self.sign_name.is_some()),
+            ("template_id", self.template_id.is_some()),
+            ("phone_numbers", self.phone_numbers.is_some()),
+            ("region", self.region.is_some()),
+            ("endpoint", self.endpoint.is_some()),
+            ("template_params", self.template_params.is_some()),
+            ("param_max_len", self.param_max_len.is_some()),
+            ("secret_id_env", self.secret_id_env.is_some()),
+            ("secret_key_env", self.secret_key_env.is_some()),
+            ("session_token_env", self.session_token_env.is_some()),
         ]
         .into_iter()
         .find(|(_, set)| *set)
@@ -117,10 +139,12 @@ pub enum Channel {
     Dingtalk(super::dingtalk::Config),
     Feishu(super::feishu::Config),
     Webhook(super::webhook::Config),
-    // Sms(super::sms::Config): the Tencent Cloud SMS channel, wired in by sms.rs.
+    /// Tencent Cloud SMS (SendSms).
+    Sms(super::sms::SmsConfig),
 }
 
-const TYPES: &str = "\"console\", \"email\", \"wecom\", \"dingtalk\", \"feishu\" or \"webhook\"";
+const TYPES: &str =
+    "\"console\", \"email\", \"wecom\", \"sms\", \"dingtalk\", \"feishu\" or \"webhook\"";
 
 /// Validate one `[[alert]]`; on error returns (key, message).
 pub fn validate(mut raw: RawAlert) -> Result<AlertConfig, KeyError> {
@@ -174,6 +198,7 @@ pub fn validate(mut raw: RawAlert) -> Result<AlertConfig, KeyError> {
         "dingtalk" => Channel::Dingtalk(super::dingtalk::Config::validate(&mut raw)?),
         "feishu" => Channel::Feishu(super::feishu::Config::validate(&mut raw)?),
         "webhook" => Channel::Webhook(super::webhook::Config::validate(&mut raw)?),
+        "sms" => Channel::Sms(sms_from_raw(&mut raw)?),
         other => {
             return Err((
                 Some("type"),
@@ -210,4 +235,29 @@ pub fn validate_timezone(tz: &str) -> Result<(), String> {
     crate::notify::timezone_offset(tz)
         .map(|_| ())
         .ok_or_else(|| format!("unknown time zone {tz:?}; expected an IANA name such as \"Asia/Shanghai\" or \"UTC\""))
+}
+
+/// Take the `type = "sms"` keys out of the raw table and validate them.
+fn sms_from_raw(raw: &mut RawAlert) -> Result<super::sms::SmsConfig, KeyError> {
+    use super::sms;
+    let d = sms::SmsConfig::defaults();
+    let cfg = sms::SmsConfig {
+        sdk_app_id: required(raw.sdk_app_id.take(), "sdk_app_id", "sms")?.0,
+        sign_name: raw.sign_name.take().map(|s| s.0).unwrap_or_default(),
+        template_id: required(raw.template_id.take(), "template_id", "sms")?.0,
+        phone_numbers: required(raw.phone_numbers.take(), "phone_numbers", "sms")?
+            .into_iter()
+            .map(|s| s.0)
+            .collect(),
+        region: raw.region.take().unwrap_or(d.region),
+        endpoint: raw.endpoint.take().map(|e| e.0),
+        template_params: raw.template_params.take().unwrap_or(d.template_params),
+        param_max_len: raw.param_max_len.take().unwrap_or(d.param_max_len),
+        secret_id_env: raw.secret_id_env.take().unwrap_or(d.secret_id_env),
+        secret_key_env: raw.secret_key_env.take().unwrap_or(d.secret_key_env),
+        session_token_env: raw.session_token_env.take().unwrap_or(d.session_token_env),
+    };
+    raw.reject_leftover()?;
+    cfg.validate().map_err(|(k, m)| (Some(k), m))?;
+    Ok(cfg)
 }

@@ -12,9 +12,9 @@ pub mod email;
 pub mod feishu;
 pub mod render;
 pub mod repeat;
+pub mod sms;
 pub mod webhook;
 pub mod wecom;
-// pub mod sms; (Tencent Cloud SMS, wired in separately)
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -319,7 +319,13 @@ impl Channelled {
 }
 
 /// Build the channels of a config.
-pub fn build(alerts: &[AlertConfig]) -> Result<Vec<Channelled>, String> {
+///
+/// Channels that hold credentials from the environment (SMS) read them here,
+/// so this runs once per pass.
+pub fn build(
+    alerts: &[AlertConfig],
+    clock: Arc<dyn crate::clock::Clock>,
+) -> Result<Vec<Channelled>, String> {
     alerts
         .iter()
         .map(|c| {
@@ -333,6 +339,7 @@ pub fn build(alerts: &[AlertConfig]) -> Result<Vec<Channelled>, String> {
                 }
                 Channel::Feishu(f) => Arc::new(feishu::Feishu::new(name, f.clone(), c.timeout)?),
                 Channel::Webhook(w) => Arc::new(webhook::Webhook::new(name, w.clone(), c.timeout)?),
+                Channel::Sms(s) => Arc::new(sms::Sms::new(name, s.clone(), clock.clone())?),
             };
             Ok(Channelled {
                 config: c.clone(),

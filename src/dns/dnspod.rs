@@ -1,0 +1,601 @@
+//! The `dnspod` provider: DNSPod through Tencent Cloud API 3.0 (service
+//! `dnspod`, version `2021-03-23`), on top of [`crate::tencent::Client`].
+//!
+//! Four primitives, nothing decided here (compare-and-swap and read-back are
+//! [`super::apply_change`]'s):
+//! - `list`: `DescribeRecordList` filtered by Subdomain, RecordType and
+//!   RecordLine, paged (`Limit` 3000, the maximum) until `TotalCount`, then
+//!   filtered again here on exact name/type/line. `ResourceNotFound.NoDataOfRecord`
+//!   is the empty list;
+//! - `set_status`: `ModifyRecordStatus`, then `ModifyRecordRemark` (a status
+//!   change carries no remark). The remark is best effort: its failure is
+//!   logged as a warning, the status change stands;
+//! - `set_value`: `ModifyRecord`, always sending the intended `Status` (it
+//!   defaults to ENABLE and would re-enable a paused record) and keeping
+//!   Weight and Remark unless the plan gives a remark;
+//! - `create`: `CreateRecord`; if a retry after a lost answer finds the
+//!   record already there (`InvalidParameter.DomainRecordExist`), the existing
+//!   record's id is returned.
+//!
+//! TTL: when the domain's plan refuses the TTL (`LimitExceeded.RecordTtlLimit`),
+//! the write is retried once with the lowest TTL the plan accepts, read with
+//! `DescribeDomain` (the grade) and `DescribePackageDetail` (`MinTtl` per
+//! grade), else 600 s (the free plan's minimum, the highest of any plan). The
+//! failover happens; the pipeline sees the TTL on read-back and raises
+//! `ttl_refused`.
+//!
+//! Times: `UpdatedOn` ("2021-03-28 11:27:09") carries no zone. We assume
+//! Beijing time (UTC+8, no daylight saving), as the DNSPod console shows it,
+//! and convert to UTC.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{DnsProvider, Error, NewRecord, Record, RecordKey};
+use crate::clock::Clock;
+use crate::config::DnspodSettings;
+use crate::tencent::{self, Client, ClientOptions, Credentials, Service};
+
+/// DNSPod's API, with its documented default per-action rate limits
+/// (requests per second; reference §2).
+pub static SERVICE: Service = Service {
+    name: "dnspod",
+    version: "2021-03-23",
+    rate_limits: &[
+        ("CreateRecord", 500),
+        ("ModifyRecord", 500),
+        ("DescribeRecordList", 100),
+        ("ModifyRecordStatus", 20),
+        ("ModifyRecordRemark", 20),
+        ("DescribeDomain", 20),
+        ("DescribePackageDetail", 20),
+    ],
+};
+
+/// Largest page `DescribeRecordList` serves.
+pub const PAGE_LIMIT: u32 = 3000;
+
+/// Used when the plan's minimum TTL cannot be read: DP_Free's 600 s is the
+/// highest minimum of any plan, so it is accepted everywhere.
+pub const FALLBACK_MIN_TTL: u32 = 600;
+
+/// DNSPod's wall clock for `UpdatedOn`: Beijing time.
+const BEIJING_OFFSET_SECS: i64 = 8 * 3600;
+
+#[derive(Debug)]
+pub struct DnspodProvider {
+    client: Client,
+    /// The plan's minimum TTL, read once when first needed.
+    min_ttl: tokio::sync::Mutex<Option<u32>>,
+}
+
+impl DnspodProvider {
+    /// Build from the `[dns]` settings, reading the credentials from the
+    /// environment now (once per run). Fails, naming the variable, when they
+    /// are missing.
+    pub fn from_settings(s: &DnspodSettings, clock: Arc<dyn Clock>) -> Result<Self, String> {
+        let creds =
+            Credentials::from_env(&s.secret_id_env, &s.secret_key_env, &s.session_token_env)?;
+        let opts = ClientOptions::new(s.endpoint.clone(), s.api_timeout, s.api_budget);
+        Ok(Self::new(Client::new(&SERVICE, creds, opts, clock)?))
+    }
+
+    pub fn new(client: Client) -> Self {
+        DnspodProvider {
+            client,
+            min_ttl: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        action: &str,
+        params: &Value,
+        record_id: Option<&str>,
+    ) -> Result<T, Error> {
+        self.client
+            .call(action, params)
+            .await
+            .map_err(|e| map_error(action, e, record_id))
+    }
+
+    /// The plan's lowest TTL: DescribeDomain gives the grade, and
+    /// DescribePackageDetail the MinTtl of every grade. Grade spelling differs
+    /// between the two (`DP_FREE` vs `DP_Free`), hence the case-insensitive
+    /// match. Anything missing: [`FALLBACK_MIN_TTL`].
+    async fn plan_min_ttl(&self, domain: &str) -> u32 {
+        let mut cached = self.min_ttl.lock().await;
+        if let Some(t) = *cached {
+            return t;
+        }
+        let read = async {
+            let d: DomainReply = self
+                .call("DescribeDomain", &json!({ "Domain": domain }), None)
+                .await?;
+            let p: PackageReply = self.call("DescribePackageDetail", &json!({}), None).await?;
+            Ok::<_, Error>(
+                p.info
+                    .iter()
+                    .find(|i| i.grade.eq_ignore_ascii_case(&d.domain_info.grade))
+                    .and_then(|i| i.min_ttl),
+            )
+        };
+        let t = match read.await {
+            Ok(Some(t)) if t > 0 => t,
+            Ok(_) => {
+                tracing::warn!(
+                    fallback = FALLBACK_MIN_TTL,
+                    "plan's minimum TTL not listed; assuming the free plan's"
+                );
+                FALLBACK_MIN_TTL
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, fallback = FALLBACK_MIN_TTL, "cannot read the plan's minimum TTL; assuming the free plan's");
+                FALLBACK_MIN_TTL
+            }
+        };
+        *cached = Some(t);
+        t
+    }
+
+    /// Run a write that carries a TTL; if the plan refuses it, run it again
+    /// once with the plan's minimum.
+    async fn with_ttl_fallback<F, Fut, T>(
+        &self,
+        domain: &str,
+        ttl: u32,
+        write: F,
+    ) -> Result<T, Error>
+    where
+        F: Fn(u32) -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        match write(ttl).await {
+            Err(Error::TtlRefused { requested, .. }) => {
+                let min = self.plan_min_ttl(domain).await;
+                if min <= requested {
+                    return Err(Error::TtlRefused {
+                        requested,
+                        min: Some(min),
+                    });
+                }
+                tracing::warn!(
+                    requested,
+                    min,
+                    "TTL refused by the domain's plan; writing with the plan's minimum"
+                );
+                write(min).await.map_err(|e| match e {
+                    Error::TtlRefused { .. } => Error::TtlRefused {
+                        requested,
+                        min: Some(min),
+                    },
+                    e => e,
+                })
+            }
+            r => r,
+        }
+    }
+}
+
+fn status(enabled: bool) -> &'static str {
+    if enabled {
+        "ENABLE"
+    } else {
+        "DISABLE"
+    }
+}
+
+fn record_id_num(id: &str) -> Result<u64, Error> {
+    id.parse()
+        .map_err(|_| Error::NotFound(format!("{id} (not a DNSPod record id)")))
+}
+
+/// Map a client error onto the DNS edge's vocabulary, with the action for context.
+fn map_error(action: &str, e: tencent::Error, record_id: Option<&str>) -> Error {
+    let attempts = match &e {
+        tencent::Error::GaveUp { attempts, .. } => format!(" after {attempts} attempts"),
+        _ => String::new(),
+    };
+    if e.is_rate_limited() {
+        return Error::RateLimited(format!("{action}{attempts}: {e}"));
+    }
+    match e.last() {
+        tencent::Error::Api {
+            code,
+            message,
+            request_id,
+        } => {
+            let code = code.as_str();
+            if code.starts_with("AuthFailure")
+                || code.starts_with("UnauthorizedOperation")
+                || code == "OperationDenied.NoPermissionToOperateDomain"
+            {
+                Error::Auth(format!("{action}: {}", e.last()))
+            } else if code == "InvalidParameter.OperationIsTooFrequent" {
+                Error::RateLimited(format!("{action}: {}", e.last()))
+            } else if code.to_ascii_lowercase().contains("ttl") {
+                Error::TtlRefused {
+                    requested: 0,
+                    min: None,
+                }
+            } else if let (
+                Some(id),
+                "InvalidParameter.RecordIdInvalid" | "ResourceNotFound.NoDataOfRecord",
+            ) = (record_id, code)
+            {
+                Error::NotFound(id.to_string())
+            } else {
+                Error::Api {
+                    code: code.to_string(),
+                    message: format!("{action}: {message}"),
+                    request_id: Some(request_id.clone()),
+                }
+            }
+        }
+        tencent::Error::Decode(d) => Error::Api {
+            code: "UnexpectedAnswer".into(),
+            message: format!("{action}: {d}"),
+            request_id: None,
+        },
+        _ => Error::Transport(format!("{action}{attempts}: {e}")),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListReply {
+    record_count_info: CountInfo,
+    #[serde(default)]
+    record_list: Vec<ListItem>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CountInfo {
+    total_count: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListItem {
+    record_id: u64,
+    value: String,
+    status: String,
+    #[serde(default)]
+    updated_on: Option<String>,
+    name: String,
+    line: String,
+    #[serde(rename = "Type")]
+    rtype: String,
+    #[serde(default)]
+    weight: Option<u32>,
+    #[serde(default)]
+    remark: Option<String>,
+    #[serde(rename = "TTL")]
+    ttl: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct IdReply {
+    record_id: u64,
+}
+
+#[derive(Deserialize)]
+struct Ignored {}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DomainReply {
+    domain_info: DomainInfo,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DomainInfo {
+    grade: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PackageReply {
+    #[serde(default)]
+    info: Vec<PackageInfo>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PackageInfo {
+    grade: String,
+    #[serde(default)]
+    min_ttl: Option<u32>,
+}
+
+/// `2021-03-28 11:27:09` in Beijing time -> UTC.
+pub fn parse_updated_on(s: &str) -> Option<DateTime<Utc>> {
+    let naive = NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%d %H:%M:%S").ok()?;
+    Some(naive.and_utc() - chrono::Duration::seconds(BEIJING_OFFSET_SECS))
+}
+
+impl ListItem {
+    fn matches(&self, key: &RecordKey) -> bool {
+        self.name.eq_ignore_ascii_case(&key.subdomain)
+            && self.rtype.eq_ignore_ascii_case(key.rtype.as_str())
+            && self.line == key.line
+    }
+    fn into_record(self) -> Record {
+        Record {
+            id: self.record_id.to_string(),
+            value: self.value,
+            ttl: self.ttl,
+            enabled: self.status.eq_ignore_ascii_case("ENABLE"),
+            updated_on: self.updated_on.as_deref().and_then(parse_updated_on),
+            remark: self.remark.unwrap_or_default(),
+            weight: self.weight,
+        }
+    }
+}
+
+#[async_trait]
+impl DnsProvider for DnspodProvider {
+    fn name(&self) -> &str {
+        "dnspod"
+    }
+
+    #[tracing::instrument(skip_all, fields(record = %key))]
+    async fn list(&self, key: &RecordKey) -> Result<Vec<Record>, Error> {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let mut offset: u64 = 0;
+        // 3000 per page; 100 pages is far beyond any one name's records and
+        // only guards against a server that never reaches TotalCount.
+        for _page in 0..100 {
+            let params = json!({
+                "Domain": key.domain,
+                "Subdomain": key.subdomain,
+                "RecordType": key.rtype.as_str(),
+                "RecordLine": key.line,
+                "Offset": offset,
+                "Limit": PAGE_LIMIT,
+            });
+            let reply: ListReply = match self.call("DescribeRecordList", &params, None).await {
+                Ok(r) => r,
+                Err(Error::Api { code, .. }) if code == "ResourceNotFound.NoDataOfRecord" => break,
+                Err(e) => return Err(e),
+            };
+            let n = reply.record_list.len() as u64;
+            for item in reply.record_list {
+                // Pages can shift if records change while we page; keep one of each.
+                if item.matches(key) && seen.insert(item.record_id) {
+                    out.push(item.into_record());
+                }
+            }
+            offset += n;
+            if n == 0 || offset >= reply.record_count_info.total_count {
+                return Ok(out);
+            }
+        }
+        if offset == 0 {
+            return Ok(out);
+        }
+        Err(Error::Api {
+            code: "UnexpectedAnswer".into(),
+            message: format!("DescribeRecordList: still paging after {offset} records"),
+            request_id: None,
+        })
+    }
+
+    #[tracing::instrument(skip_all, fields(record = %key))]
+    async fn create(&self, key: &RecordKey, record: &NewRecord) -> Result<String, Error> {
+        let write = |ttl: u32| async move {
+            let mut params = json!({
+                "Domain": key.domain,
+                "SubDomain": key.subdomain,
+                "RecordType": key.rtype.as_str(),
+                "RecordLine": key.line,
+                "Value": record.value,
+                "TTL": ttl,
+                "Status": status(record.enabled),
+            });
+            if !record.remark.is_empty() {
+                params["Remark"] = json!(record.remark);
+            }
+            match self.call::<IdReply>("CreateRecord", &params, None).await {
+                Ok(r) => Ok(r.record_id.to_string()),
+                Err(Error::TtlRefused { .. }) => Err(Error::TtlRefused {
+                    requested: ttl,
+                    min: None,
+                }),
+                // An earlier attempt may have created it before its answer
+                // was lost: the record is there, return its id.
+                Err(Error::Api { code, .. }) if code == "InvalidParameter.DomainRecordExist" => {
+                    self.list(key)
+                        .await?
+                        .into_iter()
+                        .find(|r| r.value == record.value)
+                        .map(|r| r.id)
+                        .ok_or_else(|| Error::Api {
+                            code,
+                            message: format!(
+                                "CreateRecord: {} exists but is not listed",
+                                record.value
+                            ),
+                            request_id: None,
+                        })
+                }
+                Err(e) => Err(e),
+            }
+        };
+        self.with_ttl_fallback(&key.domain, record.ttl, write).await
+    }
+
+    #[tracing::instrument(skip_all, fields(record = %key, id = %current.id))]
+    async fn set_status(
+        &self,
+        key: &RecordKey,
+        current: &Record,
+        enabled: bool,
+        remark: &str,
+    ) -> Result<(), Error> {
+        let id = record_id_num(&current.id)?;
+        self.call::<Ignored>(
+            "ModifyRecordStatus",
+            &json!({ "Domain": key.domain, "RecordId": id, "Status": status(enabled) }),
+            Some(&current.id),
+        )
+        .await?;
+        if !remark.is_empty() && remark != current.remark {
+            // Best effort: the status is what moves traffic. Without the
+            // remark a later run falls back to the record's update time.
+            if let Err(e) = self
+                .call::<Ignored>(
+                    "ModifyRecordRemark",
+                    &json!({ "Domain": key.domain, "RecordId": id, "Remark": remark }),
+                    Some(&current.id),
+                )
+                .await
+            {
+                tracing::warn!(error = %e, "status changed but the remark could not be set");
+            }
+        }
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(record = %key, id = %current.id))]
+    async fn set_value(
+        &self,
+        key: &RecordKey,
+        current: &Record,
+        value: &str,
+        ttl: u32,
+        enabled: bool,
+        remark: &str,
+    ) -> Result<(), Error> {
+        let id = record_id_num(&current.id)?;
+        let remark = if remark.is_empty() {
+            current.remark.as_str()
+        } else {
+            remark
+        };
+        let write = |ttl: u32| async move {
+            let mut params = json!({
+                "Domain": key.domain,
+                "RecordId": id,
+                "SubDomain": key.subdomain,
+                "RecordType": key.rtype.as_str(),
+                "RecordLine": key.line,
+                "Value": value,
+                "TTL": ttl,
+                // Always: ModifyRecord's Status defaults to ENABLE.
+                "Status": status(enabled),
+                // Sent as is: an empty Remark would delete the current one.
+                "Remark": remark,
+            });
+            if let Some(w) = current.weight {
+                params["Weight"] = json!(w);
+            }
+            match self
+                .call::<IdReply>("ModifyRecord", &params, Some(&current.id))
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(Error::TtlRefused { .. }) => Err(Error::TtlRefused {
+                    requested: ttl,
+                    min: None,
+                }),
+                Err(e) => Err(e),
+            }
+        };
+        self.with_ttl_fallback(&key.domain, ttl, write).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn updated_on_is_beijing_time() {
+        assert_eq!(
+            parse_updated_on("2021-03-28 11:27:09"),
+            Some(Utc.with_ymd_and_hms(2021, 3, 28, 3, 27, 9).unwrap())
+        );
+        // Just after midnight in Beijing is the previous day in UTC.
+        assert_eq!(
+            parse_updated_on("2021-03-28 00:10:00"),
+            Some(Utc.with_ymd_and_hms(2021, 3, 27, 16, 10, 0).unwrap())
+        );
+        assert_eq!(parse_updated_on("yesterday"), None);
+    }
+
+    fn api(code: &str) -> tencent::Error {
+        tencent::Error::Api {
+            code: code.into(),
+            message: "m".into(),
+            request_id: "r".into(),
+        }
+    }
+
+    #[test]
+    fn errors_map_to_what_callers_branch_on() {
+        assert!(matches!(
+            map_error("A", api("AuthFailure.SignatureFailure"), None),
+            Error::Auth(_)
+        ));
+        assert!(matches!(
+            map_error("A", api("UnauthorizedOperation"), None),
+            Error::Auth(_)
+        ));
+        assert!(matches!(
+            map_error("A", api("RequestLimitExceeded"), None),
+            Error::RateLimited(_)
+        ));
+        let gave_up = tencent::Error::GaveUp {
+            attempts: 4,
+            budget: std::time::Duration::from_secs(1),
+            last: Box::new(api("FailedOperation.FrequencyLimit")),
+        };
+        match map_error("A", gave_up, None) {
+            Error::RateLimited(m) => assert!(m.contains("4 attempts"), "{m}"),
+            e => panic!("{e:?}"),
+        }
+        assert!(matches!(
+            map_error("A", api("LimitExceeded.RecordTtlLimit"), None),
+            Error::TtlRefused { .. }
+        ));
+        assert!(matches!(
+            map_error("A", api("InvalidParameter.RecordIdInvalid"), Some("7")),
+            Error::NotFound(id) if id == "7"
+        ));
+        match map_error(
+            "ModifyRecord",
+            api("InvalidParameter.RecordValueInvalid"),
+            Some("7"),
+        ) {
+            Error::Api {
+                code,
+                message,
+                request_id,
+            } => {
+                assert_eq!(code, "InvalidParameter.RecordValueInvalid");
+                assert!(message.starts_with("ModifyRecord"));
+                assert_eq!(request_id.as_deref(), Some("r"));
+            }
+            e => panic!("{e:?}"),
+        }
+        assert!(matches!(
+            map_error(
+                "A",
+                tencent::Error::Timeout(std::time::Duration::from_secs(1)),
+                None
+            ),
+            Error::Transport(_)
+        ));
+    }
+}

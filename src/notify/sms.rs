@@ -1,0 +1,527 @@
+//! The `sms` channel: Tencent Cloud SMS `SendSms` (service `sms`, version
+//! `2021-01-11`, `X-TC-Region` required) through [`crate::tencent::Client`].
+//!
+//! An SMS carries an approved template whose variables we fill per alert from
+//! `template_params` with placeholders: `{name}` (group names), `{event}`
+//! (event kinds), `{regions}`, `{severity}`, `{prober}`, `{time}` (`HH:MM` in
+//! the alert's time zone). Each value is cut to `param_max_len` characters:
+//! accounts opened after 2024-01-25 get 6 characters per variable by default
+//! (reference §4), and a longer value fails the whole send with
+//! `InvalidParameterValue.TemplateParameterLengthLimit`.
+//!
+//! `SendSms` can succeed as a request while single numbers fail: every
+//! number's `Code` is checked, and any number not sent makes the channel fail
+//! with its code (numbers masked in the message). Credentials are read from
+//! the environment when the channel is built (once per run).
+//!
+//! Not wired in yet: the lead adds `pub mod sms;` and the `[[alert]] type =
+//! "sms"` branch in `notify/config.rs`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Alert, Error, Notifier};
+use crate::clock::Clock;
+use crate::tencent::{self, Client, ClientOptions, Credentials, Service};
+
+/// Tencent Cloud SMS; SendSms allows 3000 requests/s (reference §2).
+pub static SERVICE: Service = Service {
+    name: "sms",
+    version: "2021-01-11",
+    rate_limits: &[("SendSms", 3000)],
+};
+
+pub const DEFAULT_ENDPOINT: &str = "https://sms.tencentcloudapi.com";
+/// API limit per request (reference §4).
+pub const MAX_NUMBERS: usize = 200;
+const PLACEHOLDERS: [&str; 6] = ["name", "event", "regions", "severity", "prober", "time"];
+
+/// `[[alert]] type = "sms"` keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsConfig {
+    /// SMS application id, e.g. `1400006666`.
+    pub sdk_app_id: String,
+    /// Approved signature text; required for mainland China numbers.
+    #[serde(default)]
+    pub sign_name: String,
+    /// Approved template id.
+    pub template_id: String,
+    /// E.164 numbers, `+8613711112222`; all mainland (+86) or all not.
+    pub phone_numbers: Vec<String>,
+    /// Sent as `X-TC-Region`; default `ap-guangzhou`.
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// API URL override (tests, private endpoints); default `https://sms.tencentcloudapi.com`.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// One entry per template variable, with placeholders; default
+    /// `["{name}", "{event}"]`.
+    #[serde(default = "default_params")]
+    pub template_params: Vec<String>,
+    /// Characters kept of each filled parameter; default 6.
+    #[serde(default = "default_param_max_len")]
+    pub param_max_len: usize,
+    /// Default `TENCENTCLOUD_SECRETID`.
+    #[serde(default = "default_id_env")]
+    pub secret_id_env: String,
+    /// Default `TENCENTCLOUD_SECRETKEY`.
+    #[serde(default = "default_key_env")]
+    pub secret_key_env: String,
+    /// Default `TENCENTCLOUD_SESSIONTOKEN`.
+    #[serde(default = "default_token_env")]
+    pub session_token_env: String,
+}
+
+fn default_region() -> String {
+    "ap-guangzhou".into()
+}
+fn default_params() -> Vec<String> {
+    vec!["{name}".into(), "{event}".into()]
+}
+fn default_param_max_len() -> usize {
+    6
+}
+fn default_id_env() -> String {
+    "TENCENTCLOUD_SECRETID".into()
+}
+fn default_key_env() -> String {
+    "TENCENTCLOUD_SECRETKEY".into()
+}
+fn default_token_env() -> String {
+    "TENCENTCLOUD_SESSIONTOKEN".into()
+}
+
+fn is_env_name(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `+` then 7 to 15 digits, no leading zero (E.164).
+pub fn is_e164(n: &str) -> bool {
+    n.strip_prefix('+').is_some_and(|d| {
+        (7..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()) && !d.starts_with('0')
+    })
+}
+
+/// `+8613711112222` -> `+86137****2222`, for messages and logs.
+pub fn mask(n: &str) -> String {
+    let chars: Vec<char> = n.chars().collect();
+    if chars.len() <= 8 {
+        return "****".into();
+    }
+    let head: String = chars[..6].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}****{tail}")
+}
+
+impl SmsConfig {
+    /// A config with every default filled and the required keys empty.
+    pub fn defaults() -> SmsConfig {
+        SmsConfig {
+            sdk_app_id: String::new(),
+            sign_name: String::new(),
+            template_id: String::new(),
+            phone_numbers: Vec::new(),
+            region: default_region(),
+            endpoint: None,
+            template_params: default_params(),
+            param_max_len: default_param_max_len(),
+            secret_id_env: default_id_env(),
+            secret_key_env: default_key_env(),
+            session_token_env: default_token_env(),
+        }
+    }
+
+    /// Check every key before any network call; errors are (key, message).
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(&self.sdk_app_id) {
+            return Err((
+                "sdk_app_id",
+                format!(
+                    "{:?} is not an SMS application id such as \"1400006666\"",
+                    self.sdk_app_id
+                ),
+            ));
+        }
+        if !digits(&self.template_id) {
+            return Err((
+                "template_id",
+                format!("{:?} is not a template id (digits)", self.template_id),
+            ));
+        }
+        if self.phone_numbers.is_empty() {
+            return Err(("phone_numbers", "at least one number is needed".into()));
+        }
+        if self.phone_numbers.len() > MAX_NUMBERS {
+            return Err((
+                "phone_numbers",
+                format!(
+                    "{} numbers; SendSms takes at most {MAX_NUMBERS}",
+                    self.phone_numbers.len()
+                ),
+            ));
+        }
+        for n in &self.phone_numbers {
+            if !is_e164(n) {
+                return Err((
+                    "phone_numbers",
+                    format!("{n:?} is not an E.164 number such as \"+8613711112222\""),
+                ));
+            }
+        }
+        let mainland = self
+            .phone_numbers
+            .iter()
+            .filter(|n| n.starts_with("+86"))
+            .count();
+        if mainland != 0 && mainland != self.phone_numbers.len() {
+            return Err((
+                "phone_numbers",
+                "mix of mainland China (+86) and other numbers; SendSms takes one kind per request, use two [[alert]] sections".into(),
+            ));
+        }
+        if mainland > 0 && self.sign_name.trim().is_empty() {
+            return Err((
+                "sign_name",
+                "required for mainland China numbers (the approved signature text)".into(),
+            ));
+        }
+        if self.region.is_empty()
+            || !self
+                .region
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err((
+                "region",
+                format!("{:?} is not a region such as \"ap-guangzhou\"", self.region),
+            ));
+        }
+        if let Some(ep) = &self.endpoint {
+            match reqwest::Url::parse(ep) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+                _ => {
+                    return Err((
+                        "endpoint",
+                        format!("{ep:?} is not an http(s) URL such as \"{DEFAULT_ENDPOINT}\""),
+                    ))
+                }
+            }
+        }
+        if self.param_max_len == 0 {
+            return Err(("param_max_len", "must be at least 1".into()));
+        }
+        for p in &self.template_params {
+            if let Some(bad) = unknown_placeholder(p) {
+                return Err((
+                    "template_params",
+                    format!(
+                        "unknown placeholder {{{bad}}} in {p:?}; known: {}",
+                        PLACEHOLDERS.map(|x| format!("{{{x}}}")).join(", ")
+                    ),
+                ));
+            }
+        }
+        for (k, v) in [
+            ("secret_id_env", &self.secret_id_env),
+            ("secret_key_env", &self.secret_key_env),
+            ("session_token_env", &self.session_token_env),
+        ] {
+            if !is_env_name(v) {
+                return Err((k, format!("{v:?} is not an environment variable name")));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn unknown_placeholder(s: &str) -> Option<String> {
+    let mut rest = s;
+    while let Some(i) = rest.find('{') {
+        let tail = &rest[i + 1..];
+        let j = tail.find('}')?;
+        let name = &tail[..j];
+        if !PLACEHOLDERS.contains(&name) {
+            return Some(name.to_string());
+        }
+        rest = &tail[j + 1..];
+    }
+    None
+}
+
+fn unique(items: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for i in items {
+        if !out.contains(&i) {
+            out.push(i);
+        }
+    }
+    out
+}
+
+/// Fill one template parameter for `alert` and cut it to `max` characters.
+pub fn fill(template: &str, alert: &Alert, max: usize) -> String {
+    let names = unique(alert.events.iter().map(|e| e.event.group.clone())).join(",");
+    let kinds = unique(
+        alert
+            .events
+            .iter()
+            .map(|e| e.event.kind.as_str().to_string()),
+    )
+    .join(",");
+    let regions = unique(
+        alert
+            .events
+            .iter()
+            .flat_map(|e| e.event.regions.iter().cloned()),
+    )
+    .join(",");
+    let local = alert.at + super::timezone_offset(&alert.timezone).unwrap_or_default();
+    let s = template
+        .replace("{name}", &names)
+        .replace("{event}", &kinds)
+        .replace("{regions}", &regions)
+        .replace("{severity}", alert.severity.as_str())
+        .replace("{prober}", &alert.prober)
+        .replace("{time}", &local.format("%H:%M").to_string());
+    s.chars().take(max).collect()
+}
+
+/// The SMS channel.
+#[derive(Debug)]
+pub struct Sms {
+    name: String,
+    cfg: SmsConfig,
+    client: Client,
+}
+
+impl Sms {
+    /// Build the channel, reading its credentials from the environment now.
+    /// `cfg` must have passed [`SmsConfig::validate`].
+    pub fn new(
+        name: impl Into<String>,
+        cfg: SmsConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Sms, String> {
+        let creds = Credentials::from_env(
+            &cfg.secret_id_env,
+            &cfg.secret_key_env,
+            &cfg.session_token_env,
+        )?;
+        let mut opts = ClientOptions::new(
+            cfg.endpoint
+                .clone()
+                .unwrap_or_else(|| DEFAULT_ENDPOINT.into()),
+            // Inside the pipeline's per-channel timeout (5 s, one retry).
+            Duration::from_secs(3),
+            Duration::from_secs(4),
+        );
+        opts.region = Some(cfg.region.clone());
+        Ok(Sms {
+            name: name.into(),
+            client: Client::new(&SERVICE, creds, opts, clock)?,
+            cfg,
+        })
+    }
+
+    /// The `TemplateParamSet` for `alert`.
+    pub fn params(&self, alert: &Alert) -> Vec<String> {
+        self.cfg
+            .template_params
+            .iter()
+            .map(|t| fill(t, alert, self.cfg.param_max_len))
+            .collect()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SendReply {
+    #[serde(default)]
+    send_status_set: Vec<SendStatus>,
+    #[serde(default)]
+    request_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SendStatus {
+    phone_number: String,
+    code: String,
+    #[serde(default)]
+    message: String,
+}
+
+fn map_error(e: tencent::Error) -> Error {
+    match e.last() {
+        tencent::Error::Api { .. } => Error::Rejected(e.to_string()),
+        _ => Error::Transport(e.to_string()),
+    }
+}
+
+#[async_trait]
+impl Notifier for Sms {
+    fn channel(&self) -> &'static str {
+        "sms"
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    async fn send(&self, alert: &Alert) -> Result<(), Error> {
+        let mut body = json!({
+            "PhoneNumberSet": self.cfg.phone_numbers,
+            "SmsSdkAppId": self.cfg.sdk_app_id,
+            "TemplateId": self.cfg.template_id,
+            "TemplateParamSet": self.params(alert),
+        });
+        if !self.cfg.sign_name.is_empty() {
+            body["SignName"] = json!(self.cfg.sign_name);
+        }
+        let reply: SendReply = self
+            .client
+            .call("SendSms", &body)
+            .await
+            .map_err(map_error)?;
+        // Numbers may come back normalised (`+86...`); compare digits only.
+        let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+        let mut failed = Vec::new();
+        for n in &self.cfg.phone_numbers {
+            let status = reply.send_status_set.iter().find(|s| {
+                digits(&s.phone_number).ends_with(&digits(n))
+                    || digits(n).ends_with(&digits(&s.phone_number))
+            });
+            match status {
+                Some(s) if s.code == "Ok" => {}
+                Some(s) => failed.push(format!("{}: {} ({})", mask(n), s.code, s.message)),
+                None => failed.push(format!("{}: no status returned", mask(n))),
+            }
+        }
+        if failed.is_empty() {
+            tracing::debug!(numbers = self.cfg.phone_numbers.len(), request_id = %reply.request_id, "sms sent");
+            Ok(())
+        } else {
+            Err(Error::Rejected(format!(
+                "{} of {} numbers not sent: {} (RequestId {})",
+                failed.len(),
+                self.cfg.phone_numbers.len(),
+                failed.join("; "),
+                reply.request_id
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decide::{Event, EventKind, Severity};
+    use crate::notify::AlertEvent;
+    use chrono::TimeZone;
+
+    fn cfg() -> SmsConfig {
+        SmsConfig {
+            sdk_app_id: "1400006666".into(),
+            sign_name: "腾讯云".into(),
+            template_id: "1110".into(),
+            phone_numbers: vec!["+8613711112222".into()],
+            region: default_region(),
+            endpoint: None,
+            template_params: default_params(),
+            param_max_len: 6,
+            secret_id_env: default_id_env(),
+            secret_key_env: default_key_env(),
+            session_token_env: default_token_env(),
+        }
+    }
+
+    fn alert() -> Alert {
+        let ev = |group: &str, kind, regions: &[&str]| AlertEvent {
+            event: Event {
+                kind,
+                severity: Severity::Critical,
+                group: group.into(),
+                regions: regions.iter().map(|r| r.to_string()).collect(),
+                message: "m".into(),
+            },
+            record: "api.example.com CNAME [默认]".into(),
+            evidence: vec![],
+            changes: vec![],
+            standing: None,
+        };
+        Alert {
+            severity: Severity::Critical,
+            title: "t".into(),
+            drill: false,
+            test: false,
+            prober: "ap-hongkong".into(),
+            at: Utc.with_ymd_and_hms(2026, 11, 22, 3, 4, 5).unwrap(),
+            timezone: "Asia/Shanghai".into(),
+            events: vec![
+                ev("api", EventKind::Failover, &["ap-shanghai"]),
+                ev("www", EventKind::Failover, &["ap-shanghai", "ap-beijing"]),
+            ],
+        }
+    }
+    use chrono::Utc;
+
+    #[test]
+    fn a_good_config_validates_and_bad_keys_are_named() {
+        assert_eq!(cfg().validate(), Ok(()));
+        let bad = |f: fn(&mut SmsConfig)| {
+            let mut c = cfg();
+            f(&mut c);
+            c.validate().unwrap_err().0
+        };
+        assert_eq!(
+            bad(|c| c.phone_numbers = vec!["13711112222".into()]),
+            "phone_numbers"
+        );
+        assert_eq!(bad(|c| c.phone_numbers = vec![]), "phone_numbers");
+        assert_eq!(
+            bad(|c| c.phone_numbers = vec!["+8613711112222".into(), "+14155550100".into()]),
+            "phone_numbers"
+        );
+        assert_eq!(bad(|c| c.sign_name = String::new()), "sign_name");
+        assert_eq!(bad(|c| c.sdk_app_id = "app".into()), "sdk_app_id");
+        assert_eq!(
+            bad(|c| c.template_params = vec!["{nope}".into()]),
+            "template_params"
+        );
+        assert_eq!(bad(|c| c.param_max_len = 0), "param_max_len");
+        assert_eq!(bad(|c| c.endpoint = Some("ftp://x".into())), "endpoint");
+        assert_eq!(bad(|c| c.secret_key_env = "1BAD".into()), "secret_key_env");
+        let mut intl = cfg();
+        intl.phone_numbers = vec!["+14155550100".into()];
+        intl.sign_name = String::new();
+        assert_eq!(
+            intl.validate(),
+            Ok(()),
+            "no signature needed outside mainland China"
+        );
+    }
+
+    #[test]
+    fn placeholders_are_filled_and_cut() {
+        let a = alert();
+        assert_eq!(fill("{name}", &a, 20), "api,www");
+        assert_eq!(fill("{event}", &a, 20), "failover");
+        assert_eq!(fill("{regions}", &a, 40), "ap-shanghai,ap-beijing");
+        assert_eq!(fill("{severity}@{prober}", &a, 40), "critical@ap-hongkong");
+        assert_eq!(fill("{time}", &a, 6), "11:04", "Beijing time");
+        assert_eq!(fill("{regions}", &a, 6), "ap-sha");
+        assert_eq!(fill("宕机{name}", &a, 3), "宕机a", "cut by characters");
+    }
+
+    #[test]
+    fn numbers_are_masked() {
+        assert_eq!(mask("+8613711112222"), "+86137****2222");
+        assert_eq!(mask("+1234"), "****");
+    }
+}

@@ -1,0 +1,1001 @@
+//! The DNSPod provider and the Tencent Cloud client against a fake DNSPod
+//! server on 127.0.0.1 that checks every request's TC3 signature.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use dns_failover::clock::{Clock, FixedClock, SystemClock};
+use dns_failover::config::{Config, DnspodSettings};
+use dns_failover::demo::Endpoint;
+use dns_failover::dns::dnspod::DnspodProvider;
+use dns_failover::dns::{self, apply_change, Change, ChangeOp, DnsProvider, RecordKey, RecordType};
+use dns_failover::pipeline::{run_once, Action, Deps, RunOptions};
+use dns_failover::report::ChangeStatus;
+use support::fake_tencent::{FakeTencent, Fault, Key};
+use support::*;
+
+const DOMAIN: &str = "example.com";
+const LINE: &str = "默认";
+
+fn key() -> RecordKey {
+    RecordKey {
+        domain: DOMAIN.into(),
+        subdomain: "api".into(),
+        rtype: RecordType::Cname,
+        line: LINE.into(),
+    }
+}
+
+fn keys() -> Vec<Key> {
+    vec![
+        Key {
+            id: SECRET_ID.into(),
+            key: SECRET_KEY.into(),
+            token: None,
+        },
+        Key {
+            id: TMP_SECRET_ID.into(),
+            key: TMP_SECRET_KEY.into(),
+            token: Some(TOKEN.into()),
+        },
+    ]
+}
+
+fn settings(
+    fake: &FakeTencent,
+    envs: &(String, String, String),
+    timeout_ms: u64,
+    budget_ms: u64,
+) -> DnspodSettings {
+    DnspodSettings {
+        endpoint: fake.endpoint(),
+        secret_id_env: envs.0.clone(),
+        secret_key_env: envs.1.clone(),
+        session_token_env: envs.2.clone(),
+        api_timeout: Duration::from_millis(timeout_ms),
+        api_budget: Duration::from_millis(budget_ms),
+    }
+}
+
+/// A fake server and a provider with permanent credentials, 300 ms per try,
+/// 4 s per call.
+async fn setup(test: &str) -> (FakeTencent, DnspodProvider) {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let fake = FakeTencent::start(DOMAIN, keys(), clock.clone()).await;
+    let envs = cred_env(test, SECRET_ID, SECRET_KEY, None);
+    let p = DnspodProvider::from_settings(&settings(&fake, &envs, 300, 4000), clock).unwrap();
+    (fake, p)
+}
+
+fn add(fake: &FakeTencent, value: &str, enabled: bool) -> u64 {
+    fake.with(|s| s.add_record("api", "CNAME", LINE, value, 60, enabled))
+}
+
+#[tokio::test]
+async fn every_request_is_signed_with_the_documented_headers() {
+    let (fake, p) = setup("headers").await;
+    add(&fake, "a.example.net", true);
+    let recs = p.list(&key()).await.unwrap();
+    assert_eq!(recs.len(), 1);
+    let call = &fake.calls()[0];
+    assert_eq!(call.error, None);
+    let h = &call.headers;
+    assert_eq!(h["content-type"], "application/json");
+    assert_eq!(
+        h["host"],
+        fake.addr.to_string(),
+        "signed host carries the port"
+    );
+    assert_eq!(h["x-tc-action"], "DescribeRecordList");
+    assert_eq!(h["x-tc-version"], "2021-03-23");
+    assert!(h["x-tc-timestamp"].parse::<i64>().is_ok());
+    assert!(!h.contains_key("x-tc-region"), "DNSPod needs no region");
+    assert!(
+        !h.contains_key("x-tc-token"),
+        "no token with permanent credentials"
+    );
+    assert!(h["authorization"].starts_with(&format!("TC3-HMAC-SHA256 Credential={SECRET_ID}/")));
+    assert_eq!(call.body["Limit"], 3000);
+    assert_eq!(call.body["Subdomain"], "api");
+    assert_eq!(call.body["RecordType"], "CNAME");
+    assert_eq!(call.body["RecordLine"], LINE);
+}
+
+#[tokio::test]
+async fn lists_every_page_of_a_name_with_more_than_3000_records() {
+    // 3000 records per answer: give a debug build time to encode and parse them.
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let fake = FakeTencent::start(DOMAIN, keys(), clock.clone()).await;
+    let envs = cred_env("paging", SECRET_ID, SECRET_KEY, None);
+    let p = DnspodProvider::from_settings(&settings(&fake, &envs, 10_000, 20_000), clock).unwrap();
+    fake.with(|s| {
+        for i in 0..3005 {
+            s.add_record(
+                "api",
+                "CNAME",
+                LINE,
+                &format!("v{i}.example.net"),
+                600,
+                i % 2 == 0,
+            );
+        }
+        // Same name on another line and another name: not ours.
+        s.add_record("api", "CNAME", "境外", "other-line.example.net", 600, true);
+        s.add_record("www", "CNAME", LINE, "other-name.example.net", 600, true);
+    });
+    let recs = p.list(&key()).await.unwrap();
+    assert_eq!(recs.len(), 3005);
+    assert!(recs
+        .iter()
+        .any(|r| r.value == "v3004.example.net" && r.enabled));
+    assert!(recs
+        .iter()
+        .any(|r| r.value == "v3003.example.net" && !r.enabled));
+    let calls = fake.calls();
+    let offsets: Vec<_> = calls
+        .iter()
+        .map(|c| c.body["Offset"].as_u64().unwrap())
+        .collect();
+    assert_eq!(offsets, vec![0, 3000]);
+}
+
+#[tokio::test]
+async fn an_empty_name_is_an_empty_list_not_an_error() {
+    let (fake, p) = setup("empty").await;
+    assert_eq!(p.list(&key()).await.unwrap(), vec![]);
+    assert_eq!(
+        fake.calls()[0].error.as_deref(),
+        Some("ResourceNotFound.NoDataOfRecord")
+    );
+}
+
+#[tokio::test]
+async fn records_are_parsed_with_beijing_update_times_in_utc() {
+    let (fake, p) = setup("parse").await;
+    let id = add(&fake, "a.example.net", false);
+    fake.with(|s| {
+        let r = s.record_mut(id).unwrap();
+        r.updated_on = "2021-03-28 11:27:09".into();
+        r.weight = Some(7);
+        r.remark = "hello".into();
+    });
+    let r = &p.list(&key()).await.unwrap()[0];
+    assert_eq!(r.id, id.to_string());
+    assert!(!r.enabled);
+    assert_eq!(r.ttl, 60);
+    assert_eq!(r.weight, Some(7));
+    assert_eq!(r.remark, "hello");
+    assert_eq!(
+        r.updated_on.unwrap().to_rfc3339(),
+        "2021-03-28T03:27:09+00:00"
+    );
+}
+
+#[tokio::test]
+async fn each_retryable_error_is_retried_then_succeeds() {
+    let faults = [
+        Fault::Api("RequestLimitExceeded", "请求的次数超过了频率限制。"),
+        Fault::Api("RequestLimitExceeded.UinLimitExceeded", "超过频率限制。"),
+        Fault::Api("InternalError", "内部错误。"),
+        Fault::Api(
+            "FailedOperation.FrequencyLimit",
+            "您操作过于频繁，请稍后重试",
+        ),
+        Fault::Http(502),
+        Fault::Http(503),
+        Fault::Drop,
+        Fault::Hang,
+    ];
+    for (i, fault) in faults.into_iter().enumerate() {
+        let (fake, p) = setup(&format!("retry{i}")).await;
+        add(&fake, "a.example.net", true);
+        fake.inject(Some("DescribeRecordList"), fault.clone());
+        let t = Instant::now();
+        let recs = p
+            .list(&key())
+            .await
+            .unwrap_or_else(|e| panic!("{fault:?}: {e}"));
+        assert_eq!(recs.len(), 1, "{fault:?}");
+        let calls = fake.calls();
+        assert_eq!(calls.len(), 2, "{fault:?}: one failure, one success");
+        assert!(calls[0].error.is_some() && calls[1].error.is_none());
+        assert!(
+            t.elapsed() < Duration::from_secs(3),
+            "{fault:?} took {:?}",
+            t.elapsed()
+        );
+    }
+}
+
+#[tokio::test]
+async fn writes_are_retried_too() {
+    let (fake, p) = setup("write_retry").await;
+    let id = add(&fake, "a.example.net", true);
+    let current = p.list(&key()).await.unwrap().remove(0);
+    fake.inject(Some("ModifyRecordStatus"), Fault::Drop);
+    fake.inject(
+        Some("ModifyRecordStatus"),
+        Fault::Api("InternalError", "内部错误。"),
+    );
+    p.set_status(&key(), &current, false, "dns-failover disabled")
+        .await
+        .unwrap();
+    assert!(!fake.with(|s| s.record(id).unwrap().enabled));
+    assert_eq!(fake.with(|s| s.calls_of("ModifyRecordStatus").len()), 3);
+}
+
+#[tokio::test]
+async fn retries_stop_when_the_budget_is_spent() {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let fake = FakeTencent::start(DOMAIN, keys(), clock.clone()).await;
+    let envs = cred_env("budget", SECRET_ID, SECRET_KEY, None);
+    let p = DnspodProvider::from_settings(&settings(&fake, &envs, 300, 1500), clock).unwrap();
+    for _ in 0..100 {
+        fake.inject(
+            Some("DescribeRecordList"),
+            Fault::Api("RequestLimitExceeded", "请求的次数超过了频率限制。"),
+        );
+    }
+    let t = Instant::now();
+    let e = p.list(&key()).await.unwrap_err();
+    let took = t.elapsed();
+    assert!(matches!(e, dns::Error::RateLimited(_)), "{e:?}");
+    let text = e.to_string();
+    assert!(
+        text.contains("RequestLimitExceeded") && text.contains("attempts"),
+        "{text}"
+    );
+    assert!(
+        took < Duration::from_millis(1700),
+        "budget 1.5 s, took {took:?}"
+    );
+    let n = fake.calls().len();
+    assert!((3..20).contains(&n), "{n} attempts");
+
+    // Persistent 5xx: a transport error naming the status, within the budget.
+    fake.with(|s| s.calls.clear());
+    for _ in 0..100 {
+        fake.inject(Some("CreateRecord"), Fault::Http(502));
+    }
+    let t = Instant::now();
+    let rec = dns::NewRecord {
+        value: "x.example.net".into(),
+        ttl: 60,
+        enabled: true,
+        remark: String::new(),
+    };
+    let e = p.create(&key(), &rec).await.unwrap_err();
+    assert!(
+        matches!(&e, dns::Error::Transport(m) if m.contains("502")),
+        "{e:?}"
+    );
+    assert!(t.elapsed() < Duration::from_millis(1700));
+}
+
+#[tokio::test]
+async fn fatal_errors_fail_at_once_with_a_plain_message() {
+    let cases = [
+        ("AuthFailure.UnauthorizedOperation", "请求未授权。", "auth"),
+        ("UnauthorizedOperation", "未授权操作。", "auth"),
+        (
+            "InvalidParameter.RecordValueInvalid",
+            "记录的值不正确。",
+            "api",
+        ),
+        (
+            "InvalidParameterValue.DomainNotExists",
+            "当前域名有误，请返回重新操作。",
+            "api",
+        ),
+        (
+            "FailedOperation.DomainIsLocked",
+            "锁定域名不能进行此操作。",
+            "api",
+        ),
+    ];
+    for (i, (code, msg, kind)) in cases.into_iter().enumerate() {
+        let (fake, p) = setup(&format!("fatal{i}")).await;
+        fake.inject(None, Fault::Api(code, msg));
+        let e = p.list(&key()).await.unwrap_err();
+        match (kind, &e) {
+            ("auth", dns::Error::Auth(m)) => {
+                assert!(m.contains(code) && m.contains("RequestId"), "{m}")
+            }
+            (
+                "api",
+                dns::Error::Api {
+                    code: c,
+                    request_id,
+                    ..
+                },
+            ) => {
+                assert_eq!(c, code);
+                assert!(request_id.as_deref().unwrap().starts_with("fake-"));
+            }
+            _ => panic!("{code}: {e:?}"),
+        }
+        assert_eq!(fake.calls().len(), 1, "{code} must not be retried");
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_secret_key_is_refused_by_the_signature_check() {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let fake = FakeTencent::start(DOMAIN, keys(), clock.clone()).await;
+    let envs = cred_env("wrongkey", SECRET_ID, "not-the-right-key", None);
+    let p = DnspodProvider::from_settings(&settings(&fake, &envs, 300, 4000), clock).unwrap();
+    let e = p.list(&key()).await.unwrap_err();
+    let m = match e {
+        dns::Error::Auth(m) => m,
+        e => panic!("{e:?}"),
+    };
+    assert!(
+        m.contains("AuthFailure.SignatureFailure") && m.contains("check the SecretKey"),
+        "{m}"
+    );
+    assert_eq!(fake.calls().len(), 1);
+}
+
+#[tokio::test]
+async fn a_stale_clock_is_refused_and_the_message_says_to_check_the_clock() {
+    // The server's clock is 10 minutes ahead of ours.
+    let server_clock = Arc::new(FixedClock::new(Utc::now() + chrono::Duration::minutes(10)));
+    let fake = FakeTencent::start(DOMAIN, keys(), server_clock).await;
+    let envs = cred_env("stale", SECRET_ID, SECRET_KEY, None);
+    let p =
+        DnspodProvider::from_settings(&settings(&fake, &envs, 300, 4000), Arc::new(SystemClock))
+            .unwrap();
+    let e = p.list(&key()).await.unwrap_err();
+    let m = match e {
+        dns::Error::Auth(m) => m,
+        e => panic!("{e:?}"),
+    };
+    assert!(
+        m.contains("AuthFailure.SignatureExpire") && m.contains("check this machine's clock"),
+        "{m}"
+    );
+    assert_eq!(fake.calls().len(), 1, "not retried");
+}
+
+#[tokio::test]
+async fn temporary_credentials_send_their_token_and_fail_without_it() {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let fake = FakeTencent::start(DOMAIN, keys(), clock.clone()).await;
+    add(&fake, "a.example.net", true);
+    let envs = cred_env("tmp_ok", TMP_SECRET_ID, TMP_SECRET_KEY, Some(TOKEN));
+    let p =
+        DnspodProvider::from_settings(&settings(&fake, &envs, 300, 4000), clock.clone()).unwrap();
+    assert_eq!(p.list(&key()).await.unwrap().len(), 1);
+    assert_eq!(fake.calls()[0].headers["x-tc-token"], TOKEN);
+
+    let envs = cred_env("tmp_missing", TMP_SECRET_ID, TMP_SECRET_KEY, None);
+    let p = DnspodProvider::from_settings(&settings(&fake, &envs, 300, 4000), clock).unwrap();
+    match p.list(&key()).await.unwrap_err() {
+        dns::Error::Auth(m) => assert!(
+            m.contains("AuthFailure.TokenFailure") && m.contains("session token"),
+            "{m}"
+        ),
+        e => panic!("{e:?}"),
+    }
+}
+
+#[tokio::test]
+async fn missing_credentials_fail_before_any_call_naming_the_variable() {
+    let fake = FakeTencent::start(DOMAIN, keys(), Arc::new(SystemClock)).await;
+    let envs = cred_env("missing", SECRET_ID, SECRET_KEY, None);
+    std::env::remove_var(&envs.1);
+    let e =
+        DnspodProvider::from_settings(&settings(&fake, &envs, 300, 4000), Arc::new(SystemClock))
+            .unwrap_err();
+    assert!(e.contains(&envs.1), "{e}");
+    // Through the config and Deps, as the CLI does.
+    let cfg = run_config(&fake, &envs, &[]);
+    let err = Deps::with_clock(&cfg, Arc::new(SystemClock))
+        .err()
+        .expect("must fail");
+    assert!(err.contains(&envs.1), "{err}");
+    assert!(fake.calls().is_empty());
+}
+
+fn set_status_change(id: &str, value: &str, expect_enabled: bool, enabled: bool) -> Change {
+    Change {
+        group: "api".into(),
+        key: key(),
+        region: "ap-shanghai".into(),
+        op: ChangeOp::SetStatus {
+            record_id: id.into(),
+            expect_value: value.into(),
+            expect_enabled,
+            enabled,
+            remark: dns::remark("disabled", Utc::now(), "ap-shanghai down"),
+        },
+        reason: "test".into(),
+    }
+}
+
+#[tokio::test]
+async fn set_status_sets_status_and_remark() {
+    let (fake, p) = setup("status").await;
+    let id = add(&fake, "a.example.net", true);
+    let applied = apply_change(
+        &p,
+        &set_status_change(&id.to_string(), "a.example.net", true, false),
+    )
+    .await
+    .unwrap();
+    let dns::Applied::Done { record } = applied else {
+        panic!("{applied:?}")
+    };
+    assert!(!record.enabled);
+    assert!(record.remark_is_ours(), "{}", record.remark);
+    assert_eq!(
+        fake.actions(),
+        [
+            "DescribeRecordList",
+            "ModifyRecordStatus",
+            "ModifyRecordRemark",
+            "DescribeRecordList"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_failed_remark_does_not_undo_the_status_change() {
+    let (fake, p) = setup("remark_fail").await;
+    let id = add(&fake, "a.example.net", true);
+    fake.inject(
+        Some("ModifyRecordRemark"),
+        Fault::Api(
+            "InvalidParameter.RemarkLengthExceeded",
+            "备注长度超过限制。",
+        ),
+    );
+    let applied = apply_change(
+        &p,
+        &set_status_change(&id.to_string(), "a.example.net", true, false),
+    )
+    .await;
+    assert!(
+        matches!(applied, Ok(dns::Applied::Done { .. })),
+        "{applied:?}"
+    );
+    assert!(!fake.with(|s| s.record(id).unwrap().enabled));
+}
+
+#[tokio::test]
+async fn a_record_changed_between_read_and_write_is_a_conflict_and_left_alone() {
+    let (fake, p) = setup("conflict").await;
+    let id = add(&fake, "a.example.net", true);
+    let before = p.list(&key()).await.unwrap();
+    assert!(before[0].enabled);
+    // Someone (another region's prober, a person) disables it now.
+    fake.with(|s| s.record_mut(id).unwrap().enabled = false);
+    fake.with(|s| s.calls.clear());
+    // Our plan, made from `before`, wanted to rewrite it.
+    let change = Change {
+        group: "api".into(),
+        key: key(),
+        region: "ap-shanghai".into(),
+        op: ChangeOp::SetValue {
+            record_id: id.to_string(),
+            expect_value: "a.example.net".into(),
+            expect_enabled: true,
+            value: "b.example.net".into(),
+            ttl: 60,
+            enabled: true,
+            remark: "dns-failover failover".into(),
+        },
+        reason: "test".into(),
+    };
+    let e = apply_change(&p, &change).await.unwrap_err();
+    assert!(matches!(e, dns::Error::Conflict { .. }), "{e:?}");
+    assert_eq!(fake.actions(), ["DescribeRecordList"], "nothing written");
+    let r = fake.with(|s| s.record(id).unwrap().clone());
+    assert_eq!((r.value.as_str(), r.enabled), ("a.example.net", false));
+}
+
+#[tokio::test]
+async fn set_value_sends_the_intended_status_and_keeps_weight_and_remark() {
+    let (fake, p) = setup("set_value").await;
+    let id = add(&fake, "a.example.net", false);
+    fake.with(|s| {
+        let r = s.record_mut(id).unwrap();
+        r.weight = Some(30);
+        r.remark = "kept".into();
+    });
+    let current = p.list(&key()).await.unwrap().remove(0);
+    p.set_value(&key(), &current, "b.example.net", 120, false, "")
+        .await
+        .unwrap();
+    let r = fake.with(|s| s.record(id).unwrap().clone());
+    assert_eq!(r.value, "b.example.net");
+    assert_eq!(r.ttl, 120);
+    assert!(
+        !r.enabled,
+        "ModifyRecord must not re-enable a paused record"
+    );
+    assert_eq!(r.weight, Some(30));
+    assert_eq!(r.remark, "kept");
+    let body = fake.with(|s| s.calls_of("ModifyRecord")[0].body.clone());
+    assert_eq!(body["Status"], "DISABLE");
+    assert_eq!(body["RecordId"], id);
+}
+
+#[tokio::test]
+async fn a_ttl_the_plan_refuses_is_replaced_by_the_plans_minimum() {
+    let (fake, p) = setup("ttl").await;
+    fake.with(|s| s.min_ttl = 600);
+    let id = add(&fake, "a.example.net", true);
+    fake.with(|s| s.record_mut(id).unwrap().ttl = 600);
+    let current = p.list(&key()).await.unwrap().remove(0);
+    p.set_value(&key(), &current, "b.example.net", 60, true, "r")
+        .await
+        .unwrap();
+    let r = fake.with(|s| s.record(id).unwrap().clone());
+    assert_eq!((r.value.as_str(), r.ttl), ("b.example.net", 600));
+    assert_eq!(
+        fake.actions()[1..],
+        [
+            "ModifyRecord",
+            "DescribeDomain",
+            "DescribePackageDetail",
+            "ModifyRecord"
+        ]
+    );
+    // The minimum is remembered: a create needs no new lookup.
+    let rec = dns::NewRecord {
+        value: "c.example.net".into(),
+        ttl: 60,
+        enabled: true,
+        remark: String::new(),
+    };
+    let new_id = p.create(&key(), &rec).await.unwrap();
+    assert_eq!(
+        fake.with(|s| s.record(new_id.parse().unwrap()).unwrap().ttl),
+        600
+    );
+    assert_eq!(fake.with(|s| s.calls_of("DescribeDomain").len()), 1);
+}
+
+#[tokio::test]
+async fn without_package_details_the_ttl_falls_back_to_600() {
+    let (fake, p) = setup("ttl_fallback").await;
+    fake.with(|s| {
+        s.min_ttl = 300;
+        s.package_detail_works = false;
+    });
+    let rec = dns::NewRecord {
+        value: "c.example.net".into(),
+        ttl: 60,
+        enabled: true,
+        remark: String::new(),
+    };
+    let id = p.create(&key(), &rec).await.unwrap();
+    assert_eq!(
+        fake.with(|s| s.record(id.parse().unwrap()).unwrap().ttl),
+        600
+    );
+}
+
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_returns_the_existing_record() {
+    let (fake, p) = setup("create_lost").await;
+    let id = add(&fake, "c.example.net", true);
+    let rec = dns::NewRecord {
+        value: "c.example.net".into(),
+        ttl: 60,
+        enabled: true,
+        remark: String::new(),
+    };
+    assert_eq!(p.create(&key(), &rec).await.unwrap(), id.to_string());
+}
+
+// ---------------------------------------------------------------------------
+// Whole runs through `pipeline::run_once`
+// ---------------------------------------------------------------------------
+
+const REGIONS: [&str; 3] = ["ap-guangzhou", "ap-shanghai", "ap-beijing"];
+
+fn value_of(region: &str) -> String {
+    format!("service-{}.apigw.example.com", &region[3..])
+}
+
+/// An `active` group `api` with a target per region; ports of the probe
+/// endpoints. Credentials through `envs`.
+fn run_config(fake: &FakeTencent, envs: &(String, String, String), ports: &[u16]) -> Config {
+    let s = config_text(fake, envs, ports);
+    Config::from_toml(&s, std::path::Path::new("test.toml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn config_text(fake: &FakeTencent, envs: &(String, String, String), ports: &[u16]) -> String {
+    let mut s = format!(
+        r#"prober = "test"
+[probe]
+timeout = "1s"
+attempts = 2
+interval = "10ms"
+fail_threshold = 2
+
+[dns]
+provider = "dnspod"
+domain = "{DOMAIN}"
+ttl = 60
+endpoint = "{}"
+secret_id_env = "{}"
+secret_key_env = "{}"
+session_token_env = "{}"
+api_timeout = "500ms"
+api_budget = "3s"
+
+[[group]]
+name = "api"
+subdomain = "api"
+type = "CNAME"
+mode = "active"
+failback = "auto"
+failback_after = "5m"
+"#,
+        fake.endpoint(),
+        envs.0,
+        envs.1,
+        envs.2
+    );
+    for (i, port) in ports.iter().enumerate() {
+        s.push_str(&format!(
+            "\n[[group.target]]\nregion = \"{}\"\nvalue = \"{}\"\nurl = \"http://127.0.0.1:{port}/health\"\npriority = {i}\n",
+            REGIONS[i],
+            value_of(REGIONS[i])
+        ));
+    }
+    if ports.is_empty() {
+        s.push_str("\n[[group.target]]\nregion = \"ap-guangzhou\"\nvalue = \"x.example.net\"\nurl = \"http://127.0.0.1:9/health\"\n");
+    }
+    s
+}
+
+struct World {
+    fake: FakeTencent,
+    clock: Arc<FixedClock>,
+    endpoints: Vec<Endpoint>,
+    cfg: Config,
+    logs: LogCapture,
+}
+
+impl World {
+    async fn new(test: &str) -> World {
+        let clock = Arc::new(FixedClock::new(Utc::now()));
+        let fake = FakeTencent::start(DOMAIN, keys(), clock.clone()).await;
+        let mut endpoints = vec![];
+        for _ in REGIONS {
+            endpoints.push(Endpoint::start().await.unwrap());
+        }
+        let ports: Vec<u16> = endpoints.iter().map(|e| e.port).collect();
+        // Temporary credentials: both the key and the token must stay out of logs.
+        let envs = cred_env(test, TMP_SECRET_ID, TMP_SECRET_KEY, Some(TOKEN));
+        let cfg = run_config(&fake, &envs, &ports);
+        World {
+            fake,
+            clock,
+            endpoints,
+            cfg,
+            logs: LogCapture::default(),
+        }
+    }
+
+    /// One `run`, with Deps built afresh as each invocation does (credentials re-read).
+    async fn run(&self) -> dns_failover::RunReport {
+        let deps = Deps::with_clock(&self.cfg, self.clock.clone()).unwrap();
+        let report = tokio::time::timeout(
+            Duration::from_secs(30),
+            run_once(&deps, &self.cfg, &RunOptions::new(Action::Run)),
+        )
+        .await
+        .expect("a run ends");
+        let json = serde_json::to_string(&report).unwrap();
+        assert_no_secrets("report (JSON)", &json);
+        assert_no_secrets("report (text)", &report.render_text());
+        report
+    }
+
+    fn enabled(&self) -> Vec<(String, bool)> {
+        let mut v: Vec<(String, bool)> = self.fake.with(|s| {
+            s.records
+                .iter()
+                .map(|r| (r.value.clone(), r.enabled))
+                .collect()
+        });
+        v.sort();
+        v
+    }
+
+    fn assert_logs_clean(&self) {
+        let logs = self.logs.text();
+        assert!(!logs.is_empty(), "logs were captured");
+        assert_no_secrets("logs", &logs);
+    }
+}
+
+fn statuses(report: &dns_failover::RunReport) -> Vec<ChangeStatus> {
+    report
+        .groups
+        .iter()
+        .flat_map(|g| g.changes.iter().map(|c| c.status))
+        .collect()
+}
+
+fn event_kinds(report: &dns_failover::RunReport) -> Vec<&'static str> {
+    report
+        .groups
+        .iter()
+        .flat_map(|g| g.events.iter().map(|e| e.kind.as_str()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_run_bootstraps_fails_over_and_fails_back_against_dnspod() {
+    let w = World::new("run_cycle").await;
+    let _guard = w.logs.install();
+
+    // 1. Nothing there yet: the records are created.
+    let r = w.run().await;
+    assert!(r.ok, "{:?}", r.errors);
+    assert_eq!(r.provider, "dnspod");
+    assert_eq!(statuses(&r), vec![ChangeStatus::Applied; 3]);
+    assert_eq!(w.enabled().iter().filter(|(_, e)| *e).count(), 3);
+
+    // 2. Shanghai goes down: its record is disabled.
+    w.endpoints[1].set_status(503);
+    w.clock.advance(chrono::Duration::minutes(1));
+    let r = w.run().await;
+    assert!(r.ok, "{:?}", r.errors);
+    assert!(
+        event_kinds(&r).contains(&"failover"),
+        "{:?}",
+        event_kinds(&r)
+    );
+    assert_eq!(statuses(&r), vec![ChangeStatus::Applied]);
+    let sh = value_of("ap-shanghai");
+    assert!(w.enabled().contains(&(sh.clone(), false)));
+    assert_eq!(w.enabled().iter().filter(|(_, e)| *e).count(), 2);
+
+    // 3. It recovers, but has not been out for failback_after yet.
+    w.endpoints[1].set_status(200);
+    w.clock.advance(chrono::Duration::minutes(1));
+    let r = w.run().await;
+    assert!(r.ok && statuses(&r).is_empty(), "{:?}", statuses(&r));
+
+    // 4. Six minutes later it is put back.
+    w.clock.advance(chrono::Duration::minutes(6));
+    let r = w.run().await;
+    assert!(r.ok, "{:?}", r.errors);
+    assert!(
+        event_kinds(&r).contains(&"failback"),
+        "{:?}",
+        event_kinds(&r)
+    );
+    assert!(w.enabled().contains(&(sh, true)));
+    assert_eq!(w.enabled().iter().filter(|(_, e)| *e).count(), 3);
+
+    // Every request carried the token; none was refused (the first read of
+    // the empty name answers NoDataOfRecord, which is the empty list).
+    for c in w.fake.calls() {
+        if c.error.as_deref() != Some("ResourceNotFound.NoDataOfRecord") {
+            assert_eq!(c.error, None, "{} {}", c.action, c.body);
+        }
+        assert_eq!(c.headers["x-tc-token"], TOKEN);
+    }
+    w.assert_logs_clean();
+}
+
+#[tokio::test]
+async fn an_apply_that_fails_half_way_is_reported_and_completed_by_the_next_run() {
+    let w = World::new("half_way").await;
+    let _guard = w.logs.install();
+    let r = w.run().await;
+    assert!(r.ok, "{:?}", r.errors);
+
+    // Two of three regions go down; the second disable fails for good.
+    w.endpoints[1].set_status(503);
+    w.endpoints[2].set_status(503);
+    w.clock.advance(chrono::Duration::minutes(1));
+    w.fake.inject_nth(
+        Some("ModifyRecordStatus"),
+        1,
+        Fault::Api("FailedOperation.DomainIsLocked", "锁定域名不能进行此操作。"),
+    );
+    let r = w.run().await;
+    assert!(!r.ok);
+    assert_eq!(r.exit_code(), 1);
+    assert_eq!(
+        statuses(&r),
+        vec![ChangeStatus::Applied, ChangeStatus::Failed]
+    );
+    let failed = &r.groups[0].changes[1];
+    assert!(failed
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("FailedOperation.DomainIsLocked"));
+    assert!(
+        r.errors
+            .iter()
+            .any(|e| e.contains("FailedOperation.DomainIsLocked")),
+        "{:?}",
+        r.errors
+    );
+    assert!(
+        event_kinds(&r).contains(&"apply_failed"),
+        "{:?}",
+        event_kinds(&r)
+    );
+    let text = r.render_text();
+    assert!(
+        text.contains("applied") && text.contains("failed"),
+        "{text}"
+    );
+    assert_eq!(
+        w.enabled().iter().filter(|(_, e)| *e).count(),
+        2,
+        "one of two applied"
+    );
+
+    // The next run completes it.
+    w.clock.advance(chrono::Duration::minutes(1));
+    let r = w.run().await;
+    assert!(r.ok, "{:?}", r.errors);
+    assert_eq!(r.exit_code(), 0);
+    assert_eq!(statuses(&r), vec![ChangeStatus::Applied]);
+    assert_eq!(w.enabled(), {
+        let mut v = vec![
+            (value_of("ap-guangzhou"), true),
+            (value_of("ap-shanghai"), false),
+            (value_of("ap-beijing"), false),
+        ];
+        v.sort();
+        v
+    });
+    w.assert_logs_clean();
+}
+
+#[tokio::test]
+async fn a_run_reports_a_conflict_and_does_not_overwrite() {
+    let w = World::new("run_conflict").await;
+    let _guard = w.logs.install();
+    assert!(w.run().await.ok);
+    w.endpoints[1].set_status(503);
+    w.clock.advance(chrono::Duration::minutes(1));
+    // A person rewrites Shanghai's record right after our read.
+    let sh = value_of("ap-shanghai");
+    let sh2 = sh.clone();
+    w.fake.after_next_list(move |s| {
+        let id = s.by_value(&sh2).unwrap().id;
+        s.record_mut(id).unwrap().value = "manual.example.net".into();
+    });
+    let r = w.run().await;
+    assert_eq!(statuses(&r), vec![ChangeStatus::Conflict]);
+    assert!(
+        event_kinds(&r).contains(&"conflict"),
+        "{:?}",
+        event_kinds(&r)
+    );
+    assert!(
+        w.enabled()
+            .contains(&("manual.example.net".to_string(), true)),
+        "left as the person set it"
+    );
+    assert!(w.fake.with(|s| s.calls_of("ModifyRecordStatus").is_empty()));
+    w.assert_logs_clean();
+}
+
+#[tokio::test]
+async fn a_refused_ttl_still_fails_over_and_says_so() {
+    let w = World::new("run_ttl").await;
+    w.fake.with(|s| s.min_ttl = 600);
+    let _guard = w.logs.install();
+    let r = w.run().await;
+    assert!(r.ok, "{:?}", r.errors);
+    assert_eq!(statuses(&r), vec![ChangeStatus::Applied; 3]);
+    assert!(w.fake.with(|s| s.records.iter().all(|r| r.ttl == 600)));
+    assert!(
+        event_kinds(&r).contains(&"ttl_refused"),
+        "{:?}",
+        event_kinds(&r)
+    );
+    w.assert_logs_clean();
+}
+
+// ---------------------------------------------------------------------------
+// The real binary
+// ---------------------------------------------------------------------------
+
+/// Run `dns-failover <args>` with `env`, off the runtime so the fake server
+/// keeps answering; bounded by a timeout.
+async fn cli(args: Vec<String>, env: Vec<(String, String)>) -> (i32, String, String) {
+    let run = tokio::task::spawn_blocking(move || {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_dns-failover"));
+        cmd.args(&args).env("RUST_LOG", "debug");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("binary runs")
+    });
+    let out = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("binary finishes")
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_runs_and_shows_status_against_dnspod() {
+    let fake = FakeTencent::start(DOMAIN, keys(), Arc::new(SystemClock)).await;
+    let mut endpoints = vec![];
+    for _ in REGIONS {
+        endpoints.push(Endpoint::start().await.unwrap());
+    }
+    let ports: Vec<u16> = endpoints.iter().map(|e| e.port).collect();
+    // Names only in the child's environment.
+    let envs = (
+        "DNSF_CLI_ID".to_string(),
+        "DNSF_CLI_KEY".to_string(),
+        "DNSF_CLI_TOKEN".to_string(),
+    );
+    let text = config_text(&fake, &envs, &ports);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dns-failover.toml");
+    std::fs::write(&path, text).unwrap();
+    let c = path.display().to_string();
+    let creds = vec![
+        (envs.0.clone(), TMP_SECRET_ID.to_string()),
+        (envs.1.clone(), TMP_SECRET_KEY.to_string()),
+        (envs.2.clone(), TOKEN.to_string()),
+    ];
+
+    // Missing credentials: a usage error (2) naming the variable, no call.
+    let (code, _, err) = cli(vec!["-c".into(), c.clone(), "run".into()], vec![]).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("DNSF_CLI_ID"), "{err}");
+    assert!(fake.calls().is_empty());
+
+    let (code, out, err) = cli(vec!["-c".into(), c.clone(), "run".into()], creds.clone()).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_no_secrets("stdout", &out);
+    assert_no_secrets("stderr", &err);
+
+    endpoints[1].set_status(503);
+    let (code, out, err) = cli(
+        vec!["-c".into(), c.clone(), "--json".into(), "run".into()],
+        creds.clone(),
+    )
+    .await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("\"failover\""), "{out}");
+    assert!(
+        err.contains("ModifyRecordStatus"),
+        "debug logs are on: {err}"
+    );
+    assert_no_secrets("stdout", &out);
+    assert_no_secrets("stderr", &err);
+
+    let (code, out, err) = cli(vec!["-c".into(), c, "status".into()], creds).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    let sh = value_of("ap-shanghai");
+    let id = fake.with(|s| s.by_value(&sh).unwrap().id);
+    let line = out
+        .lines()
+        .find(|l| l.contains(&format!("record {id}")))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        line.contains(&sh) && line.contains("DISABLE") && line.contains("ttl 60"),
+        "{line}"
+    );
+    assert_no_secrets("stdout", &out);
+    assert_no_secrets("stderr", &err);
+}
