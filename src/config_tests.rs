@@ -408,3 +408,50 @@ fn toml_syntax_error_has_a_line() {
     let e = err(&text);
     assert_eq!(e.line, Some(line_of_text(&text, "attempts")));
 }
+
+const ALERT_BASE: &str = r#"
+[dns]
+provider = "file"
+domain = "example.com"
+path = "z.json"
+[[group]]
+name = "api"
+subdomain = "api"
+type = "A"
+[[group.target]]
+region = "gz"
+value = "192.0.2.1"
+tcp = "127.0.0.1:9"
+"#;
+
+#[test]
+fn an_sms_alert_is_validated_through_the_config_file() {
+    let ok = format!(
+        "{ALERT_BASE}\n[[alert]]\ntype = \"sms\"\nsdk_app_id = \"1400006666\"\nsign_name = \"腾讯云\"\ntemplate_id = \"1110\"\nphone_numbers = [\"+8613711112222\"]\ntemplate_params = [\"{{name}}\", \"{{event}}\"]\n"
+    );
+    let c = parse(&ok).unwrap();
+    match &c.alerts[0].channel {
+        crate::notify::config::Channel::Sms(s) => {
+            assert_eq!(s.region, "ap-guangzhou");
+            assert_eq!(s.param_max_len, 6);
+            assert_eq!(s.secret_key_env, "TENCENTCLOUD_SECRETKEY");
+        }
+        other => panic!("{other:?}"),
+    }
+    let e = err(&ok.replace("template_id = \"1110\"\n", ""));
+    assert_eq!(e.key, "alert[0].template_id");
+    assert!(e.message.contains("required"), "{e}");
+    let e = err(&ok.replace("+8613711112222", "13711112222"));
+    assert_eq!(e.key, "alert[0].phone_numbers");
+    let text = ok.replace("template_id = \"1110\"", "template_id = \"1110\"\nsmtp_host = \"x\"");
+    let e = err(&text);
+    assert_eq!(e.key, "alert[0].smtp_host");
+    assert_eq!(e.line, Some(line_of_text(&text, "smtp_host")));
+}
+
+#[test]
+fn unknown_alert_type_lists_the_known_ones() {
+    let e = err(&format!("{ALERT_BASE}\n[[alert]]\ntype = \"pager\"\n"));
+    assert_eq!(e.key, "alert[0].type");
+    assert!(e.message.contains("\"sms\""), "{e}");
+}
