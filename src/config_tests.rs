@@ -443,7 +443,10 @@ fn an_sms_alert_is_validated_through_the_config_file() {
     assert!(e.message.contains("required"), "{e}");
     let e = err(&ok.replace("+8613711112222", "13711112222"));
     assert_eq!(e.key, "alert[0].phone_numbers");
-    let text = ok.replace("template_id = \"1110\"", "template_id = \"1110\"\nsmtp_host = \"x\"");
+    let text = ok.replace(
+        "template_id = \"1110\"",
+        "template_id = \"1110\"\nsmtp_host = \"x\"",
+    );
     let e = err(&text);
     assert_eq!(e.key, "alert[0].smtp_host");
     assert_eq!(e.line, Some(line_of_text(&text, "smtp_host")));
