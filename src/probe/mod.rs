@@ -252,9 +252,22 @@ pub struct Prober {
 }
 
 impl Prober {
+    /// A prober for `cfg`, resolving names through the system resolver.
     pub fn new(cfg: &Config) -> Result<Self, String> {
         Ok(Prober {
             http: http::HttpProber::new(&cfg.probe)?,
+        })
+    }
+
+    /// A prober whose HTTP and TCP probes resolve host names through
+    /// `resolver` instead of the system resolver (a `resolve` pin in a
+    /// target still wins). Tests use it so that no name leaves the machine.
+    pub fn with_resolver(
+        cfg: &Config,
+        resolver: Arc<dyn reqwest::dns::Resolve>,
+    ) -> Result<Self, String> {
+        Ok(Prober {
+            http: http::HttpProber::with_resolver(&cfg.probe, resolver)?,
         })
     }
 
@@ -299,7 +312,9 @@ impl Prober {
                         }
                         let a = match &target.check {
                             Check::Http(h) => http.check(h, target.timeout).await,
-                            Check::Tcp { addr } => tcp::check(addr, target.timeout).await,
+                            Check::Tcp { addr } => {
+                                tcp::check_with(addr, target.timeout, http.resolver()).await
+                            }
                         };
                         out.push(a);
                     }
