@@ -147,12 +147,13 @@ async fn respond_after(
     .await
 }
 
-/// A port that refuses connections: bound once, then closed.
-async fn closed_port() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    drop(l);
-    addr
+/// A port that refuses connections: bound but not listening, so connects
+/// get RST and no other test's listener can be given the same port while the
+/// returned socket lives.
+async fn closed_port() -> (SocketAddr, TcpSocket) {
+    let sock = TcpSocket::new_v4().unwrap();
+    sock.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    (sock.local_addr().unwrap(), sock)
 }
 
 /// A listener whose accept queue is full and is never drained, so a new
@@ -347,7 +348,7 @@ async fn a_body_that_never_ends_is_a_timeout() {
 
 #[tokio::test]
 async fn a_closed_port_is_connection_refused() {
-    let addr = closed_port().await;
+    let (addr, _hold) = closed_port().await;
     let a = probe_one(&format!("http://{addr}/"), "").await;
     assert_failure(&a, FailureClass::ConnectionRefused, None);
     assert_quick(&a);
@@ -471,7 +472,7 @@ async fn an_answer_slower_than_the_timeout_is_a_timeout_not_too_slow() {
 #[tokio::test]
 async fn every_class_in_one_run_each_target_gets_its_own() {
     let hang = server(Behaviour::Hang).await.0;
-    let refused = closed_port().await;
+    let (refused, _hold) = closed_port().await;
     let reset = server(Behaviour::Reset { read_first: true }).await.0;
     let tls = tls_server().await;
     let bad = respond("502 Bad Gateway", b"").await;
@@ -779,7 +780,7 @@ async fn tcp_connect_to_a_listening_port_succeeds() {
 
 #[tokio::test]
 async fn tcp_connect_to_a_closed_port_is_refused() {
-    let addr = closed_port().await;
+    let (addr, _hold) = closed_port().await;
     let a = probe_tcp(&addr.to_string(), "").await;
     assert_failure(&a, FailureClass::ConnectionRefused, None);
     assert_quick(&a);
@@ -837,7 +838,7 @@ async fn http_prober_classifies_hand_built_checks() {
         Some(200),
     );
 
-    let refused = closed_port().await;
+    let (refused, _hold) = closed_port().await;
     let a = p.check(&check(format!("http://{refused}/")), t).await;
     assert_failure(&a, FailureClass::ConnectionRefused, None);
 

@@ -32,8 +32,11 @@ pub struct HttpProber {
     /// Clients for checks with `resolve` (host pinned to an IP), keyed by
     /// (host, pinned address, follow redirects); built on first use so a
     /// run over many pinned targets does not rebuild a TLS config per attempt.
-    pinned: Arc<Mutex<HashMap<(String, SocketAddr, bool), reqwest::Client>>>,
+    pinned: Arc<Mutex<HashMap<PinKey, reqwest::Client>>>,
 }
+
+/// (host, pinned address, follow redirects).
+type PinKey = (String, SocketAddr, bool);
 
 impl HttpProber {
     /// A prober resolving names through the system resolver.
