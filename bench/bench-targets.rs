@@ -218,11 +218,7 @@ async fn run(args: Args) -> std::io::Result<()> {
     let failing = ((args.targets as f64) * args.fail_pct / 100.0).round() as usize;
     let failing = failing.min(args.targets);
     // Every `stride`-th target fails, cycling through the kinds.
-    let stride = if failing == 0 {
-        usize::MAX
-    } else {
-        args.targets / failing
-    };
+    let stride = args.targets.checked_div(failing).unwrap_or(usize::MAX);
     let mut counts = [0usize; 6];
     let mut cfg = String::with_capacity(args.targets * 160);
     let _ = write!(
