@@ -233,13 +233,15 @@ pub async fn run_once(deps: &Deps, cfg: &Config, opts: &RunOptions) -> RunReport
         drill: drill_regions.is_some(),
     };
     let mut plans = Vec::new();
+    // One pass over the outcomes, not one per group: with thousands of
+    // groups the per-group scan dominated a probe run.
+    let mut by_group: HashMap<String, Vec<TargetOutcome>> = HashMap::new();
+    for o in outcomes {
+        by_group.entry(o.group.clone()).or_default().push(o);
+    }
     for g in cfg.groups.iter().filter(|g| in_scope(&g.name)) {
         // Keep config order of targets in the report.
-        let mut targets: Vec<TargetOutcome> = outcomes
-            .iter()
-            .filter(|o| o.group == g.name)
-            .cloned()
-            .collect();
+        let mut targets: Vec<TargetOutcome> = by_group.remove(&g.name).unwrap_or_default();
         targets.sort_by_key(|o| g.targets.iter().position(|t| t.region == o.region));
         let mut report = GroupReport {
             name: g.name.clone(),

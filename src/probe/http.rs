@@ -2,9 +2,17 @@
 //!
 //! One client per redirect policy, built once; connection pooling is off so
 //! every attempt measures a fresh connect + TLS handshake, as a user's first
-//! request would. At most the first 64 KiB of a body is read.
+//! request would. At most the first 64 KiB of a body is read. Name
+//! resolution goes through the system resolver unless a custom
+//! [`reqwest::dns::Resolve`] is given ([`HttpProber::with_resolver`]); tests
+//! use that to produce DNS failures without sending a query off the machine.
 
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use reqwest::dns::Resolve;
 
 use super::{Attempt, FailureClass};
 use crate::config::{HttpCheck, ProbeSettings};
@@ -12,42 +20,57 @@ use crate::config::{HttpCheck, ProbeSettings};
 /// The most body we read looking for `body_contains`.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
+/// Redirects followed when a check asks for it.
+const MAX_REDIRECTS: usize = 5;
+
 #[derive(Clone)]
 pub struct HttpProber {
     no_redirect: reqwest::Client,
     follow: reqwest::Client,
     user_agent: String,
+    resolver: Option<Arc<dyn Resolve>>,
+    /// Clients for checks with `resolve` (host pinned to an IP), keyed by
+    /// (host, pinned address, follow redirects); built on first use so a
+    /// run over many pinned targets does not rebuild a TLS config per attempt.
+    pinned: Arc<Mutex<HashMap<PinKey, reqwest::Client>>>,
 }
 
-fn builder(user_agent: &str) -> reqwest::ClientBuilder {
-    reqwest::Client::builder()
-        .user_agent(user_agent.to_string())
-        // A probe must see the endpoint as a new client would: no reuse.
-        .pool_max_idle_per_host(0)
-        .tcp_nodelay(true)
-        // Proxies from the environment would probe the proxy, not the region.
-        .no_proxy()
-}
+/// (host, pinned address, follow redirects).
+type PinKey = (String, SocketAddr, bool);
 
 impl HttpProber {
+    /// A prober resolving names through the system resolver.
     pub fn new(settings: &ProbeSettings) -> Result<Self, String> {
-        let no_redirect = builder(&settings.user_agent)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| format!("cannot build HTTP client: {e}"))?;
-        let follow = builder(&settings.user_agent)
-            .redirect(reqwest::redirect::Policy::limited(5))
-            .build()
-            .map_err(|e| format!("cannot build HTTP client: {e}"))?;
+        Self::build(settings, None)
+    }
+
+    /// A prober resolving names through `resolver` instead of the system's.
+    /// A `resolve` pin in a check still wins over it.
+    pub fn with_resolver(
+        settings: &ProbeSettings,
+        resolver: Arc<dyn Resolve>,
+    ) -> Result<Self, String> {
+        Self::build(settings, Some(resolver))
+    }
+
+    fn build(settings: &ProbeSettings, resolver: Option<Arc<dyn Resolve>>) -> Result<Self, String> {
+        let ua = &settings.user_agent;
         Ok(HttpProber {
-            no_redirect,
-            follow,
-            user_agent: settings.user_agent.clone(),
+            no_redirect: client(ua, &resolver, false, None)?,
+            follow: client(ua, &resolver, true, None)?,
+            user_agent: ua.clone(),
+            resolver,
+            pinned: Arc::default(),
         })
     }
 
+    /// The custom resolver, when one was given.
+    pub fn resolver(&self) -> Option<&Arc<dyn Resolve>> {
+        self.resolver.as_ref()
+    }
+
     /// One attempt against `check`, bounded by `timeout` end to end
-    /// (connect, TLS, headers and the body we read).
+    /// (name resolution, connect, TLS, headers and the body we read).
     pub async fn check(&self, check: &HttpCheck, timeout: Duration) -> Attempt {
         let start = Instant::now();
         match tokio::time::timeout(timeout, self.attempt(check, start)).await {
@@ -66,6 +89,8 @@ impl HttpProber {
             Ok(c) => c,
             Err(e) => return Attempt::failure(start.elapsed(), None, FailureClass::Other, e),
         };
+        // The config validated the method against a fixed list, so this
+        // fallback only guards hand-built checks.
         let method =
             reqwest::Method::from_bytes(check.method.as_bytes()).unwrap_or(reqwest::Method::GET);
         let mut req = client.request(method, &check.url);
@@ -89,44 +114,25 @@ impl HttpProber {
             );
         }
         if let Some(needle) = &check.body_contains {
-            let mut body = Vec::with_capacity(4096);
-            let mut found = false;
-            loop {
-                match resp.chunk().await {
-                    Ok(Some(chunk)) => {
-                        let room = BODY_LIMIT - body.len();
-                        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                        if contains(&body, needle.as_bytes()) {
-                            found = true;
-                            break;
-                        }
-                        if body.len() >= BODY_LIMIT {
-                            break;
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        let (class, detail) = classify(&e);
-                        return Attempt::failure(
-                            start.elapsed(),
-                            Some(status),
-                            class,
-                            format!("reading body: {detail}"),
-                        );
-                    }
+            match read_until(&mut resp, needle.as_bytes()).await {
+                Ok((true, _)) => {}
+                Ok((false, read)) => {
+                    return Attempt::failure(
+                        start.elapsed(),
+                        Some(status),
+                        FailureClass::BodyMismatch,
+                        format!("body (first {read} bytes) does not contain {needle:?}"),
+                    )
                 }
-            }
-            if !found {
-                return Attempt::failure(
-                    start.elapsed(),
-                    Some(status),
-                    FailureClass::BodyMismatch,
-                    format!(
-                        "body (first {} bytes) does not contain {:?}",
-                        body.len(),
-                        needle
-                    ),
-                );
+                Err(e) => {
+                    let (class, detail) = classify(&e);
+                    return Attempt::failure(
+                        start.elapsed(),
+                        Some(status),
+                        class,
+                        format!("reading body: {detail}"),
+                    );
+                }
             }
         }
         let latency = start.elapsed();
@@ -148,27 +154,87 @@ impl HttpProber {
     }
 
     fn client_for(&self, check: &HttpCheck) -> Result<reqwest::Client, String> {
-        match check.resolve {
-            None if check.follow_redirects => Ok(self.follow.clone()),
-            None => Ok(self.no_redirect.clone()),
-            Some(ip) => {
-                // Pin the URL's host to this IP; Host header and SNI stay the URL's.
-                let url = reqwest::Url::parse(&check.url).map_err(|e| e.to_string())?;
-                let host = url.host_str().ok_or("URL has no host")?.to_string();
-                let port = url.port_or_known_default().unwrap_or(443);
-                let policy = if check.follow_redirects {
-                    reqwest::redirect::Policy::limited(5)
-                } else {
-                    reqwest::redirect::Policy::none()
-                };
-                builder(&self.user_agent)
-                    .redirect(policy)
-                    .resolve(&host, std::net::SocketAddr::new(ip, port))
-                    .build()
-                    .map_err(|e| format!("cannot build HTTP client: {e}"))
-            }
+        let Some(ip) = check.resolve else {
+            return Ok(if check.follow_redirects {
+                self.follow.clone()
+            } else {
+                self.no_redirect.clone()
+            });
+        };
+        // Pin the URL's host to this IP; Host header and SNI stay the URL's.
+        let url = reqwest::Url::parse(&check.url).map_err(|e| e.to_string())?;
+        let host = url.host_str().ok_or("URL has no host")?.to_string();
+        let port = url.port_or_known_default().unwrap_or(443);
+        let key = (host, SocketAddr::new(ip, port), check.follow_redirects);
+        // A poisoned lock only means another probe panicked mid-insert; the
+        // map is still a valid cache.
+        let mut pinned = self.pinned.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = pinned.get(&key) {
+            return Ok(c.clone());
+        }
+        let c = client(
+            &self.user_agent,
+            &self.resolver,
+            key.2,
+            Some((&key.0, key.1)),
+        )?;
+        pinned.insert(key, c.clone());
+        Ok(c)
+    }
+}
+
+fn client(
+    user_agent: &str,
+    resolver: &Option<Arc<dyn Resolve>>,
+    follow: bool,
+    pin: Option<(&str, SocketAddr)>,
+) -> Result<reqwest::Client, String> {
+    let mut b = reqwest::Client::builder()
+        .user_agent(user_agent.to_string())
+        // A probe must see the endpoint as a new client would: no reuse.
+        .pool_max_idle_per_host(0)
+        .tcp_nodelay(true)
+        // Proxies from the environment would probe the proxy, not the region.
+        .no_proxy()
+        .redirect(if follow {
+            reqwest::redirect::Policy::limited(MAX_REDIRECTS)
+        } else {
+            reqwest::redirect::Policy::none()
+        });
+    if let Some(r) = resolver {
+        b = b.dns_resolver2(r.clone());
+    }
+    if let Some((host, addr)) = pin {
+        b = b.resolve(host, addr);
+    }
+    b.build()
+        .map_err(|e| format!("cannot build HTTP client: {e}"))
+}
+
+/// Read the body until `needle` shows up or [`BODY_LIMIT`] bytes were read.
+/// Returns whether it was found and how many bytes were read.
+async fn read_until(
+    resp: &mut reqwest::Response,
+    needle: &[u8],
+) -> Result<(bool, usize), reqwest::Error> {
+    if needle.is_empty() {
+        return Ok((true, 0));
+    }
+    let mut body = Vec::with_capacity(4096.min(BODY_LIMIT));
+    while body.len() < BODY_LIMIT {
+        let Some(chunk) = resp.chunk().await? else {
+            break;
+        };
+        // Only the new bytes, plus the tail that a match could straddle,
+        // need searching.
+        let from = body.len().saturating_sub(needle.len() - 1);
+        let room = BODY_LIMIT - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if contains(&body[from..], needle) {
+            return Ok((true, body.len()));
         }
     }
+    Ok((false, body.len()))
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -176,30 +242,48 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 /// Map a reqwest error to a failure class by walking its source chain.
+///
+/// Typed checks come first: reqwest's own timeout flag, a rustls error (TLS),
+/// then the kind of the first `io::Error`. Only errors that carry no type we
+/// can reach (hyper-util's "dns error" wrapper, hyper's "connection closed
+/// before message completed") are matched by their message, and only the
+/// messages of the *sources*: the top-level message holds the URL, whose host
+/// name could contain any word.
 pub fn classify(e: &reqwest::Error) -> (FailureClass, String) {
-    use std::error::Error as _;
-    let mut chain = e.to_string();
+    let mut detail = e.to_string();
+    let mut nodes: Vec<&(dyn std::error::Error + 'static)> = Vec::new();
+    collect_chain(std::error::Error::source(e), &mut nodes);
     let mut io_kind = None;
-    let mut src = e.source();
-    while let Some(s) = src {
-        chain.push_str(": ");
-        chain.push_str(&s.to_string());
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+    let mut tls = false;
+    let mut dns = false;
+    let mut closed = false;
+    for n in &nodes {
+        let msg = n.to_string();
+        if !detail.ends_with(&msg) {
+            detail.push_str(": ");
+            detail.push_str(&msg);
+        }
+        if n.downcast_ref::<rustls::Error>().is_some() {
+            tls = true;
+        }
+        if let Some(io) = n.downcast_ref::<std::io::Error>() {
             io_kind.get_or_insert(io.kind());
         }
-        src = s.source();
+        // hyper-util's ConnectError (not exported) displays exactly this.
+        if msg == "dns error" {
+            dns = true;
+        }
+        // hyper's IncompleteMessage: the peer closed before a full response.
+        if msg.starts_with("connection closed before message completed") {
+            closed = true;
+        }
     }
-    let lower = chain.to_ascii_lowercase();
     use std::io::ErrorKind as K;
     let class = if e.is_timeout() {
         FailureClass::Timeout
-    } else if lower.contains("dns error") || lower.contains("failed to lookup address") {
+    } else if dns {
         FailureClass::Dns
-    } else if lower.contains("certificate")
-        || lower.contains("tls")
-        || lower.contains("handshake")
-        || lower.contains("invalid peer")
-    {
+    } else if tls {
         FailureClass::Tls
     } else {
         match io_kind {
@@ -208,16 +292,47 @@ pub fn classify(e: &reqwest::Error) -> (FailureClass, String) {
                 FailureClass::ConnectionReset
             }
             Some(K::TimedOut) => FailureClass::Timeout,
-            _ if lower.contains("connection refused") => FailureClass::ConnectionRefused,
-            _ if lower.contains("reset")
-                || lower.contains("connection closed")
-                || lower.contains("incomplete message")
-                || lower.contains("broken pipe") =>
-            {
-                FailureClass::ConnectionReset
-            }
+            _ if closed => FailureClass::ConnectionReset,
             _ => FailureClass::Other,
         }
     };
-    (class, chain)
+    (class, detail)
+}
+
+/// Flatten an error's source chain. `io::Error::source` skips the error it
+/// wraps (it returns the wrapped error's *source*), so a rustls error inside
+/// an `io::Error` is reached through `get_ref` instead.
+fn collect_chain<'a>(
+    mut src: Option<&'a (dyn std::error::Error + 'static)>,
+    out: &mut Vec<&'a (dyn std::error::Error + 'static)>,
+) {
+    // Bounded: a chain is a few levels deep; this guards against cycles.
+    while let Some(s) = src {
+        if out.len() >= 32 {
+            return;
+        }
+        out.push(s);
+        if let Some(inner) = s
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            let inner: &(dyn std::error::Error + 'static) = inner;
+            collect_chain(Some(inner), out);
+            return;
+        }
+        src = s.source();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains;
+
+    #[test]
+    fn contains_finds_needles_anywhere() {
+        assert!(contains(b"hello world", b"o w"));
+        assert!(contains(b"abc", b""));
+        assert!(!contains(b"ab", b"abc"));
+        assert!(!contains(b"hello", b"world"));
+    }
 }

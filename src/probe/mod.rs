@@ -252,9 +252,22 @@ pub struct Prober {
 }
 
 impl Prober {
+    /// A prober for `cfg`, resolving names through the system resolver.
     pub fn new(cfg: &Config) -> Result<Self, String> {
         Ok(Prober {
             http: http::HttpProber::new(&cfg.probe)?,
+        })
+    }
+
+    /// A prober whose HTTP and TCP probes resolve host names through
+    /// `resolver` instead of the system resolver (a `resolve` pin in a
+    /// target still wins). Tests use it so that no name leaves the machine.
+    pub fn with_resolver(
+        cfg: &Config,
+        resolver: Arc<dyn reqwest::dns::Resolve>,
+    ) -> Result<Self, String> {
+        Ok(Prober {
+            http: http::HttpProber::with_resolver(&cfg.probe, resolver)?,
         })
     }
 
@@ -268,9 +281,11 @@ impl Prober {
         deadline: Option<Instant>,
     ) -> Vec<TargetOutcome> {
         let settings = &cfg.probe;
-        let sem = Arc::new(Semaphore::new(settings.concurrency));
+        let limit = effective_concurrency(settings.concurrency);
+        let sem = Arc::new(Semaphore::new(limit));
         let mut set = tokio::task::JoinSet::new();
         let mut order = Vec::new();
+        let mut done = Vec::new();
         for group in &cfg.groups {
             for target in &group.targets {
                 if skip(group, target) {
@@ -278,14 +293,17 @@ impl Prober {
                 }
                 let idx = order.len();
                 order.push((group.name.clone(), target.clone()));
-                let sem = sem.clone();
+                // Take the permit before spawning: at most `limit` probe
+                // tasks exist at once, so memory follows the concurrency,
+                // not the number of targets.
+                // The semaphore is never closed, so acquire cannot fail.
+                let permit = sem.clone().acquire_owned().await.expect("semaphore closed");
                 let http = self.http.clone();
                 let target = target.clone();
                 let attempts = settings.attempts;
                 let interval = settings.interval;
                 set.spawn(async move {
-                    // The semaphore is never closed, so acquire cannot fail.
-                    let _permit = sem.acquire_owned().await.expect("semaphore closed");
+                    let _permit = permit;
                     let mut out = Vec::with_capacity(attempts as usize);
                     for i in 0..attempts {
                         if i > 0 && !interval.is_zero() {
@@ -299,20 +317,26 @@ impl Prober {
                         }
                         let a = match &target.check {
                             Check::Http(h) => http.check(h, target.timeout).await,
-                            Check::Tcp { addr } => tcp::check(addr, target.timeout).await,
+                            Check::Tcp { addr } => {
+                                tcp::check_with(addr, target.timeout, http.resolver()).await
+                            }
                         };
                         out.push(a);
                     }
                     (idx, out)
                 });
+                // Collect finished probes as we go so their tasks are freed.
+                while let Some(joined) = set.try_join_next() {
+                    collect(joined, &mut done);
+                }
             }
         }
-        let mut results: Vec<Option<Vec<Attempt>>> = vec![None; order.len()];
         while let Some(joined) = set.join_next().await {
-            match joined {
-                Ok((idx, attempts)) => results[idx] = Some(attempts),
-                Err(e) => tracing::error!(error = %e, "probe task failed"),
-            }
+            collect(joined, &mut done);
+        }
+        let mut results: Vec<Option<Vec<Attempt>>> = vec![None; order.len()];
+        for (idx, attempts) in done {
+            results[idx] = Some(attempts);
         }
         order
             .into_iter()
@@ -346,6 +370,41 @@ impl Prober {
             })
             .collect()
     }
+}
+
+fn collect(
+    joined: Result<(usize, Vec<Attempt>), tokio::task::JoinError>,
+    done: &mut Vec<(usize, Vec<Attempt>)>,
+) {
+    match joined {
+        Ok(r) => done.push(r),
+        // A panicking probe leaves its target without attempts: Unknown.
+        Err(e) => tracing::error!(error = %e, "probe task failed"),
+    }
+}
+
+/// File descriptors kept free for everything that is not a probe socket
+/// (stdio, the zone file, the runtime's epoll, alert connections).
+const FD_RESERVE: u64 = 64;
+
+/// `[probe].concurrency`, capped so the in-flight probes (one socket each)
+/// fit the open-file limit. Past that limit, connects would fail with
+/// EMFILE and healthy targets would be reported down. The CLI raises the
+/// soft limit to the hard one at start; under SCF it is 1024.
+pub fn effective_concurrency(configured: usize) -> usize {
+    let cap = match rlimit::Resource::NOFILE.get() {
+        Ok((soft, _)) => soft.saturating_sub(FD_RESERVE).max(1),
+        Err(_) => return configured,
+    };
+    let cap = usize::try_from(cap).unwrap_or(usize::MAX);
+    if configured > cap {
+        tracing::warn!(
+            configured,
+            cap,
+            "probe concurrency capped to fit the open-file limit"
+        );
+    }
+    configured.min(cap)
 }
 
 #[cfg(test)]

@@ -1,26 +1,30 @@
 //! TCP connect probes: the port accepts a connection within the timeout.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use reqwest::dns::Resolve;
 
 use super::{Attempt, FailureClass};
 
 /// One connect attempt to `addr` ("host:port"), bounded by `timeout`
-/// including name resolution.
+/// including name resolution (through the system resolver).
 pub async fn check(addr: &str, timeout: Duration) -> Attempt {
+    check_with(addr, timeout, None).await
+}
+
+/// As [`check`], resolving a host name through `resolver` when one is given
+/// (the same resolver the HTTP probes use).
+pub async fn check_with(
+    addr: &str,
+    timeout: Duration,
+    resolver: Option<&Arc<dyn Resolve>>,
+) -> Attempt {
     let start = Instant::now();
-    match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await {
-        Ok(Ok(_stream)) => Attempt::success(start.elapsed(), None),
-        Ok(Err(e)) => {
-            use std::io::ErrorKind as K;
-            let class = match e.kind() {
-                K::ConnectionRefused => FailureClass::ConnectionRefused,
-                K::ConnectionReset | K::ConnectionAborted => FailureClass::ConnectionReset,
-                K::TimedOut => FailureClass::Timeout,
-                _ if is_resolve_error(&e) => FailureClass::Dns,
-                _ => FailureClass::Other,
-            };
-            Attempt::failure(start.elapsed(), None, class, format!("connect {addr}: {e}"))
-        }
+    match tokio::time::timeout(timeout, connect(addr, resolver)).await {
+        Ok(Ok(())) => Attempt::success(start.elapsed(), None),
+        Ok(Err((class, detail))) => Attempt::failure(start.elapsed(), None, class, detail),
         Err(_) => Attempt::failure(
             start.elapsed(),
             None,
@@ -30,10 +34,59 @@ pub async fn check(addr: &str, timeout: Duration) -> Attempt {
     }
 }
 
-fn is_resolve_error(e: &std::io::Error) -> bool {
-    let s = e.to_string().to_ascii_lowercase();
-    s.contains("lookup")
-        || s.contains("name or service")
-        || s.contains("resolve")
-        || s.contains("nodename")
+async fn connect(
+    addr: &str,
+    resolver: Option<&Arc<dyn Resolve>>,
+) -> Result<(), (FailureClass, String)> {
+    let res = match (addr.parse::<SocketAddr>(), resolver) {
+        // An IP literal needs no resolver.
+        (Ok(sa), _) => tokio::net::TcpStream::connect(sa).await.map(drop),
+        (Err(_), Some(r)) => {
+            let addrs = resolve(addr, r.as_ref()).await?;
+            tokio::net::TcpStream::connect(&addrs[..]).await.map(drop)
+        }
+        (Err(_), None) => match tokio::net::lookup_host(addr).await {
+            Ok(a) => {
+                let addrs: Vec<SocketAddr> = a.collect();
+                if addrs.is_empty() {
+                    return Err((FailureClass::Dns, format!("{addr}: no address")));
+                }
+                tokio::net::TcpStream::connect(&addrs[..]).await.map(drop)
+            }
+            Err(e) => return Err((FailureClass::Dns, format!("resolve {addr}: {e}"))),
+        },
+    };
+    res.map_err(|e| {
+        use std::io::ErrorKind as K;
+        let class = match e.kind() {
+            K::ConnectionRefused => FailureClass::ConnectionRefused,
+            K::ConnectionReset | K::ConnectionAborted => FailureClass::ConnectionReset,
+            K::TimedOut => FailureClass::Timeout,
+            _ => FailureClass::Other,
+        };
+        (class, format!("connect {addr}: {e}"))
+    })
+}
+
+async fn resolve(addr: &str, r: &dyn Resolve) -> Result<Vec<SocketAddr>, (FailureClass, String)> {
+    let dns = |m: String| (FailureClass::Dns, format!("resolve {addr}: {m}"));
+    // The config checked the "host:port" shape; a bracketed IPv6 literal
+    // parsed as a SocketAddr above, so the host here is a name.
+    let (host, port) = addr
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
+        .ok_or_else(|| dns("not host:port".into()))?;
+    let name = host
+        .parse::<reqwest::dns::Name>()
+        .map_err(|_| dns("invalid host name".into()))?;
+    let addrs: Vec<SocketAddr> = r
+        .resolve(name)
+        .await
+        .map_err(|e| dns(e.to_string()))?
+        .map(|a| SocketAddr::new(a.ip(), port))
+        .collect();
+    if addrs.is_empty() {
+        return Err(dns("no address".into()));
+    }
+    Ok(addrs)
 }
