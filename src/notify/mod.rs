@@ -215,6 +215,11 @@ fn title_of(events: &[AlertEvent], drill: bool) -> String {
     for e in events {
         let regions = e.event.regions.join(",");
         let p = match e.event.kind {
+            // Failover mode names the region left and the one now serving.
+            EventKind::Failover if e.event.regions.len() == 2 => format!(
+                "{}: failover {} -> {}",
+                e.event.group, e.event.regions[0], e.event.regions[1]
+            ),
             EventKind::Failover => format!("{}: failover {regions}", e.event.group),
             EventKind::Failback => format!("{}: failback {regions}", e.event.group),
             EventKind::AllDown => format!("{}: ALL regions down", e.event.group),
@@ -573,5 +578,40 @@ mod scrub_tests {
             "{m}"
         );
         assert!(m.contains("/open-apis/bot/v2/hook/[redacted]"), "{m}");
+    }
+}
+
+#[cfg(test)]
+mod title_tests {
+    use super::*;
+
+    fn ev(kind: EventKind, group: &str, regions: &[&str]) -> AlertEvent {
+        AlertEvent {
+            event: Event {
+                kind,
+                severity: Severity::Critical,
+                group: group.into(),
+                regions: regions.iter().map(|r| r.to_string()).collect(),
+                message: String::new(),
+            },
+            record: String::new(),
+            evidence: vec![],
+            changes: vec![],
+            standing: None,
+        }
+    }
+
+    #[test]
+    fn titles_say_where_traffic_went_and_mark_drills() {
+        let events = [
+            ev(EventKind::Failover, "api", &["sh"]),
+            ev(EventKind::Failover, "www", &["sh", "gz"]),
+            ev(EventKind::AllDown, "adm", &["a", "b"]),
+        ];
+        assert_eq!(
+            title_of(&events, false),
+            "api: failover sh; www: failover sh -> gz; adm: ALL regions down"
+        );
+        assert_eq!(title_of(&events[..1], true), "[DRILL] api: failover sh");
     }
 }
