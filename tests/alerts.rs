@@ -713,7 +713,7 @@ timeout = "1s"
             assert_eq!(body["events"][0]["standing"]["first"], true);
             let zone = std::fs::read_to_string(&e.zone).unwrap();
             assert!(
-                zone.contains("_dns-failover.api") && zone.contains("dns-failover alerted"),
+                zone.contains("_dns-failover-a.api") && zone.contains("dns-failover alerted"),
                 "{zone}"
             );
             reports.push(r);

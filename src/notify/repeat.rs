@@ -9,7 +9,7 @@
 //! `max_changes_exceeded` and `apply_failed` (a write that keeps failing).
 //!
 //! The memory is one *state record* per group, next to the group's records:
-//! same domain and line, subdomain `_dns-failover.<subdomain>`, type A, value
+//! same domain and line, subdomain `_dns-failover-<type>.<subdomain>`, type A, value
 //! `127.0.0.1`, **disabled** (it never resolves), and a remark
 //! `dns-failover alerted <id>:<since>:<last> ...`, where `<id>` names a
 //! condition (a hash of group, kind and regions), `<since>` is when it was
@@ -78,12 +78,21 @@ fn reminder_due(s: &Standing, r: Duration, now: DateTime<Utc>) -> bool {
     k(now) > k(s.last)
 }
 
-/// Key of the state record of a group's key.
+/// Key of the state record of a group's key: `_dns-failover-<type>.<subdomain>`
+/// on the group's line (the type in the name keeps an A and an AAAA group of
+/// one name apart; a wildcard label becomes `_wildcard`, since `*` may only be
+/// the leftmost label).
 pub fn state_key(key: &RecordKey) -> RecordKey {
+    let prefix = format!("_dns-failover-{}", key.rtype.as_str().to_ascii_lowercase());
     let sub = if key.subdomain == "@" || key.subdomain.is_empty() {
-        "_dns-failover".to_string()
+        prefix
     } else {
-        format!("_dns-failover.{}", key.subdomain)
+        let host: Vec<&str> = key
+            .subdomain
+            .split('.')
+            .map(|l| if l == "*" { "_wildcard" } else { l })
+            .collect();
+        format!("{prefix}.{}", host.join("."))
     };
     RecordKey {
         domain: key.domain.clone(),
@@ -260,6 +269,32 @@ mod tests {
 
     fn t(s: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(1_790_000_000 + s, 0).unwrap()
+    }
+
+    #[test]
+    fn state_keys_are_valid_and_distinct_per_type() {
+        let k = |sub: &str, t| RecordKey {
+            domain: "example.com".into(),
+            subdomain: sub.into(),
+            rtype: t,
+            line: "默认".into(),
+        };
+        assert_eq!(
+            state_key(&k("api", RecordType::A)).subdomain,
+            "_dns-failover-a.api"
+        );
+        assert_eq!(
+            state_key(&k("api", RecordType::Aaaa)).subdomain,
+            "_dns-failover-aaaa.api"
+        );
+        assert_eq!(
+            state_key(&k("@", RecordType::Cname)).subdomain,
+            "_dns-failover-cname"
+        );
+        assert_eq!(
+            state_key(&k("*.eu", RecordType::A)).subdomain,
+            "_dns-failover-a._wildcard.eu"
+        );
     }
 
     fn ev(kind: EventKind, regions: &[&str]) -> Event {
