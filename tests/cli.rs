@@ -593,3 +593,46 @@ async fn the_example_configs_validate() {
         }
     }
 }
+
+/// Every `[[alert]]` example in docs/alerts.md is a valid channel config.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_alert_examples_validate() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/alerts.md")).unwrap();
+    let blocks: Vec<&str> = doc
+        .split("```toml\n")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .filter(|b| b.trim_start().starts_with("[[alert]]"))
+        .collect();
+    assert!(
+        blocks.len() >= 6,
+        "expected an example per channel, found {}",
+        blocks.len()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let base = "[dns]\nprovider = \"file\"\ndomain = \"example.com\"\npath = \"z.json\"\n[[group]]\nname = \"api\"\nsubdomain = \"api\"\ntype = \"A\"\n[[group.target]]\nregion = \"gz\"\nvalue = \"192.0.2.1\"\ntcp = \"127.0.0.1:9\"\n";
+    for (i, block) in blocks.iter().enumerate() {
+        let p = dir.path().join(format!("alert{i}.toml"));
+        std::fs::write(&p, format!("{base}\n{block}")).unwrap();
+        // Every ${VAR} the example uses, set to a harmless local value.
+        let vars: Vec<String> = block
+            .split("${")
+            .skip(1)
+            .filter_map(|s| s.split('}').next())
+            .map(String::from)
+            .collect();
+        let path = p.display().to_string();
+        let out = tokio::task::spawn_blocking(move || {
+            let mut c = std::process::Command::new(BIN);
+            c.args(["-c", &path, "validate"]);
+            for v in &vars {
+                c.env(v, "https://127.0.0.1:9/hook?key=example");
+            }
+            c.output().unwrap()
+        })
+        .await
+        .unwrap();
+        assert_eq!(code(&out), 0, "example {i}:\n{block}\n{}", stderr(&out));
+    }
+}
