@@ -195,8 +195,8 @@ pub fn validate(mut raw: RawAlert) -> Result<AlertConfig, KeyError> {
         }
         "email" => Channel::Email(super::email::Config::validate(&mut raw)?),
         "wecom" => Channel::Wecom(super::wecom::Config::validate(&mut raw)?),
-        "dingtalk" => Channel::Dingtalk(super::dingtalk::Config::validate(&mut raw)?),
-        "feishu" => Channel::Feishu(super::feishu::Config::validate(&mut raw)?),
+        "dingtalk" => Channel::Dingtalk(SignedWebhook::validate(&mut raw, "dingtalk")?),
+        "feishu" => Channel::Feishu(SignedWebhook::validate(&mut raw, "feishu")?),
         "webhook" => Channel::Webhook(super::webhook::Config::validate(&mut raw)?),
         "sms" => Channel::Sms(sms_from_raw(&mut raw)?),
         other => {
@@ -260,4 +260,24 @@ fn sms_from_raw(raw: &mut RawAlert) -> Result<super::sms::SmsConfig, KeyError> {
     raw.reject_leftover()?;
     cfg.validate().map_err(|(k, m)| (Some(k), m))?;
     Ok(cfg)
+}
+
+/// A chat robot's webhook and its optional signing secret: the settings of
+/// `type = "dingtalk"` and `type = "feishu"` (they differ in how they sign).
+#[derive(Debug, Clone)]
+pub struct SignedWebhook {
+    /// The robot URL; it holds the access token, so it is a secret.
+    pub webhook: Secret,
+    /// Signing secret (DingTalk 加签 `SEC...`, Feishu 签名校验), if the robot has one.
+    pub secret: Option<Secret>,
+}
+
+impl SignedWebhook {
+    pub fn validate(raw: &mut RawAlert, kind: &str) -> Result<SignedWebhook, KeyError> {
+        let webhook = required(raw.webhook.take(), "webhook", kind)?;
+        check_url(&webhook, "webhook")?;
+        let secret = raw.secret.take().filter(|s| !s.is_empty());
+        raw.reject_leftover()?;
+        Ok(SignedWebhook { webhook, secret })
+    }
 }

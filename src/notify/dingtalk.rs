@@ -15,33 +15,15 @@ use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
 
-use super::config::{check_url, required, KeyError, RawAlert};
 use super::render::{self, truncate_bytes, Flavour};
 use super::{post_json, Alert, Error, Notifier};
-use crate::config::Secret;
 
 /// Markdown text limit in bytes. DingTalk documents about 20,000 bytes per
 /// message; we keep a margin for the JSON around it.
 pub const TEXT_MAX: usize = 18_000;
 
-/// `type = "dingtalk"` settings.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// `https://oapi.dingtalk.com/robot/send?access_token=...`
-    pub webhook: Secret,
-    /// 加签 secret (`SEC...`); absent when the robot uses keywords or an IP list.
-    pub secret: Option<Secret>,
-}
-
-impl Config {
-    pub fn validate(raw: &mut RawAlert) -> Result<Config, KeyError> {
-        let webhook = required(raw.webhook.take(), "webhook", "dingtalk")?;
-        check_url(&webhook, "webhook")?;
-        let secret = raw.secret.take().filter(|s| !s.is_empty());
-        raw.reject_leftover()?;
-        Ok(Config { webhook, secret })
-    }
-}
+/// `type = "dingtalk"` settings: the webhook and its optional signing secret.
+pub type Config = super::config::SignedWebhook;
 
 /// `base64(HMAC-SHA256(key = secret, msg = "<ts_ms>\n<secret>"))`, before URL encoding.
 pub fn sign(secret: &str, timestamp_ms: i64) -> String {

@@ -14,32 +14,14 @@ use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
 
-use super::config::{check_url, required, KeyError, RawAlert};
 use super::render::{self, truncate_bytes};
 use super::{post_json, Alert, Error, Notifier};
-use crate::config::Secret;
 
 /// Text limit in bytes (the whole body must stay under 20 KB).
 pub const TEXT_MAX: usize = 18_000;
 
-/// `type = "feishu"` settings.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// `https://open.feishu.cn/open-apis/bot/v2/hook/<token>` (or Lark's host).
-    pub webhook: Secret,
-    /// Signing secret ("签名校验"), if the bot has one.
-    pub secret: Option<Secret>,
-}
-
-impl Config {
-    pub fn validate(raw: &mut RawAlert) -> Result<Config, KeyError> {
-        let webhook = required(raw.webhook.take(), "webhook", "feishu")?;
-        check_url(&webhook, "webhook")?;
-        let secret = raw.secret.take().filter(|s| !s.is_empty());
-        raw.reject_leftover()?;
-        Ok(Config { webhook, secret })
-    }
-}
+/// `type = "feishu"` settings: the webhook and its optional signing secret.
+pub type Config = super::config::SignedWebhook;
 
 /// `base64(HMAC-SHA256(key = "<ts_s>\n<secret>", msg = ""))`.
 pub fn sign(secret: &str, timestamp_s: i64) -> String {
