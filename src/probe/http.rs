@@ -194,6 +194,10 @@ fn client(
         // A probe must see the endpoint as a new client would: no reuse.
         .pool_max_idle_per_host(0)
         .tcp_nodelay(true)
+        // One request per connection: TCP keepalive and user-timeout options
+        // (reqwest sets five by default) would only cost syscalls per probe.
+        .tcp_keepalive(None)
+        .tcp_user_timeout(None)
         // Proxies from the environment would probe the proxy, not the region.
         .no_proxy()
         .redirect(if follow {
