@@ -5,6 +5,7 @@
 #
 #   bench/probe-10k.sh               # 3 runs of 10,000 targets
 #   TARGETS=2000 RUNS=5 bench/probe-10k.sh
+#   FLOOR=0 bench/probe-10k.sh     # skip the bare-socket floor runs
 #
 # Everything listens on and connects to 127.0.0.1 only. Targets: issue 2 asks
 # for < 2.5 s wall and < 64 MB peak RSS on a 2-core machine. See
@@ -25,7 +26,7 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need" ]; then
     echo "warning: open-file limit $(ulimit -n) < $need; the prober caps its concurrency to fit" >&2
 fi
 
-cargo build --quiet --release --bin dns-failover --example bench-targets
+cargo build --quiet --release --bin dns-failover --example bench-targets --example probe-floor
 bin=target/release/dns-failover
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/dns-failover-bench.XXXXXX")
@@ -70,3 +71,12 @@ for run in $(seq "$RUNS"); do
     printf '%-4s %9s %9s %10.1f %8s %8s  %s\n' "$run" "$wall" "$cpu" "$(echo "$rss_kb / 1024" | bc -l)" \
         "$healthy" "$down" "$classes"
 done
+
+# The same targets through bench/probe-floor.rs: a bare-socket prober with no
+# HTTP library, config model or report, i.e. what this machine allows at all.
+if [ "${FLOOR:-1}" != 0 ]; then
+    for run in $(seq "$RUNS"); do
+        /usr/bin/time -f "floor run $run: wall %e s, cpu %U+%S s, max rss %M KB" \
+            target/release/examples/probe-floor "$dir/probe.toml"
+    done
+fi

@@ -528,11 +528,15 @@ impl Config {
     /// resolve relative paths (e.g. a file zone) against the file's folder.
     pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| line_of(text, s.start));
+            let span = e.span();
             ConfigError {
                 file: path.to_path_buf(),
-                line,
-                key: String::new(),
+                line: span.as_ref().map(|s| line_of(text, s.start)),
+                // Type errors and unknown keys carry the offending span;
+                // name the key there (a syntax error has no document).
+                key: span
+                    .and_then(|s| key_at(toml::de::DeTable::parse(text).ok()?.get_ref(), s.start))
+                    .unwrap_or_default(),
                 message: e.message().trim().to_string(),
             }
         })?;
@@ -558,7 +562,8 @@ enum Seg<'a> {
 struct Validator<'a> {
     text: &'a str,
     file: &'a Path,
-    doc: Option<toml_edit::ImDocument<String>>,
+    /// The document with spans, parsed on the first error only.
+    doc: Option<toml::de::DeTable<'a>>,
 }
 
 impl Validator<'_> {
@@ -583,49 +588,75 @@ impl Validator<'_> {
     /// Find the line of a key path (or of its nearest existing parent).
     fn locate(&mut self, path: &[Seg]) -> Option<usize> {
         if self.doc.is_none() {
-            self.doc = toml_edit::ImDocument::parse(self.text.to_string()).ok();
+            self.doc = toml::de::DeTable::parse(self.text)
+                .ok()
+                .map(|d| d.into_inner());
         }
         let doc = self.doc.as_ref()?;
         let mut best = None;
-        walk(doc.as_table(), path, &mut best);
+        walk(doc, path, &mut best);
         best.map(|o| line_of(self.text, o))
     }
 }
 
 /// Descend `path` from `table`, remembering the start offset of the deepest
 /// key found, so an error points at the key itself or its closest parent.
-fn walk(table: &dyn toml_edit::TableLike, path: &[Seg], best: &mut Option<usize>) {
-    use toml_edit::{Item, Value};
+fn walk(table: &toml::de::DeTable<'_>, path: &[Seg], best: &mut Option<usize>) {
+    use toml::de::DeValue;
     let Some((Seg::Key(k), rest)) = path.split_first() else {
         return;
     };
-    let Some((key, item)) = table.get_key_value(k) else {
+    let Some((key, item)) = table.iter().find(|(key, _)| key.get_ref().as_ref() == *k) else {
         return;
     };
-    if let Some(s) = key.span() {
-        *best = Some(s.start);
-    }
-    match (rest.split_first(), item) {
-        (Some((Seg::Index(n), rest2)), Item::ArrayOfTables(a)) => {
-            if let Some(t) = a.get(*n) {
-                if let Some(s) = t.span() {
-                    *best = Some(s.start);
+    *best = Some(key.span().start);
+    match (rest.split_first(), item.get_ref()) {
+        (Some((Seg::Index(n), rest2)), DeValue::Array(a)) => {
+            if let Some(v) = a.get(*n) {
+                *best = Some(v.span().start);
+                if let DeValue::Table(t) = v.get_ref() {
+                    walk(t, rest2, best);
                 }
-                walk(t, rest2, best);
             }
         }
-        (Some((Seg::Index(n), _)), Item::Value(Value::Array(a))) => {
-            if let Some(s) = a.get(*n).and_then(|v| v.span()) {
-                *best = Some(s.start);
-            }
-        }
-        (Some(_), _) => {
-            if let Some(t) = item.as_table_like() {
-                walk(t, rest, best);
-            }
-        }
-        (None, _) => {}
+        (Some(_), DeValue::Table(t)) => walk(t, rest, best),
+        _ => {}
     }
+}
+
+/// The dotted key path (`group[0].target[1].url`) of the deepest key whose
+/// key or value spans `offset`. A table's own span is only its header, so
+/// every table is searched, not only the ones spanning `offset`.
+fn key_at(table: &toml::de::DeTable<'_>, offset: usize) -> Option<String> {
+    use toml::de::DeValue;
+    let within = |r: std::ops::Range<usize>| r.start <= offset && offset < r.end.max(r.start + 1);
+    for (key, value) in table.iter() {
+        let k = key.get_ref();
+        match value.get_ref() {
+            DeValue::Table(t) => {
+                if let Some(sub) = key_at(t, offset) {
+                    return Some(format!("{k}.{sub}"));
+                }
+            }
+            DeValue::Array(a) => {
+                for (i, e) in a.iter().enumerate() {
+                    if let DeValue::Table(t) = e.get_ref() {
+                        if let Some(sub) = key_at(t, offset) {
+                            return Some(format!("{k}[{i}].{sub}"));
+                        }
+                    }
+                    if within(e.span()) {
+                        return Some(format!("{k}[{i}]"));
+                    }
+                }
+            }
+            _ => {}
+        }
+        if within(key.span()) || within(value.span()) {
+            return Some(k.to_string());
+        }
+    }
+    None
 }
 
 type VResult<T> = Result<T, ConfigError>;

@@ -148,6 +148,7 @@ fn unknown_key_names_the_key_and_its_line() {
     let e = err(&text);
     assert_eq!(e.line, Some(line_of_text(&text, "concurency")));
     assert!(e.message.contains("unknown field `concurency`"), "{e}");
+    assert_eq!(e.key, "probe.concurency");
     let shown = e.to_string();
     assert!(shown.starts_with("/etc/df/dns-failover.toml:"), "{shown}");
 }
@@ -158,6 +159,10 @@ fn unknown_key_in_a_target_is_rejected() {
     let e = err(&text);
     assert_eq!(e.line, Some(line_of_text(&text, "body_contain =")));
     assert!(e.message.contains("body_contain"), "{e}");
+    assert!(
+        e.key.starts_with("group[0].target[") && e.key.ends_with("].body_contain"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -166,6 +171,7 @@ fn wrong_type_is_reported_with_its_line() {
     let e = err(&text);
     assert_eq!(e.line, Some(line_of_text(&text, "attempts")));
     assert!(e.message.contains("invalid type"), "{e}");
+    assert_eq!(e.key, "probe.attempts");
 }
 
 #[test]
@@ -335,6 +341,7 @@ fn missing_env_var_is_named_and_the_line_given() {
         "{e}"
     );
     assert_eq!(e.line, Some(line_of_text(&text, "DF_TEST_UNSET_VAR_91")));
+    assert!(e.key.ends_with(".headers.Authorization"), "{e}");
 }
 
 #[test]

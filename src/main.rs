@@ -195,17 +195,25 @@ async fn real_main(cli: Cli) -> u8 {
     };
     let report = pipeline::run_once(&deps, &cfg, &action).await;
     if cli.json {
-        match serde_json::to_string_pretty(&report) {
-            Ok(s) => println!("{s}"),
-            Err(e) => {
-                eprintln!("error: cannot encode the report: {e}");
-                return 1;
-            }
+        // Streamed: a 10,000-target report is megabytes; no need to hold
+        // it twice.
+        if let Err(e) = write_json(&report) {
+            eprintln!("error: cannot write the report: {e}");
+            return 1;
         }
     } else {
         print!("{}", report.render_text());
     }
     report.exit_code() as u8
+}
+
+/// Pretty JSON and a newline on stdout, through one buffer.
+fn write_json<T: serde::Serialize>(value: &T) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    serde_json::to_writer_pretty(&mut out, value)?;
+    out.write_all(b"\n")?;
+    out.flush()
 }
 
 /// `notify-test`: one test alert per channel, ignoring their filters.
