@@ -475,12 +475,12 @@ url = "http://127.0.0.1:9/health"
         (
             "name = \"api\"",
             "name = \"api\"\nfailback_after = 5",
-            ":8: invalid type",
+            ":8: group[0].failback_after: invalid type",
         ),
         (
             "region = \"gz\"",
             "region = \"gz\"\ncolour = \"red\"",
-            ":13: unknown field `colour`",
+            ":13: group[0].target[0].colour: unknown field `colour`",
         ),
         (
             "url = \"http://127.0.0.1:9/health\"",
@@ -490,7 +490,7 @@ url = "http://127.0.0.1:9/health"
         (
             "value = \"192.0.2.1\"",
             "value = \"${DF_CLI_TEST_MISSING}\"",
-            "environment variable `DF_CLI_TEST_MISSING` is not set",
+            ":13: group[0].target[0].value: environment variable `DF_CLI_TEST_MISSING` is not set",
         ),
     ];
     for (from, to, want) in cases {
