@@ -20,6 +20,45 @@ use support::*;
 const DOMAIN: &str = "example.com";
 const LINE: &str = "默认";
 
+/// The DNSPod actions the CAM policy in docs/deploy.md (step 3) allows.
+fn documented_dnspod_actions() -> std::collections::BTreeSet<String> {
+    let doc = include_str!("../docs/deploy.md");
+    let step = &doc[doc.find("## 3. ").expect("docs/deploy.md has a step 3")..];
+    let json = &step[step.find("```json\n").expect("step 3 has a JSON policy") + 8..];
+    let json = &json[..json.find("```").expect("the JSON block ends")];
+    let policy: serde_json::Value = serde_json::from_str(json).expect("the policy is valid JSON");
+    let mut actions = std::collections::BTreeSet::new();
+    for st in policy["statement"].as_array().expect("statement is a list") {
+        for a in st["action"].as_array().expect("action is a list") {
+            if let Some(name) = a.as_str().and_then(|a| a.strip_prefix("dnspod:")) {
+                actions.insert(name.to_string());
+            }
+        }
+    }
+    actions
+}
+
+/// Every DNSPod action `fake` saw is one the documented policy allows.
+fn assert_documented(fake: &FakeTencent) {
+    let allowed = documented_dnspod_actions();
+    for a in fake.actions() {
+        assert!(
+            allowed.contains(&a),
+            "the provider called {a}, which the CAM policy in docs/deploy.md does not allow"
+        );
+    }
+}
+
+#[test]
+fn the_documented_cam_policy_allows_exactly_the_actions_the_provider_knows() {
+    let known: std::collections::BTreeSet<String> = dns_failover::dns::dnspod::SERVICE
+        .rate_limits
+        .iter()
+        .map(|(a, _)| a.to_string())
+        .collect();
+    assert_eq!(documented_dnspod_actions(), known);
+}
+
 fn key() -> RecordKey {
     RecordKey {
         domain: DOMAIN.into(),
@@ -522,6 +561,7 @@ async fn set_value_sends_the_intended_status_and_keeps_weight_and_remark() {
     let body = fake.with(|s| s.calls_of("ModifyRecord")[0].body.clone());
     assert_eq!(body["Status"], "DISABLE");
     assert_eq!(body["RecordId"], id);
+    assert_documented(&fake);
 }
 
 #[tokio::test]
@@ -558,6 +598,7 @@ async fn a_ttl_the_plan_refuses_is_replaced_by_the_plans_minimum() {
         600
     );
     assert_eq!(fake.with(|s| s.calls_of("DescribeDomain").len()), 1);
+    assert_documented(&fake);
 }
 
 #[tokio::test]
@@ -787,6 +828,7 @@ async fn a_run_bootstraps_fails_over_and_fails_back_against_dnspod() {
         }
         assert_eq!(c.headers["x-tc-token"], TOKEN);
     }
+    assert_documented(&w.fake);
     w.assert_logs_clean();
 }
 
