@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 
 use crate::clock::{Clock, FixedClock};
 use crate::config::Config;
+use crate::decide::EventKind;
 use crate::pipeline::{run_once, Action, Deps, RunOptions};
 use crate::report::RunReport;
 
@@ -226,11 +227,24 @@ fn line_of(r: &RunReport) -> String {
             .filter(|t| !t.health.is_up())
             .map(|t| t.region.as_str())
             .collect();
-        let changes: Vec<String> = g
+        let mut changes: Vec<String> = g
             .changes
             .iter()
             .map(|c| format!("{} [{}]", c.change.summary(), c.status.as_str()))
             .collect();
+        // Healthy again but still out: say so, or "all up" reads as "back in".
+        let waiting: Vec<&str> = g
+            .events
+            .iter()
+            .filter(|e| e.kind == EventKind::Recovering)
+            .flat_map(|e| e.regions.iter().map(String::as_str))
+            .collect();
+        if !waiting.is_empty() {
+            changes.push(format!(
+                "{} still out until failback_after",
+                waiting.join(",")
+            ));
+        }
         parts.push(format!(
             "{}: {}{}",
             g.name,

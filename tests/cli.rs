@@ -570,6 +570,10 @@ async fn the_demo_fails_over_and_back_by_itself() {
         timeline.contains("down ap-shanghai; disable record"),
         "{timeline}"
     );
+    assert!(
+        timeline.contains("ap-shanghai still out until failback_after"),
+        "{timeline}"
+    );
     assert!(timeline.contains("enable record"), "{timeline}");
     assert!(
         stderr(&out).contains("failover ap-shanghai"),
