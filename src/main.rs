@@ -236,9 +236,8 @@ async fn notify_test(cfg: &Config, json: bool) -> u8 {
     let alert = notify::Alert::test(&cfg.prober, &cfg.alert_timezone, chrono::Utc::now());
     let deliveries = notify::send_all(&channels, &alert, None).await;
     if json {
-        match serde_json::to_string_pretty(&deliveries) {
-            Ok(s) => println!("{s}"),
-            Err(e) => eprintln!("error: cannot encode the results: {e}"),
+        if let Err(e) = write_json(&deliveries) {
+            eprintln!("error: cannot write the results: {e}");
         }
     } else {
         for d in &deliveries {

@@ -11,9 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::Engine;
-use hmac::{Hmac, Mac};
 use serde_json::json;
-use sha2::Sha256;
 
 use super::render::{self, truncate_bytes, Flavour};
 use super::{post_json, Alert, Error, Notifier};
@@ -28,10 +26,8 @@ pub type Config = super::config::SignedWebhook;
 /// `base64(HMAC-SHA256(key = secret, msg = "<ts_ms>\n<secret>"))`, before URL encoding.
 pub fn sign(secret: &str, timestamp_ms: i64) -> String {
     let to_sign = format!("{timestamp_ms}\n{secret}");
-    // HMAC accepts keys of any length; new_from_slice cannot fail for it.
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
-    mac.update(to_sign.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    let mac = crate::tencent::sign::hmac_sha256(secret.as_bytes(), to_sign.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac)
 }
 
 /// The webhook URL with `timestamp` and `sign` appended (URL-encoded).

@@ -10,9 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::Engine;
-use hmac::{Hmac, Mac};
 use serde_json::json;
-use sha2::Sha256;
 
 use super::render::{self, truncate_bytes};
 use super::{post_json, Alert, Error, Notifier};
@@ -26,9 +24,8 @@ pub type Config = super::config::SignedWebhook;
 /// `base64(HMAC-SHA256(key = "<ts_s>\n<secret>", msg = ""))`.
 pub fn sign(secret: &str, timestamp_s: i64) -> String {
     let key = format!("{timestamp_s}\n{secret}");
-    // HMAC accepts keys of any length; new_from_slice cannot fail for it.
-    let mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes any key");
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    let mac = crate::tencent::sign::hmac_sha256(key.as_bytes(), b"");
+    base64::engine::general_purpose::STANDARD.encode(mac)
 }
 
 /// The message body; `signed` is `(timestamp_s, secret)`.

@@ -13,9 +13,6 @@
 //! number's `Code` is checked, and any number not sent makes the channel fail
 //! with its code (numbers masked in the message). Credentials are read from
 //! the environment when the channel is built (once per run).
-//!
-//! Not wired in yet: the lead adds `pub mod sms;` and the `[[alert]] type =
-//! "sms"` branch in `notify/config.rs`.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -292,7 +292,7 @@ impl Prober {
                     continue;
                 }
                 let idx = order.len();
-                order.push((group.name.clone(), target.clone()));
+                order.push((group, target));
                 // Take the permit before spawning: at most `limit` probe
                 // tasks exist at once, so memory follows the concurrency,
                 // not the number of targets.
@@ -359,7 +359,7 @@ impl Prober {
                         health
                     };
                 TargetOutcome {
-                    group,
+                    group: group.name.clone(),
                     region: target.region.clone(),
                     value: target.value.clone(),
                     endpoint: endpoint_of(&target.check),

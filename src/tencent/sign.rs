@@ -55,7 +55,7 @@ fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
-fn hmac_sha256(key: &[u8], msg: &[u8]) -> Vec<u8> {
+pub(crate) fn hmac_sha256(key: &[u8], msg: &[u8]) -> Vec<u8> {
     // HMAC accepts keys of any length; `new_from_slice` cannot fail for it.
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any size");
     mac.update(msg);
