@@ -14,6 +14,7 @@ use dns_failover::dns::dnspod::DnspodProvider;
 use dns_failover::dns::{self, apply_change, Change, ChangeOp, DnsProvider, RecordKey, RecordType};
 use dns_failover::pipeline::{run_once, Action, Deps, RunOptions};
 use dns_failover::report::ChangeStatus;
+use serde_json::json;
 use support::fake_tencent::{FakeTencent, Fault, Key};
 use support::*;
 
@@ -47,6 +48,42 @@ fn assert_documented(fake: &FakeTencent) {
             "the provider called {a}, which the CAM policy in docs/deploy.md does not allow"
         );
     }
+}
+
+#[tokio::test]
+async fn a_redirect_is_not_followed_so_the_session_token_stays_home() {
+    use dns_failover::config::Secret;
+    use dns_failover::tencent::{Client, ClientOptions, Credentials};
+    // Where a hostile or misconfigured endpoint sends the client.
+    let elsewhere = HttpServer::start(|_| Reply::Json(200, json!({"Response": {}}))).await;
+    let to = format!("{}/", elsewhere.base);
+    let endpoint = HttpServer::start(move |_| Reply::Redirect(to.clone())).await;
+    let creds = Credentials::new(
+        "AKIDredirect",
+        Secret::new("key-SECRET".to_string()),
+        Some(Secret::new("token-SECRET".to_string())),
+    );
+    let opts = ClientOptions::new(
+        endpoint.base.clone(),
+        Duration::from_secs(2),
+        Duration::from_secs(2),
+    );
+    let client = Client::new(
+        &dns_failover::dns::dnspod::SERVICE,
+        creds,
+        opts,
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    let r = client
+        .call_value("DescribeRecordList", &json!({"Domain": DOMAIN}))
+        .await;
+    assert!(r.is_err(), "a 307 is not an answer: {r:?}");
+    assert_eq!(endpoint.requests().len(), 1, "asked once, not retried");
+    assert!(
+        elsewhere.requests().is_empty(),
+        "the request (and its X-TC-Token) went to the redirect target"
+    );
 }
 
 #[test]
@@ -754,7 +791,9 @@ impl World {
 
     fn assert_logs_clean(&self) {
         let logs = self.logs.text();
-        assert!(!logs.is_empty(), "logs were captured");
+        // The client's span is where credentials are handled: it must be
+        // among what was captured, or the check below proves nothing.
+        assert!(logs.contains("tencent_api"), "client logs were captured");
         assert_no_secrets("logs", &logs);
     }
 }

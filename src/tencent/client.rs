@@ -296,8 +296,11 @@ impl Client {
             None => host.to_string(),
         };
         let uri = url.path().to_string();
+        // No redirects: the API never sends one, and reqwest would carry the
+        // X-TC-Token header (not one it strips) to whatever host it names.
         let http = reqwest::Client::builder()
             .connect_timeout(opts.timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("dns-failover/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;

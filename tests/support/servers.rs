@@ -66,6 +66,8 @@ pub enum Reply {
     Text(u16, String),
     /// Read the request, never answer.
     Hang,
+    /// `307 Temporary Redirect` to this URL (method and body are kept).
+    Redirect(String),
 }
 
 type Handler = Arc<dyn Fn(&Req) -> Reply + Send + Sync>;
@@ -137,6 +139,7 @@ async fn serve_http(
     };
     let reply = handler(&req);
     reqs.lock().unwrap().push(req);
+    let mut extra = String::new();
     let (code, ctype, body) = match reply {
         Reply::Json(c, v) => (c, "application/json", v.to_string()),
         Reply::Text(c, t) => (c, "text/plain", t),
@@ -144,9 +147,13 @@ async fn serve_http(
             tokio::time::sleep(Duration::from_secs(3600)).await;
             return Ok(());
         }
+        Reply::Redirect(to) => {
+            extra = format!("location: {to}\r\n");
+            (307, "text/plain", String::new())
+        }
     };
     let resp = format!(
-        "HTTP/1.1 {code} X\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {code} X\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\n{extra}connection: close\r\n\r\n{body}",
         body.len()
     );
     let mut sock = rd.into_inner();
