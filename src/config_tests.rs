@@ -284,6 +284,13 @@ fn url_and_tcp_are_exclusive_and_one_is_required() {
         "tcp = \"sh.apigw.example.com\"",
     );
     assert!(err(&text).message.contains("is not \"host:port\""));
+    let text = good_with(
+        "tcp = \"sh.apigw.example.com:443\"",
+        "tcp = \"sh.apigw.example.com:443\"\nurl = \"https://sh.apigw.example.com/\"",
+    );
+    let e = err(&text);
+    assert_eq!(e.key, "group[0].target[1].tcp");
+    assert!(e.message.contains("not both"), "{e}");
 }
 
 #[test]
@@ -375,7 +382,18 @@ fn a_type_error_never_shows_an_expanded_secret() {
         "headers = { Authorization = \"${DF_TEST_SECRET_78}\", X = 5 }",
     );
     let e = err(&text);
+    assert!(e.message.contains("invalid type"), "{e}");
+    assert!(e.key.ends_with(".headers.X"), "{e}");
     assert!(!e.to_string().contains("very-secret-78"), "{e}");
+    // An error about the secret's own value names the header, not the value.
+    std::env::set_var("DF_TEST_SECRET_79", "very-secret-79\r\nX-Injected: 1");
+    let text = good_with(
+        "headers = { Authorization = \"Bearer abc\" }",
+        "headers = { Authorization = \"${DF_TEST_SECRET_79}\" }",
+    );
+    let e = err(&text);
+    assert!(e.message.contains("line break"), "{e}");
+    assert!(!e.to_string().contains("very-secret-79"), "{e}");
 }
 
 #[test]

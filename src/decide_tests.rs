@@ -899,6 +899,11 @@ fn outcomes_of_other_groups_are_ignored() {
     outs.push(outcome_in("www", "sh", "10.0.0.2", Down));
     let p = decide(&g, &recs, &outs, t0(), &opts());
     assert!(p.changes.is_empty(), "{:?}", p.changes);
+    // Without its own outcome, sh is unknown here, whatever www saw.
+    let mut outs = vec![outcome_in("www", "sh", "10.0.0.2", Down)];
+    outs.extend(all(&g, Healthy).into_iter().filter(|o| o.region != "sh"));
+    let p = decide(&g, &recs, &outs, t0(), &opts());
+    assert!(p.changes.is_empty(), "{:?}", p.changes);
 }
 
 #[test]

@@ -520,6 +520,8 @@ async fn email_refuses_a_certificate_it_cannot_verify() {
         let ch = channels(vec![email_raw(smtp.port, "starttls", "mail-SECRET", false)]);
         let d = notify::send_all(&ch, &sample_alert(1, false), None).await;
         assert!(!d[0].ok);
+        let e = d[0].error.as_deref().unwrap_or_default();
+        assert!(e.to_ascii_lowercase().contains("certificate"), "{e}");
         assert!(smtp.auth_attempts.lock().unwrap().is_empty());
         assert!(smtp.mails().is_empty());
     })

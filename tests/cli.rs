@@ -213,7 +213,9 @@ async fn fail_over_stay_and_fail_back() {
     // Still down: nothing changes, nobody is paged again.
     let (r, out) = env.json(&["run"]).await;
     assert_eq!(code(&out), 0);
-    assert!(r["groups"][0]["changes"].as_array().unwrap().is_empty());
+    for g in r["groups"].as_array().unwrap() {
+        assert!(g["changes"].as_array().unwrap().is_empty(), "{g}");
+    }
     assert!(r["alerts"].as_array().unwrap().is_empty());
     assert!(!stderr(&out).contains("---- alert"));
 
@@ -319,6 +321,11 @@ async fn manual_failback_of_a_failing_region_is_refused() {
         .await;
     assert_eq!(code(&out), 0);
     assert!(r["groups"][0]["changes"].as_array().unwrap().is_empty());
+    assert!(
+        events(&r, "api").contains(&"no_healthy_target".to_string()),
+        "the refusal is answered: {:?}",
+        events(&r, "api")
+    );
     assert_eq!(env.enabled_values("api"), ["192.0.2.2"]);
 }
 
@@ -584,9 +591,11 @@ async fn the_demo_fails_over_and_back_by_itself() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_configs_validate() {
+    let mut checked = 0;
     for f in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/examples")).unwrap() {
         let p = f.unwrap().path();
         if p.extension().is_some_and(|e| e == "toml") {
+            checked += 1;
             let out = run_bin(vec![
                 "-c".into(),
                 p.display().to_string(),
@@ -596,6 +605,7 @@ async fn the_example_configs_validate() {
             assert_eq!(code(&out), 0, "{}: {}", p.display(), stderr(&out));
         }
     }
+    assert!(checked >= 2, "dns-failover.toml and local.toml at least");
 }
 
 /// Every `[[alert]]` example in docs/alerts.md is a valid channel config.

@@ -106,7 +106,12 @@ async fn an_alert_is_sent_signed_with_region_and_token() {
     assert_eq!(params[1], "ap-sha", "cut to 6 characters");
     assert_eq!(params[2].len(), 5, "HH:MM");
     assert_eq!(call.body["SignName"], "腾讯云");
-    assert_no_secrets("logs", &logs.text());
+    let logs = logs.text();
+    assert!(
+        logs.contains("sms sent") && logs.contains("tencent_api"),
+        "the channel's and the client's log lines were captured: {logs}"
+    );
+    assert_no_secrets("logs", &logs);
 }
 
 #[tokio::test]
@@ -168,7 +173,8 @@ async fn api_errors_and_bad_credentials_are_reported() {
     fake.inject(None, Fault::Http(502));
     sms.send(&alert()).await.unwrap();
 
-    let envs = cred_env("sms_badkey", TMP_SECRET_ID, "wrong", Some(TOKEN));
+    let wrong_key = "wrong-key-must-never-be-logged";
+    let envs = cred_env("sms_badkey", TMP_SECRET_ID, wrong_key, Some(TOKEN));
     let sms = Sms::new(
         "oncall",
         config(&fake, &envs, &["+8613711112222"]),
@@ -179,6 +185,7 @@ async fn api_errors_and_bad_credentials_are_reported() {
         Error::Rejected(m) => {
             assert!(m.contains("AuthFailure.SignatureFailure"), "{m}");
             assert_no_secrets("error", &m);
+            assert!(!m.contains(wrong_key), "the wrong key is a secret too: {m}");
         }
         e => panic!("{e:?}"),
     }
