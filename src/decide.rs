@@ -89,6 +89,10 @@ pub enum EventKind {
     Conflict,
     /// The domain's plan refused the TTL (set by the pipeline).
     TtlRefused,
+    /// The name has no enabled record at all (whoever emptied it). Raised by
+    /// `decide` on the records it reads and by the pipeline's check after
+    /// its writes; critical, always.
+    EmptyName,
 }
 
 impl EventKind {
@@ -107,9 +111,10 @@ impl EventKind {
             EventKind::ApplyFailed => "apply_failed",
             EventKind::Conflict => "conflict",
             EventKind::TtlRefused => "ttl_refused",
+            EventKind::EmptyName => "empty_name",
         }
     }
-    pub const ALL: [EventKind; 13] = [
+    pub const ALL: [EventKind; 14] = [
         EventKind::Failover,
         EventKind::Failback,
         EventKind::RecoveredPending,
@@ -123,6 +128,7 @@ impl EventKind {
         EventKind::ApplyFailed,
         EventKind::Conflict,
         EventKind::TtlRefused,
+        EventKind::EmptyName,
     ];
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
@@ -172,22 +178,7 @@ pub fn decide_group(
     now: DateTime<Utc>,
     opts: &Options,
 ) -> GroupPlan {
-    let health: HashMap<&str, &TargetOutcome> = outcomes
-        .iter()
-        .filter(|o| o.group == group.name)
-        .map(|o| (o.region.as_str(), o))
-        .collect();
-    let ctx = Ctx {
-        group,
-        health,
-        now,
-        opts,
-        manual: opts
-            .failback
-            .as_ref()
-            .filter(|(g, _)| *g == group.name)
-            .map(|(_, r)| r.as_str()),
-    };
+    let ctx = Ctx::new(group, outcomes, now, opts);
     let mut plan = GroupPlan {
         group: group.name.clone(),
         ..Default::default()
@@ -233,8 +224,17 @@ pub fn decide_group(
 
     let moving = plan.changes.iter().filter(|c| c.moves_traffic()).count();
     if moving > group.max_changes as usize && !opts.force {
-        let (keep, refused): (Vec<Change>, Vec<Change>) =
+        let (mut keep, mut refused): (Vec<Change>, Vec<Change>) =
             plan.changes.drain(..).partition(|c| !c.moves_traffic());
+        // A name with no enabled record keeps its first enable: max_changes
+        // guards against moving traffic away, never against serving again.
+        let empty = !records.is_empty() && records.iter().all(|r| !r.enabled);
+        if let Some(i) = refused
+            .iter()
+            .position(|c| empty && matches!(c.op, ChangeOp::SetStatus { enabled: true, .. }))
+        {
+            keep.push(refused.remove(i));
+        }
         plan.changes = keep;
         let regions = refused.iter().map(|c| c.region.clone()).collect();
         plan.events.push(ctx.event(
@@ -253,6 +253,91 @@ pub fn decide_group(
     plan
 }
 
+/// The check after a pass wrote a group: `records` are read back after
+/// the writes. If the name has no enabled record left (probers racing each
+/// other, or a person disabling records while the tool disabled another),
+/// put a record back at once, whatever `failback_after` says:
+/// 1. the best up target (healthy first, then degraded, each by priority)
+///    whose record the tool took out;
+/// 2. else the record this pass itself disabled (`disabled_now`, ids),
+///    highest priority first: undoing our own write restores the state we
+///    found, and a name that serves a struggling region beats one that
+///    serves nothing;
+/// 3. else nothing is written (only records a person disabled are left).
+///
+/// Every case raises `empty_name` (critical). An active group only: a
+/// failover group's one record is never disabled by the tool.
+pub fn rescue_empty(
+    group: &Group,
+    records: &[Record],
+    outcomes: &[TargetOutcome],
+    disabled_now: &[String],
+    now: DateTime<Utc>,
+    opts: &Options,
+) -> GroupPlan {
+    let ctx = Ctx::new(group, outcomes, now, opts);
+    let mut plan = GroupPlan {
+        group: group.name.clone(),
+        ..Default::default()
+    };
+    if group.mode != Mode::Active || records.is_empty() || records.iter().any(|r| r.enabled) {
+        return plan;
+    }
+    let rec_of = |t: &Target| records.iter().find(|r| dns::same_value(&r.value, &t.value));
+    let taken_out = |t: &&Target| rec_of(t).is_some_and(|r| !r.enabled && r.remark_is_ours());
+    let pick = group
+        .targets
+        .iter()
+        .filter(taken_out)
+        .find(|t| ctx.health_of(t) == Health::Healthy)
+        .or_else(|| {
+            group
+                .targets
+                .iter()
+                .filter(taken_out)
+                .find(|t| ctx.health_of(t) == Health::Degraded)
+        })
+        .map(|t| (t, "is up"))
+        .or_else(|| {
+            group
+                .targets
+                .iter()
+                .find(|t| rec_of(t).is_some_and(|r| disabled_now.contains(&r.id)))
+                .map(|t| (t, "was disabled by this run; undoing that write"))
+        });
+    let Some((t, r, why)) = pick.and_then(|(t, why)| Some((t, rec_of(t)?, why))) else {
+        let event = ctx.empty_name(records, &[], 0, &rec_of);
+        plan.events.push(event);
+        return plan;
+    };
+    let message = format!(
+        "{} was left with no enabled record after this run's writes (another prober or a person disabled the others at the same time); {} {} ({}): put back at once, whatever failback_after says",
+        group.key,
+        t.region,
+        why,
+        ctx.summary(t)
+    );
+    plan.events.push(ctx.event(
+        EventKind::EmptyName,
+        Severity::Critical,
+        vec![t.region.clone()],
+        format!("{message}; enabling record {} ({})", r.id, r.value),
+    ));
+    plan.changes.push(ctx.change(
+        t,
+        ChangeOp::SetStatus {
+            record_id: r.id.clone(),
+            expect_value: r.value.clone(),
+            expect_enabled: false,
+            expect_updated_on: r.updated_on,
+            enabled: true,
+            remark: ctx.remark("enabled", &format!("{} name was empty", t.region)),
+        },
+        message,
+    ));
+    plan
+}
+
 struct Ctx<'a> {
     group: &'a Group,
     health: HashMap<&'a str, &'a TargetOutcome>,
@@ -262,6 +347,29 @@ struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
+    fn new(
+        group: &'a Group,
+        outcomes: &'a [TargetOutcome],
+        now: DateTime<Utc>,
+        opts: &'a Options,
+    ) -> Self {
+        Ctx {
+            group,
+            health: outcomes
+                .iter()
+                .filter(|o| o.group == group.name)
+                .map(|o| (o.region.as_str(), o))
+                .collect(),
+            now,
+            opts,
+            manual: opts
+                .failback
+                .as_ref()
+                .filter(|(g, _)| *g == group.name)
+                .map(|(_, r)| r.as_str()),
+        }
+    }
+
     fn health_of(&self, t: &Target) -> Health {
         self.health
             .get(t.region.as_str())
@@ -398,9 +506,17 @@ impl<'a> Ctx<'a> {
                         continue;
                     }
                     if !r.remark_is_ours() {
-                        plan.events.push(self.event(EventKind::LeftAlone, Severity::Info, vec![t.region.clone()], format!(
-                            "record {} of {} is disabled, but not by dns-failover (remark {:?}); left alone although the target is up",
-                            r.id, t.region, r.remark)));
+                        // A healthy region kept out by a hand (or by a write
+                        // whose marker was lost) is a standing warning: it
+                        // pages once, with the command that puts it back.
+                        let severity = if h == Health::Healthy {
+                            Severity::Warning
+                        } else {
+                            Severity::Info
+                        };
+                        plan.events.push(self.event(EventKind::LeftAlone, severity, vec![t.region.clone()], format!(
+                            "record {} of {} is disabled, but not by dns-failover (remark {:?}); left alone although the target is up ({}); to put it back: dns-failover failback --group {} --region {}",
+                            r.id, t.region, r.remark, self.summary(t), g.name, t.region)));
                         continue;
                     }
                     if h != Health::Healthy {
@@ -474,33 +590,64 @@ impl<'a> Ctx<'a> {
             .iter()
             .filter(|c| matches!(&c.op, ChangeOp::Create { record } if record.enabled))
             .count();
+        // The name serves nothing right now (whoever emptied it: a person,
+        // or probers racing each other). Never wait for failback_after then.
+        let empty = !records.is_empty() && records.iter().all(|r| !r.enabled);
         let remaining = enabled_now.len() - disables.len() + enables.len() + created;
-        if remaining == 0 && !disables.is_empty() {
-            // Prefer an emergency failback of an up target the tool took out.
-            let rescue = g.targets.iter().find_map(|t| {
-                let r = rec_of(t)?;
-                (!r.enabled && r.remark_is_ours() && self.health_of(t).is_up()).then_some((t, r))
-            });
+        if remaining == 0 && (empty || !disables.is_empty()) {
+            // Prefer an emergency failback of an up target the tool took out:
+            // a healthy one first, then a degraded one, each by priority.
+            let taken_out =
+                |t: &&Target| rec_of(t).is_some_and(|r| !r.enabled && r.remark_is_ours());
+            let rescue = g
+                .targets
+                .iter()
+                .filter(taken_out)
+                .find(|t| self.health_of(t) == Health::Healthy)
+                .or_else(|| {
+                    g.targets
+                        .iter()
+                        .filter(taken_out)
+                        .find(|t| self.health_of(t) == Health::Degraded)
+                })
+                .and_then(|t| Some((t, rec_of(t)?)));
             match rescue {
+                Some((t, r)) if empty => {
+                    // Its "recovering" note would contradict what happens.
+                    plan.events.retain(|e| !(e.kind == EventKind::Recovering && e.regions == [t.region.clone()]));
+                    enables.push((t, r, EventKind::EmptyName, format!(
+                        "{} has no enabled record: the name does not resolve; {} is up ({}), put back at once, whatever failback_after says",
+                        g.key, t.region, self.summary(t))));
+                }
                 Some((t, r)) => enables.push((t, r, EventKind::Failback, format!(
                     "{} is up ({}) and every enabled record is down: put back early, before failback_after",
                     t.region, self.summary(t)))),
-                None => {
+                None if !disables.is_empty() => {
                     // Keep the highest-priority down record (disables are in priority order).
                     let (t, r) = disables.remove(0);
                     plan.events.push(self.event(EventKind::LastRecordKept, Severity::Critical, vec![t.region.clone()], format!(
                         "{} is down ({}) but record {} is the last enabled record of {}; kept enabled",
                         t.region, self.summary(t), r.id, g.key)));
                 }
+                None => {}
             }
+        }
+        if empty && !enables.iter().any(|e| e.2 == EventKind::EmptyName) {
+            plan.events
+                .push(self.empty_name(records, &enables, created, &rec_of));
         }
 
         // Enables first: if a write fails half way, the group keeps more
         // records in, never fewer.
         for (t, r, kind, why) in enables {
+            let severity = if kind == EventKind::EmptyName {
+                Severity::Critical
+            } else {
+                Severity::Warning
+            };
             plan.events.push(self.event(
                 kind,
-                Severity::Warning,
+                severity,
                 vec![t.region.clone()],
                 format!("{why}; enabling record {} ({}) of {}", r.id, r.value, g.key),
             ));
@@ -510,6 +657,7 @@ impl<'a> Ctx<'a> {
                     record_id: r.id.clone(),
                     expect_value: r.value.clone(),
                     expect_enabled: false,
+                    expect_updated_on: r.updated_on,
                     enabled: true,
                     remark: self.remark("enabled", &format!("{} recovered", t.region)),
                 },
@@ -538,12 +686,65 @@ impl<'a> Ctx<'a> {
                     record_id: r.id.clone(),
                     expect_value: r.value.clone(),
                     expect_enabled: true,
+                    expect_updated_on: r.updated_on,
                     enabled: false,
                     remark: self.remark("disabled", &detail),
                 },
                 why,
             ));
         }
+    }
+
+    /// The `empty_name` event of an active group that this plan does not
+    /// rescue itself: say what puts a record back, or what a person must do.
+    fn empty_name(
+        &self,
+        records: &[Record],
+        enables: &[(&Target, &Record, EventKind, String)],
+        created: usize,
+        rec_of: &dyn Fn(&Target) -> Option<&'a Record>,
+    ) -> Event {
+        let g = self.group;
+        let head = format!(
+            "{} has no enabled record ({} record{}, all disabled): the name does not resolve",
+            g.key,
+            records.len(),
+            if records.len() == 1 { "" } else { "s" }
+        );
+        let (regions, tail) = if let Some((t, ..)) = enables.first() {
+            (
+                vec![t.region.clone()],
+                format!("; this run puts {} back", t.region),
+            )
+        } else if created > 0 {
+            (vec![], "; this run creates an enabled record".to_string())
+        } else {
+            // Only records a person disabled are left, or no target is up.
+            let up: Vec<&Target> = g
+                .targets
+                .iter()
+                .filter(|t| self.health_of(t).is_up() && rec_of(t).is_some_and(|r| !r.enabled))
+                .collect();
+            match up.first() {
+                Some(t) => (
+                    up.iter().map(|t| t.region.clone()).collect(),
+                    format!(
+                        "; the records of the targets that are up were disabled by someone else, so the tool leaves them: to put {} back run `dns-failover failback --group {} --region {}`",
+                        t.region, g.name, t.region
+                    ),
+                ),
+                None => (
+                    vec![],
+                    "; no target with a disabled record is known to be up, so nothing was put back: enable a record by hand".to_string(),
+                ),
+            }
+        };
+        self.event(
+            EventKind::EmptyName,
+            Severity::Critical,
+            regions,
+            format!("{head}{tail}"),
+        )
     }
 
     // -- failover mode -------------------------------------------------------
@@ -602,8 +803,9 @@ impl<'a> Ctx<'a> {
                 return;
             }
             (0, _) => {
-                plan.events.push(self.event(EventKind::LeftAlone, Severity::Warning, vec![], format!(
-                    "every record of {} is disabled, not by a failover of this tool; left alone (the name does not resolve)", g.key)));
+                // Failover mode never disables its record, so a person did.
+                plan.events.push(self.event(EventKind::EmptyName, Severity::Critical, vec![], format!(
+                    "every record of {} is disabled, not by a failover of this tool; left alone (the name does not resolve): enable the record in the DNS console", g.key)));
                 return;
             }
             (n, _) => {
@@ -636,6 +838,7 @@ impl<'a> Ctx<'a> {
                     record_id: record.id.clone(),
                     expect_value: record.value.clone(),
                     expect_enabled: true,
+                    expect_updated_on: record.updated_on,
                     value: to.value.clone(),
                     ttl: g.ttl,
                     enabled: true,

@@ -361,6 +361,7 @@ fn apply(records: &mut Vec<Record>, changes: &[Change], now: DateTime<Utc>) {
                 expect_enabled,
                 enabled,
                 remark,
+                ..
             } => {
                 let r = records.iter_mut().find(|r| &r.id == record_id).unwrap();
                 assert_eq!((&r.value, r.enabled), (expect_value, *expect_enabled));
@@ -376,6 +377,7 @@ fn apply(records: &mut Vec<Record>, changes: &[Change], now: DateTime<Utc>) {
                 ttl,
                 enabled,
                 remark,
+                ..
             } => {
                 let r = records.iter_mut().find(|r| &r.id == record_id).unwrap();
                 assert_eq!((&r.value, r.enabled), (expect_value, *expect_enabled));
@@ -1211,7 +1213,7 @@ fn failover_leaves_alone_a_name_with_several_enabled_records() {
 }
 
 #[test]
-fn failover_leaves_alone_a_name_whose_records_are_all_disabled() {
+fn failover_leaves_alone_a_name_whose_records_are_all_disabled_and_pages_it_as_empty() {
     let g = three(Mode::Failover);
     let recs = vec![
         theirs("7", "10.0.0.1", false, mins(600)),
@@ -1219,7 +1221,8 @@ fn failover_leaves_alone_a_name_whose_records_are_all_disabled() {
     ];
     let p = decide(&g, &recs, &all(&g, Healthy), t0(), &forced());
     assert!(p.changes.is_empty());
-    assert_eq!(kinds(&p), vec![EventKind::LeftAlone]);
+    assert_eq!(kinds(&p), vec![EventKind::EmptyName]);
+    assert_eq!(event(&p, EventKind::EmptyName).severity, Severity::Critical);
 }
 
 #[test]
@@ -1924,4 +1927,189 @@ proptest! {
             prop_assert!(p.changes.len() + p.refused.len() <= 1, "{:#?}", p.changes);
         }
     }
+}
+
+// -- never empty, never stranded (issue: safety under faults) -------------------
+
+/// Three probers each took a different region out at the same moment: every
+/// record is disabled by the tool, a minute ago, and every target is healthy.
+/// The next run must not wait for failback_after: the name serves nothing.
+#[test]
+fn an_empty_name_gets_its_best_healthy_record_back_at_once_whatever_failback_after_says() {
+    let g = three(Mode::Active);
+    let recs = vec![
+        ours("1", "10.0.0.1", false, "disabled", mins(1)),
+        ours("2", "10.0.0.2", false, "disabled", mins(1)),
+        ours("3", "10.0.0.3", false, "disabled", mins(1)),
+    ];
+    let p = decide(&g, &recs, &all(&g, Healthy), t0(), &opts());
+    assert_eq!(statuses(&p.changes), vec![s("1", true)]);
+    assert_eq!(
+        kinds(&p),
+        vec![
+            EventKind::Recovering,
+            EventKind::Recovering,
+            EventKind::EmptyName
+        ]
+    );
+    let e = event(&p, EventKind::EmptyName);
+    assert_eq!(e.severity, Severity::Critical);
+    assert_eq!(e.regions, vec!["gz".to_string()]);
+
+    // Healthy beats degraded even at a lower priority.
+    let outs = outcomes(&g, &[("gz", Degraded), ("sh", Down), ("bj", Healthy)]);
+    let p = decide(&g, &recs, &outs, t0(), &opts());
+    assert_eq!(statuses(&p.changes), vec![s("3", true)]);
+    // A degraded target still beats an empty name.
+    let outs = outcomes(&g, &[("gz", Degraded), ("sh", Down), ("bj", Down)]);
+    let p = decide(&g, &recs, &outs, t0(), &opts());
+    assert_eq!(statuses(&p.changes), vec![s("1", true)]);
+    assert_eq!(event(&p, EventKind::EmptyName).severity, Severity::Critical);
+}
+
+#[test]
+fn an_empty_name_whose_records_a_person_disabled_pages_with_the_command_and_writes_nothing() {
+    let g = three(Mode::Active);
+    let recs = vec![
+        theirs("1", "10.0.0.1", false, mins(1)),
+        theirs("2", "10.0.0.2", false, mins(1)),
+        ours("3", "10.0.0.3", false, "disabled", mins(1)),
+    ];
+    let outs = outcomes(&g, &[("gz", Healthy), ("sh", Healthy), ("bj", Down)]);
+    let p = decide(&g, &recs, &outs, t0(), &opts());
+    assert!(p.changes.is_empty(), "{:?}", p.changes);
+    let e = event(&p, EventKind::EmptyName);
+    assert_eq!(e.severity, Severity::Critical);
+    assert!(
+        e.message
+            .contains("dns-failover failback --group api --region gz"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn an_empty_name_that_normal_failback_refills_is_still_paged() {
+    let g = three(Mode::Active);
+    let recs = vec![
+        ours("1", "10.0.0.1", false, "disabled", mins(10)),
+        ours("2", "10.0.0.2", false, "disabled", mins(10)),
+        ours("3", "10.0.0.3", false, "disabled", mins(10)),
+    ];
+    let p = decide(&g, &recs, &all(&g, Healthy), t0(), &forced());
+    assert_eq!(
+        statuses(&p.changes),
+        vec![s("1", true), s("2", true), s("3", true)]
+    );
+    assert!(kinds(&p).contains(&EventKind::EmptyName), "{:?}", kinds(&p));
+    assert_eq!(event(&p, EventKind::EmptyName).severity, Severity::Critical);
+
+    // max_changes (2 here) refuses the three enables, but never the first
+    // one of an empty name.
+    let p = decide(&g, &recs, &all(&g, Healthy), t0(), &opts());
+    assert_eq!(statuses(&p.changes), vec![s("1", true)]);
+    assert!(kinds(&p).contains(&EventKind::MaxChangesExceeded));
+    assert_eq!(p.refused.len(), 2);
+}
+
+#[test]
+fn a_healthy_region_kept_out_by_someone_else_is_a_warning_with_the_fixing_command() {
+    let g = three(Mode::Active);
+    let mut recs = all_enabled(&g);
+    recs[1] = theirs("2", "10.0.0.2", false, mins(30));
+    let p = decide(&g, &recs, &all(&g, Healthy), t0(), &opts());
+    assert!(p.changes.is_empty());
+    let e = event(&p, EventKind::LeftAlone);
+    assert_eq!(e.severity, Severity::Warning);
+    assert!(
+        e.message
+            .contains("dns-failover failback --group api --region sh"),
+        "{}",
+        e.message
+    );
+    // Only when healthy: a degraded target stays an informational note.
+    let outs = outcomes(&g, &[("gz", Healthy), ("sh", Degraded), ("bj", Healthy)]);
+    let p = decide(&g, &recs, &outs, t0(), &opts());
+    assert_eq!(event(&p, EventKind::LeftAlone).severity, Severity::Info);
+}
+
+// -- the check after writes ---------------------------------------------------
+
+fn rescue(g: &Group, recs: &[Record], outs: &[TargetOutcome], mine: &[&str]) -> GroupPlan {
+    let mine: Vec<String> = mine.iter().map(|s| s.to_string()).collect();
+    rescue_empty(g, recs, outs, &mine, t0(), &opts())
+}
+
+#[test]
+fn after_writes_a_name_with_an_enabled_record_needs_nothing() {
+    let g = three(Mode::Active);
+    let mut recs = all_enabled(&g);
+    recs[0].enabled = false;
+    recs[1].enabled = false;
+    assert_eq!(
+        rescue(&g, &recs, &all(&g, Healthy), &["1"]),
+        GroupPlan {
+            group: GROUP.into(),
+            ..Default::default()
+        }
+    );
+    // Failover groups are never emptied by the tool.
+    let f = three(Mode::Failover);
+    recs[2].enabled = false;
+    assert!(rescue(&f, &recs, &all(&f, Healthy), &["1"])
+        .events
+        .is_empty());
+}
+
+#[test]
+fn after_writes_an_empty_name_gets_the_best_up_target_the_tool_took_out() {
+    // Three probers, each took out the region it saw down.
+    let g = three(Mode::Active);
+    let recs = vec![
+        ours("1", "10.0.0.1", false, "disabled", mins(0)),
+        ours("2", "10.0.0.2", false, "disabled", mins(0)),
+        ours("3", "10.0.0.3", false, "disabled", mins(0)),
+    ];
+    // This prober saw gz down and disabled it; sh and bj are healthy here.
+    let outs = outcomes(&g, &[("gz", Down), ("sh", Healthy), ("bj", Healthy)]);
+    let p = rescue(&g, &recs, &outs, &["1"]);
+    assert_eq!(statuses(&p.changes), vec![s("2", true)]);
+    assert_eq!(kinds(&p), vec![EventKind::EmptyName]);
+    assert_eq!(p.events[0].severity, Severity::Critical);
+    let ChangeOp::SetStatus {
+        remark,
+        expect_enabled,
+        ..
+    } = &p.changes[0].op
+    else {
+        panic!("{:?}", p.changes[0]);
+    };
+    assert!(!expect_enabled);
+    assert!(remark.starts_with(dns::REMARK_MARKER));
+}
+
+#[test]
+fn after_writes_an_empty_name_emptied_by_a_person_gets_our_own_disable_undone() {
+    // A person disabled sh and bj while this run disabled gz (down).
+    let g = three(Mode::Active);
+    let recs = vec![
+        ours("1", "10.0.0.1", false, "disabled", mins(0)),
+        theirs("2", "10.0.0.2", false, mins(0)),
+        theirs("3", "10.0.0.3", false, mins(0)),
+    ];
+    let outs = outcomes(&g, &[("gz", Down), ("sh", Healthy), ("bj", Healthy)]);
+    let p = rescue(&g, &recs, &outs, &["1"]);
+    assert_eq!(statuses(&p.changes), vec![s("1", true)]);
+    assert!(
+        p.events[0].message.contains("undoing"),
+        "{}",
+        p.events[0].message
+    );
+    // Not ours to undo and nothing of ours up: only the page.
+    let p = rescue(&g, &recs, &outs, &[]);
+    assert!(p.changes.is_empty());
+    assert_eq!(kinds(&p), vec![EventKind::EmptyName]);
+    assert!(p.events[0]
+        .message
+        .contains("failback --group api --region sh"));
 }

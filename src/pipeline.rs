@@ -296,6 +296,9 @@ pub async fn run_once(deps: &Deps, cfg: &Config, opts: &RunOptions) -> RunReport
     // Apply, group by group, in plan order. The first failure in a group
     // stops that group's remaining changes: the plan's safety (never empty a
     // group) assumed all of them; the next run re-plans from what is there.
+    // Then the group is read once more: if its name was left with no
+    // enabled record (probers or people acting at the same moment), a
+    // record goes back at once (see decide::rescue_empty).
     let t_apply = Instant::now();
     if writes {
         for report in &mut plans {
@@ -307,51 +310,12 @@ pub async fn run_once(deps: &Deps, cfg: &Config, opts: &RunOptions) -> RunReport
                     c.error = Some("not attempted: an earlier change of this group failed".into());
                     continue;
                 }
-                let t = Instant::now();
-                let result = dns::apply_change(deps.dns.as_ref(), &c.change).await;
-                c.elapsed_ms = t.elapsed().as_millis() as u64;
-                match result {
-                    Ok(dns::Applied::Done { record }) => {
-                        tracing::info!(group = %c.change.group, change = %c.change.summary(), "applied");
-                        c.status = ChangeStatus::Applied;
-                        if let Some(ev) = ttl_event(&c.change, &record) {
-                            extra_events.push(ev);
-                        }
-                        c.record = Some(record);
-                    }
-                    Ok(dns::Applied::AlreadyApplied { record }) => {
-                        c.status = ChangeStatus::AlreadyApplied;
-                        c.record = Some(record);
-                    }
-                    Err(e) => {
-                        failed = true;
-                        let (status, kind) = match e {
-                            dns::Error::Conflict { .. } => {
-                                (ChangeStatus::Conflict, EventKind::Conflict)
-                            }
-                            _ => (ChangeStatus::Failed, EventKind::ApplyFailed),
-                        };
-                        tracing::error!(group = %c.change.group, change = %c.change.summary(), error = %e, "apply failed");
-                        c.status = status;
-                        c.error = Some(e.to_string());
-                        extra_events.push(Event {
-                            kind,
-                            severity: Severity::Critical,
-                            group: c.change.group.clone(),
-                            regions: vec![c.change.region.clone()],
-                            message: format!("could not {}: {e}", c.change.summary()),
-                        });
-                        if status == ChangeStatus::Failed {
-                            errors.push(format!(
-                                "group {}: could not {}: {e}",
-                                c.change.group,
-                                c.change.summary()
-                            ));
-                        }
-                    }
-                }
+                failed = !apply_one(deps, c, &mut extra_events, &mut errors).await;
             }
             report.events.extend(extra_events);
+            if let Some(g) = cfg.groups.iter().find(|g| g.name == report.name) {
+                check_not_empty(deps, g, report, started_at, &dopts, &mut errors).await;
+            }
         }
     }
     let apply_time = t_apply.elapsed();
@@ -504,6 +468,113 @@ async fn write_alert_states(
             tracing::warn!(group = %g.name, error = %e, "cannot write the alert state record; the next run may alert again");
         }
     }
+}
+
+/// Apply one planned change and record its outcome; false when it failed
+/// (a conflict included), which stops the group's later changes.
+async fn apply_one(
+    deps: &Deps,
+    c: &mut ChangeResult,
+    events: &mut Vec<Event>,
+    errors: &mut Vec<String>,
+) -> bool {
+    let t = Instant::now();
+    let result = dns::apply_change(deps.dns.as_ref(), &c.change).await;
+    c.elapsed_ms = t.elapsed().as_millis() as u64;
+    match result {
+        Ok(dns::Applied::Done { record }) => {
+            tracing::info!(group = %c.change.group, change = %c.change.summary(), "applied");
+            c.status = ChangeStatus::Applied;
+            if let Some(ev) = ttl_event(&c.change, &record) {
+                events.push(ev);
+            }
+            c.record = Some(record);
+            true
+        }
+        Ok(dns::Applied::AlreadyApplied { record }) => {
+            c.status = ChangeStatus::AlreadyApplied;
+            c.record = Some(record);
+            true
+        }
+        Err(e) => {
+            let (status, kind) = match e {
+                dns::Error::Conflict { .. } => (ChangeStatus::Conflict, EventKind::Conflict),
+                _ => (ChangeStatus::Failed, EventKind::ApplyFailed),
+            };
+            tracing::error!(group = %c.change.group, change = %c.change.summary(), error = %e, "apply failed");
+            c.status = status;
+            c.error = Some(e.to_string());
+            events.push(Event {
+                kind,
+                severity: Severity::Critical,
+                group: c.change.group.clone(),
+                regions: vec![c.change.region.clone()],
+                message: format!("could not {}: {e}", c.change.summary()),
+            });
+            if status == ChangeStatus::Failed {
+                errors.push(format!(
+                    "group {}: could not {}: {e}",
+                    c.change.group,
+                    c.change.summary()
+                ));
+            }
+            false
+        }
+    }
+}
+
+/// After a group's writes, read it back once: a name with no enabled record
+/// gets one back at once, and a critical `empty_name` event either way.
+async fn check_not_empty(
+    deps: &Deps,
+    g: &crate::config::Group,
+    report: &mut GroupReport,
+    now: chrono::DateTime<chrono::Utc>,
+    dopts: &decide::Options,
+    errors: &mut Vec<String>,
+) {
+    if g.mode != crate::config::Mode::Active || report.changes.is_empty() {
+        return;
+    }
+    let disabled_now: Vec<String> = report
+        .changes
+        .iter()
+        .filter(|c| c.status == ChangeStatus::Applied)
+        .filter_map(|c| match &c.change.op {
+            ChangeOp::SetStatus {
+                record_id,
+                enabled: false,
+                ..
+            } => Some(record_id.clone()),
+            _ => None,
+        })
+        .collect();
+    let records = match deps.dns.list(&g.key).await {
+        Ok(r) => r,
+        Err(e) => {
+            // The next run's decide sees an empty name too; say why we
+            // could not look now.
+            tracing::warn!(group = %g.name, error = %e, "cannot read the records back after the writes; an empty name would be caught by the next run");
+            return;
+        }
+    };
+    let rescue = decide::rescue_empty(g, &records, &report.targets, &disabled_now, now, dopts);
+    let mut events = rescue.events;
+    for ev in &events {
+        tracing::error!(group = %ev.group, kind = ev.kind.as_str(), message = %ev.message, "event");
+    }
+    for change in rescue.changes {
+        let mut c = ChangeResult {
+            change,
+            status: ChangeStatus::Planned,
+            error: None,
+            record: None,
+            elapsed_ms: 0,
+        };
+        apply_one(deps, &mut c, &mut events, errors).await;
+        report.changes.push(c);
+    }
+    report.events.extend(events);
 }
 
 /// The provider accepted the write with another TTL than planned (a plan

@@ -7,9 +7,9 @@
 //!   RecordLine, paged (`Limit` 3000, the maximum) until `TotalCount`, then
 //!   filtered again here on exact name/type/line. `ResourceNotFound.NoDataOfRecord`
 //!   is the empty list;
-//! - `set_status`: `ModifyRecordStatus`, then `ModifyRecordRemark` (a status
-//!   change carries no remark). The remark is best effort: its failure is
-//!   logged as a warning, the status change stands;
+//! - `set_status`: one `ModifyRecord` carrying Status and Remark together
+//!   (with the record's value, TTL and weight as read), so the tool's marker
+//!   can never be lost between two calls;
 //! - `set_value`: `ModifyRecord`, always sending the intended `Status` (it
 //!   defaults to ENABLE and would re-enable a paused record) and keeping
 //!   Weight and Remark unless the plan gives a remark;
@@ -50,8 +50,6 @@ pub static SERVICE: Service = Service {
         ("CreateRecord", 500),
         ("ModifyRecord", 500),
         ("DescribeRecordList", 100),
-        ("ModifyRecordStatus", 20),
-        ("ModifyRecordRemark", 20),
         ("DescribeDomain", 20),
         ("DescribePackageDetail", 20),
     ],
@@ -287,9 +285,6 @@ struct IdReply {
 }
 
 #[derive(Deserialize)]
-struct Ignored {}
-
-#[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct DomainReply {
     domain_info: DomainInfo,
@@ -434,6 +429,12 @@ impl DnsProvider for DnspodProvider {
         self.with_ttl_fallback(&key.domain, record.ttl, write).await
     }
 
+    /// One `ModifyRecord` that carries the status and the remark together:
+    /// a status change and its ownership marker land or fail as one, so a
+    /// record the tool disabled always says so (with two calls, a lost
+    /// `ModifyRecordRemark` left a disabled record that looked like a
+    /// person's, and its region never came back). Value, TTL and weight are
+    /// sent as read.
     #[tracing::instrument(skip_all, fields(record = %key, id = %current.id))]
     async fn set_status(
         &self,
@@ -442,28 +443,8 @@ impl DnsProvider for DnspodProvider {
         enabled: bool,
         remark: &str,
     ) -> Result<(), Error> {
-        let id = record_id_num(&current.id)?;
-        self.call::<Ignored>(
-            "ModifyRecordStatus",
-            &json!({ "Domain": key.domain, "RecordId": id, "Status": status(enabled) }),
-            Some(&current.id),
-        )
-        .await?;
-        if !remark.is_empty() && remark != current.remark {
-            // Best effort: the status is what moves traffic. Without the
-            // remark a later run falls back to the record's update time.
-            if let Err(e) = self
-                .call::<Ignored>(
-                    "ModifyRecordRemark",
-                    &json!({ "Domain": key.domain, "RecordId": id, "Remark": remark }),
-                    Some(&current.id),
-                )
-                .await
-            {
-                tracing::warn!(error = %e, "status changed but the remark could not be set");
-            }
-        }
-        Ok(())
+        self.set_value(key, current, &current.value, current.ttl, enabled, remark)
+            .await
     }
 
     #[tracing::instrument(skip_all, fields(record = %key, id = %current.id))]

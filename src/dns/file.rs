@@ -4,9 +4,17 @@
 //! write replaces the whole file atomically (temporary file in the same
 //! folder, fsync, rename, fsync of the folder), so a crash mid-write leaves
 //! either the old zone or the new one, never a torn file. A missing file is an
-//! empty zone: the first run bootstraps it. Within one process, writes are
-//! serialised by a mutex; across processes the last rename wins, and the
-//! compare-and-swap in [`super::apply_change`] reports the loser's conflict.
+//! empty zone: the first run bootstraps it. A file that exists but is empty or
+//! unreadable is an error, never a fresh start.
+//!
+//! Several processes may share one zone (one prober per region, a person
+//! running a drill). Every write takes an advisory lock on a sidecar file
+//! (`<zone>.lock`, `flock(2)`) around read, compare and write, and checks
+//! inside the lock what [`super::apply_change`] checked on its re-read
+//! ([`super::check_write`]): the record is still as the caller read it and a
+//! disable does not take the name's last enabled record out. So the file zone
+//! is a true compare-and-swap: the loser of a race gets a conflict.
+//! Readers take no lock: a rename is atomic.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -102,28 +110,109 @@ impl FileProvider {
             .map_err(|e| Error::Storage(format!("cannot write {}: {e}", self.path.display())))
     }
 
+    /// Run `f` on the zone under the cross-process lock (and this
+    /// process's mutex), then save the zone if `f` says so.
+    async fn locked<T>(
+        &self,
+        f: impl FnOnce(&mut Zone, DateTime<Utc>) -> Result<(T, bool), Error>,
+    ) -> Result<T, Error> {
+        let _guard = self.lock.lock().await;
+        let _file_lock = lock_zone(&self.path).await?;
+        let mut zone = self.load()?;
+        let (out, save) = f(&mut zone, self.clock.now())?;
+        if save {
+            self.save(&zone)?;
+        }
+        Ok(out)
+    }
+
+    /// Change one record: checked against the caller's view (`current`)
+    /// inside the lock, then `f` applied and the update time set.
     async fn modify(
         &self,
-        id: &str,
-        f: impl FnOnce(&mut ZoneRecord, DateTime<Utc>),
+        key: &RecordKey,
+        current: &Record,
+        enabled: bool,
+        f: impl FnOnce(&mut ZoneRecord),
     ) -> Result<(), Error> {
-        let _guard = self.lock.lock().await;
-        let mut zone = self.load()?;
-        let now = self.clock.now();
-        let rec = zone
-            .records
-            .iter_mut()
-            .find(|r| r.id == id)
-            .ok_or_else(|| Error::NotFound(id.to_string()))?;
-        f(rec, now);
-        rec.updated_on = Some(now);
-        self.save(&zone)
+        self.locked(|zone, now| {
+            let of_key: Vec<Record> = zone
+                .records
+                .iter()
+                .filter(|r| r.matches(key))
+                .map(ZoneRecord::to_record)
+                .collect();
+            super::check_write(
+                &of_key,
+                &current.id,
+                &current.value,
+                current.enabled,
+                current.updated_on,
+                enabled,
+            )?;
+            let rec = zone
+                .records
+                .iter_mut()
+                .find(|r| r.id == current.id)
+                .ok_or_else(|| Error::NotFound(current.id.clone()))?;
+            f(rec);
+            rec.updated_on = Some(now);
+            Ok(((), true))
+        })
+        .await
     }
 }
 
+/// How long a writer waits for another process's lock on the zone. Writes
+/// hold it for milliseconds; a holder that long is stuck, and the error says so.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// An exclusive advisory lock on `<zone>.lock`, released when dropped (or
+/// when the process dies: the kernel drops `flock` locks with the file).
+async fn lock_zone(path: &Path) -> Result<std::fs::File, Error> {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".lock");
+    let lock_path = path.with_file_name(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| Error::Storage(format!("cannot open lock {}: {e}", lock_path.display())))?;
+    let started = std::time::Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < LOCK_WAIT => {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(Error::Storage(format!(
+                    "zone {} is locked by another process (waited {} s on {})",
+                    path.display(),
+                    LOCK_WAIT.as_secs(),
+                    lock_path.display()
+                )))
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(Error::Storage(format!(
+                    "cannot lock {}: {e}",
+                    lock_path.display()
+                )))
+            }
+        }
+    }
+}
+
+/// Read a zone file. A missing file is an empty zone (the first run
+/// creates it); a file that exists but holds nothing is an error: it was
+/// truncated or replaced, and starting afresh would forget every record.
 pub fn load_zone(path: &Path) -> Result<Zone, Error> {
     match std::fs::read(path) {
-        Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Ok(Zone::default()),
+        Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Err(Error::Storage(format!(
+            "zone file {} exists but is empty; refusing to treat it as a new zone (restore it, or delete it to start a new zone)",
+            path.display()
+        ))),
         Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
             Error::Storage(format!(
                 "zone file {} is not a valid zone: {e}",
@@ -194,7 +283,6 @@ impl super::DnsProvider for FileProvider {
     }
 
     async fn list(&self, key: &RecordKey) -> Result<Vec<Record>, Error> {
-        let _guard = self.lock.lock().await;
         Ok(self
             .load()?
             .records
@@ -205,73 +293,77 @@ impl super::DnsProvider for FileProvider {
     }
 
     async fn create(&self, key: &RecordKey, record: &NewRecord) -> Result<String, Error> {
-        let _guard = self.lock.lock().await;
-        let mut zone = self.load()?;
-        if zone
-            .records
-            .iter()
-            .any(|r| r.matches(key) && r.value == record.value)
-        {
-            // Same rule as DNSPod's InvalidParameter.DomainRecordExist.
-            return Err(Error::Api {
-                code: "InvalidParameter.DomainRecordExist".into(),
-                message: format!("record {} {} already exists", key, record.value),
-                request_id: None,
+        self.locked(|zone, now| {
+            if zone
+                .records
+                .iter()
+                .any(|r| r.matches(key) && r.value == record.value)
+            {
+                // Same rule as DNSPod's InvalidParameter.DomainRecordExist.
+                return Err(Error::Api {
+                    code: "InvalidParameter.DomainRecordExist".into(),
+                    message: format!("record {} {} already exists", key, record.value),
+                    request_id: None,
+                });
+            }
+            let max = zone
+                .records
+                .iter()
+                .filter_map(|r| r.id.parse::<u64>().ok())
+                .max()
+                .unwrap_or(0);
+            zone.next_id = zone.next_id.max(max) + 1;
+            let id = zone.next_id.to_string();
+            zone.records.push(ZoneRecord {
+                id: id.clone(),
+                domain: key.domain.clone(),
+                subdomain: key.subdomain.clone(),
+                rtype: key.rtype,
+                line: key.line.clone(),
+                value: record.value.clone(),
+                ttl: record.ttl,
+                enabled: record.enabled,
+                updated_on: Some(now),
+                remark: record.remark.clone(),
+                weight: None,
             });
-        }
-        let max = zone
-            .records
-            .iter()
-            .filter_map(|r| r.id.parse::<u64>().ok())
-            .max()
-            .unwrap_or(0);
-        zone.next_id = zone.next_id.max(max) + 1;
-        let id = zone.next_id.to_string();
-        zone.records.push(ZoneRecord {
-            id: id.clone(),
-            domain: key.domain.clone(),
-            subdomain: key.subdomain.clone(),
-            rtype: key.rtype,
-            line: key.line.clone(),
-            value: record.value.clone(),
-            ttl: record.ttl,
-            enabled: record.enabled,
-            updated_on: Some(self.clock.now()),
-            remark: record.remark.clone(),
-            weight: None,
-        });
-        self.save(&zone)?;
-        Ok(id)
+            Ok((id, true))
+        })
+        .await
     }
 
     async fn set_status(
         &self,
-        _key: &RecordKey,
+        key: &RecordKey,
         current: &Record,
         enabled: bool,
         remark: &str,
     ) -> Result<(), Error> {
-        self.modify(&current.id, |r, _| {
+        self.modify(key, current, enabled, |r| {
             r.enabled = enabled;
-            r.remark = remark.to_string();
+            if !remark.is_empty() {
+                r.remark = remark.to_string();
+            }
         })
         .await
     }
 
     async fn set_value(
         &self,
-        _key: &RecordKey,
+        key: &RecordKey,
         current: &Record,
         value: &str,
         ttl: u32,
         enabled: bool,
         remark: &str,
     ) -> Result<(), Error> {
-        self.modify(&current.id, |r, _| {
+        self.modify(key, current, enabled, |r| {
             r.value = value.to_string();
             r.ttl = ttl;
             r.enabled = enabled;
-            r.remark = remark.to_string();
+            if !remark.is_empty() {
+                r.remark = remark.to_string();
+            }
         })
         .await
     }
@@ -334,7 +426,7 @@ mod tests {
         let leftovers: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())
-            .filter(|n| n != "zone.json")
+            .filter(|n| n != "zone.json" && n != "zone.json.lock")
             .collect();
         assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
         assert_eq!(p.list(&key()).await.unwrap().len(), 1);
@@ -419,6 +511,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = provider(dir.path());
         let id = p.create(&key(), &new("192.0.2.1", true)).await.unwrap();
+        // A second enabled record: the last one is never disabled.
+        p.create(&key(), &new("192.0.2.2", true)).await.unwrap();
         let change = Change {
             group: "api".into(),
             key: key(),
@@ -427,6 +521,7 @@ mod tests {
                 record_id: id.clone(),
                 expect_value: "192.0.2.1".into(),
                 expect_enabled: true,
+                expect_updated_on: None,
                 enabled: false,
                 remark: "dns-failover disabled 2026-11-22T00:00:00Z gz down".into(),
             },
@@ -463,6 +558,7 @@ mod tests {
                 record_id: id.clone(),
                 expect_value: "192.0.2.1".into(),
                 expect_enabled: true,
+                expect_updated_on: None,
                 value: "192.0.2.2".into(),
                 ttl: 60,
                 enabled: true,

@@ -172,6 +172,11 @@ pub enum ChangeOp {
         record_id: String,
         expect_value: String,
         expect_enabled: bool,
+        /// The record's update time when the plan read it: a write by
+        /// someone else since then (even one that changed only the remark,
+        /// or toggled the status and back) is a conflict.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expect_updated_on: Option<DateTime<Utc>>,
         enabled: bool,
         remark: String,
     },
@@ -180,6 +185,9 @@ pub enum ChangeOp {
         record_id: String,
         expect_value: String,
         expect_enabled: bool,
+        /// As in `SetStatus`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expect_updated_on: Option<DateTime<Utc>>,
         value: String,
         ttl: u32,
         /// Status to send with the write (DNSPod's ModifyRecord defaults to ENABLE).
@@ -305,7 +313,10 @@ pub trait DnsProvider: Send + Sync {
     async fn list(&self, key: &RecordKey) -> Result<Vec<Record>, Error>;
     /// Create a record; returns its id.
     async fn create(&self, key: &RecordKey, record: &NewRecord) -> Result<String, Error>;
-    /// Enable or disable a record and set its remark.
+    /// Enable or disable a record and set its remark (an empty remark keeps
+    /// the current one), in one write: the status and the tool's marker
+    /// must land together or not at all. Providers that can check
+    /// atomically refuse with `Error::Conflict` what [`check_write`] refuses.
     async fn set_status(
         &self,
         key: &RecordKey,
@@ -314,7 +325,8 @@ pub trait DnsProvider: Send + Sync {
         remark: &str,
     ) -> Result<(), Error>;
     /// Rewrite value and TTL, sending `enabled` as the intended status and
-    /// keeping everything else of `current` (weight, remark unless given).
+    /// keeping everything else of `current` (weight, remark unless given;
+    /// an empty remark keeps the current one).
     async fn set_value(
         &self,
         key: &RecordKey,
@@ -326,13 +338,69 @@ pub trait DnsProvider: Send + Sync {
     ) -> Result<(), Error>;
 }
 
+/// What a status or value write may do to a record, checked against a
+/// fresh read of every record of its key: the record is still in the state
+/// the plan started from (value, status and, when known, update time), and
+/// the write does not take the key's last enabled record out. Both
+/// [`apply_change`] (on its re-read) and providers that can check atomically
+/// (the file zone, under its lock) call it.
+pub fn check_write(
+    all: &[Record],
+    record_id: &str,
+    expect_value: &str,
+    expect_enabled: bool,
+    expect_updated_on: Option<DateTime<Utc>>,
+    enabled: bool,
+) -> Result<(), Error> {
+    let current = all
+        .iter()
+        .find(|r| r.id == record_id)
+        .ok_or_else(|| Error::NotFound(record_id.to_string()))?;
+    if !same_value(&current.value, expect_value) || current.enabled != expect_enabled {
+        return Err(conflict(current, expect_value, expect_enabled));
+    }
+    if let (Some(then), Some(now)) = (expect_updated_on, current.updated_on) {
+        if now != then {
+            return Err(Error::Conflict {
+                record_id: current.id.clone(),
+                detail: format!(
+                    "written by someone else at {} since our read (last update we saw: {}); left as is",
+                    now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    then.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
+            });
+        }
+    }
+    if current.enabled && !enabled && !all.iter().any(|r| r.id != current.id && r.enabled) {
+        return Err(Error::Conflict {
+            record_id: current.id.clone(),
+            detail: format!(
+                "disabling it would leave the name with no enabled record ({} record{} now, every other one disabled since our read); left enabled",
+                all.len(),
+                if all.len() == 1 { "" } else { "s" }
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Apply one change with compare-and-swap semantics:
 /// 1. re-read the records of the key;
 /// 2. if the record is already in the planned state, return `AlreadyApplied`
 ///    (this makes a re-run after a partial failure idempotent);
-/// 3. if it is no longer in the state the plan started from, return
-///    `Error::Conflict` and write nothing (another prober or a person acted);
-/// 4. write, then read back and confirm.
+/// 3. if it is no longer in the state the plan started from (value, status,
+///    update time), or a disable would leave the name with no enabled record,
+///    return `Error::Conflict` and write nothing (another prober or a person
+///    acted);
+/// 4. write, then read back and confirm. A read-back that shows someone
+///    else's write is a `Conflict`; if it shows that our disable landed on a
+///    record that meanwhile took another value, the status is put back
+///    (we never leave disabled what we did not mean to disable).
+///
+/// What remains: DNSPod has no conditional write, so a person's edit that
+/// lands between step 1 and step 4's write (a few milliseconds) is
+/// overwritten; the file zone checks and writes under one lock and has no
+/// such window.
 pub async fn apply_change(dns: &dyn DnsProvider, change: &Change) -> Result<Applied, Error> {
     let key = &change.key;
     match &change.op {
@@ -371,64 +439,135 @@ pub async fn apply_change(dns: &dyn DnsProvider, change: &Change) -> Result<Appl
             record_id,
             expect_value,
             expect_enabled,
+            expect_updated_on,
             enabled,
             remark,
         } => {
-            let current = find(dns, key, record_id).await?;
+            let all = dns.list(key).await?;
+            let current = pick(&all, record_id)?;
             if same_value(&current.value, expect_value) && current.enabled == *enabled {
                 return Ok(Applied::AlreadyApplied { record: current });
             }
-            if !same_value(&current.value, expect_value) || current.enabled != *expect_enabled {
-                return Err(conflict(&current, expect_value, *expect_enabled));
-            }
+            check_write(
+                &all,
+                record_id,
+                expect_value,
+                *expect_enabled,
+                *expect_updated_on,
+                *enabled,
+            )?;
             dns.set_status(key, &current, *enabled, remark).await?;
             let after = find(dns, key, record_id).await?;
             if after.enabled == *enabled && same_value(&after.value, expect_value) {
-                Ok(Applied::Done { record: after })
-            } else {
-                Err(Error::NotConfirmed {
-                    record_id: record_id.clone(),
-                    detail: format!("read back {} {}", after.value, status_word(after.enabled)),
-                })
+                return Ok(Applied::Done { record: after });
             }
+            Err(read_back_mismatch(dns, change, &after, expect_value, *enabled, remark).await)
         }
         ChangeOp::SetValue {
             record_id,
             expect_value,
             expect_enabled,
+            expect_updated_on,
             value,
             ttl,
             enabled,
             remark,
         } => {
-            let current = find(dns, key, record_id).await?;
+            let all = dns.list(key).await?;
+            let current = pick(&all, record_id)?;
             if same_value(&current.value, value) && current.enabled == *enabled {
                 return Ok(Applied::AlreadyApplied { record: current });
             }
-            if !same_value(&current.value, expect_value) || current.enabled != *expect_enabled {
-                return Err(conflict(&current, expect_value, *expect_enabled));
-            }
+            check_write(
+                &all,
+                record_id,
+                expect_value,
+                *expect_enabled,
+                *expect_updated_on,
+                *enabled,
+            )?;
             dns.set_value(key, &current, value, *ttl, *enabled, remark)
                 .await?;
             let after = find(dns, key, record_id).await?;
             if same_value(&after.value, value) && after.enabled == *enabled {
-                Ok(Applied::Done { record: after })
-            } else {
-                Err(Error::NotConfirmed {
-                    record_id: record_id.clone(),
-                    detail: format!("read back {} {}", after.value, status_word(after.enabled)),
-                })
+                return Ok(Applied::Done { record: after });
             }
+            Err(read_back_mismatch(dns, change, &after, value, *enabled, remark).await)
         }
     }
 }
 
-async fn find(dns: &dyn DnsProvider, key: &RecordKey, id: &str) -> Result<Record, Error> {
-    dns.list(key)
-        .await?
-        .into_iter()
+/// The read-back after a write does not show what we wrote. If the remark
+/// is not the one we sent, someone else wrote the record after us: a
+/// conflict, not a failure of ours. If our disable landed on a record whose
+/// value changed in between (a person renumbered it), put its status back
+/// and say so, or say that it needs a hand.
+async fn read_back_mismatch(
+    dns: &dyn DnsProvider,
+    change: &Change,
+    after: &Record,
+    meant_value: &str,
+    meant_enabled: bool,
+    our_remark: &str,
+) -> Error {
+    let seen = format!("read back {} {}", after.value, status_word(after.enabled));
+    let was_enabled = matches!(
+        change.op,
+        ChangeOp::SetStatus {
+            expect_enabled: true,
+            ..
+        }
+    );
+    if !meant_enabled && was_enabled && !after.enabled && !same_value(&after.value, meant_value) {
+        // We disabled a record that now holds a value we had no opinion on.
+        let undo = async {
+            dns.set_status(&change.key, after, true, "").await?;
+            let again = find(dns, &change.key, &after.id).await?;
+            if again.enabled {
+                Ok(())
+            } else {
+                Err(Error::NotConfirmed {
+                    record_id: after.id.clone(),
+                    detail: "still disabled after putting it back".into(),
+                })
+            }
+        };
+        let detail = match undo.await {
+            Ok(()) => format!(
+                "changed by someone else to {} while we disabled it; its status was put back to enabled",
+                after.value
+            ),
+            Err(e) => format!(
+                "changed by someone else to {} while we disabled it, and putting it back failed ({e}): it needs a hand (enable record {} of {})",
+                after.value, after.id, change.key
+            ),
+        };
+        return Error::Conflict {
+            record_id: after.id.clone(),
+            detail,
+        };
+    }
+    if !our_remark.is_empty() && after.remark != our_remark {
+        return Error::Conflict {
+            record_id: after.id.clone(),
+            detail: format!("{seen}: written by someone else just after us; left as is"),
+        };
+    }
+    Error::NotConfirmed {
+        record_id: after.id.clone(),
+        detail: seen,
+    }
+}
+
+fn pick(all: &[Record], id: &str) -> Result<Record, Error> {
+    all.iter()
         .find(|r| r.id == id)
+        .cloned()
         .ok_or_else(|| Error::NotFound(id.to_string()))
+}
+
+async fn find(dns: &dyn DnsProvider, key: &RecordKey, id: &str) -> Result<Record, Error> {
+    pick(&dns.list(key).await?, id)
 }
 
 fn conflict(current: &Record, expect_value: &str, expect_enabled: bool) -> Error {

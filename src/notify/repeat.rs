@@ -6,7 +6,9 @@
 //! them on every run while the condition lasts, and the function is
 //! stateless. Without memory they would page every minute:
 //! `all_down`, `last_record_kept`, `no_healthy_target`, `recovered_pending`,
-//! `max_changes_exceeded` and `apply_failed` (a write that keeps failing).
+//! `max_changes_exceeded`, `apply_failed` (a write that keeps failing),
+//! `empty_name` (a name with no enabled record) and `left_alone` when it is a
+//! warning (a healthy region kept out by someone else).
 //!
 //! The memory is one *state record* per group, next to the group's records:
 //! same domain and line, subdomain `_dns-failover-<type>.<subdomain>`, type A, value
@@ -33,20 +35,25 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::{Alert, AlertEvent, Channelled, Delivery};
-use crate::decide::{Event, EventKind};
+use crate::decide::{Event, EventKind, Severity};
 use crate::dns::{RecordKey, RecordType, REMARK_MARKER};
 
-/// Event kinds raised on every run while their condition lasts.
-pub fn is_standing(kind: EventKind) -> bool {
-    matches!(
-        kind,
+/// Events raised on every run while their condition lasts. `left_alone` is
+/// standing when it is a warning (a healthy region kept out by someone
+/// else, a record the tool cannot manage); as information it is not alerted
+/// by default and stays a plain event.
+pub fn is_standing(kind: EventKind, severity: Severity) -> bool {
+    match kind {
         EventKind::AllDown
-            | EventKind::LastRecordKept
-            | EventKind::NoHealthyTarget
-            | EventKind::RecoveredPending
-            | EventKind::MaxChangesExceeded
-            | EventKind::ApplyFailed
-    )
+        | EventKind::LastRecordKept
+        | EventKind::NoHealthyTarget
+        | EventKind::RecoveredPending
+        | EventKind::MaxChangesExceeded
+        | EventKind::ApplyFailed
+        | EventKind::EmptyName => true,
+        EventKind::LeftAlone => severity >= Severity::Warning,
+        _ => false,
+    }
 }
 
 /// A standing condition's history, as shown in the alert.
@@ -187,7 +194,10 @@ impl State {
 /// groups' state records (a group missing here counts as empty: fail open).
 pub fn annotate(events: &mut [AlertEvent], states: &HashMap<String, State>, now: DateTime<Utc>) {
     let empty = State::default();
-    for e in events.iter_mut().filter(|e| is_standing(e.event.kind)) {
+    for e in events
+        .iter_mut()
+        .filter(|e| is_standing(e.event.kind, e.event.severity))
+    {
         let state = states.get(&e.event.group).unwrap_or(&empty);
         let id = condition_id(&e.event);
         e.standing = Some(match state.get(&id) {
@@ -215,7 +225,7 @@ pub fn next_state(
     now: DateTime<Utc>,
 ) -> State {
     let mut entries = Vec::new();
-    for e in raised.iter().filter(|e| is_standing(e.kind)) {
+    for e in raised.iter().filter(|e| is_standing(e.kind, e.severity)) {
         let id = condition_id(e);
         if entries.iter().any(|x: &Entry| x.id == id) {
             continue;
@@ -254,7 +264,7 @@ pub fn delivered(
             out.extend(
                 a.events
                     .iter()
-                    .filter(|e| is_standing(e.event.kind))
+                    .filter(|e| is_standing(e.event.kind, e.event.severity))
                     .map(|e| condition_id(&e.event)),
             );
         }
