@@ -291,16 +291,16 @@ async fn writes_are_retried_too() {
     let (fake, p) = setup("write_retry").await;
     let id = add(&fake, "a.example.net", true);
     let current = p.list(&key()).await.unwrap().remove(0);
-    fake.inject(Some("ModifyRecordStatus"), Fault::Drop);
+    fake.inject(Some("ModifyRecord"), Fault::Drop);
     fake.inject(
-        Some("ModifyRecordStatus"),
+        Some("ModifyRecord"),
         Fault::Api("InternalError", "内部错误。"),
     );
     p.set_status(&key(), &current, false, "dns-failover disabled")
         .await
         .unwrap();
     assert!(!fake.with(|s| s.record(id).unwrap().enabled));
-    assert_eq!(fake.with(|s| s.calls_of("ModifyRecordStatus").len()), 3);
+    assert_eq!(fake.with(|s| s.calls_of("ModifyRecord").len()), 3);
 }
 
 #[tokio::test]
@@ -485,6 +485,7 @@ fn set_status_change(id: &str, value: &str, expect_enabled: bool, enabled: bool)
             record_id: id.into(),
             expect_value: value.into(),
             expect_enabled,
+            expect_updated_on: None,
             enabled,
             remark: dns::remark("disabled", Utc::now(), "ap-shanghai down"),
         },
@@ -493,9 +494,15 @@ fn set_status_change(id: &str, value: &str, expect_enabled: bool, enabled: bool)
 }
 
 #[tokio::test]
-async fn set_status_sets_status_and_remark() {
+async fn set_status_sets_status_and_remark_in_one_modify_record() {
     let (fake, p) = setup("status").await;
     let id = add(&fake, "a.example.net", true);
+    add(&fake, "b.example.net", true);
+    fake.with(|s| {
+        let r = s.record_mut(id).unwrap();
+        r.weight = Some(5);
+        r.ttl = 120;
+    });
     let applied = apply_change(
         &p,
         &set_status_change(&id.to_string(), "a.example.net", true, false),
@@ -509,21 +516,33 @@ async fn set_status_sets_status_and_remark() {
     assert!(record.remark_is_ours(), "{}", record.remark);
     assert_eq!(
         fake.actions(),
-        [
-            "DescribeRecordList",
-            "ModifyRecordStatus",
-            "ModifyRecordRemark",
-            "DescribeRecordList"
-        ]
+        ["DescribeRecordList", "ModifyRecord", "DescribeRecordList"]
     );
+    // Status and marker travel together; everything else is sent as read.
+    let call = fake.with(|s| s.calls_of("ModifyRecord")[0].body.clone());
+    assert_eq!(call["Status"], "DISABLE");
+    assert!(call["Remark"]
+        .as_str()
+        .unwrap()
+        .starts_with("dns-failover disabled"));
+    assert_eq!(call["Value"], "a.example.net");
+    assert_eq!(call["TTL"], 120);
+    assert_eq!(call["Weight"], 5);
+    assert_eq!(call["SubDomain"], "api");
+    let r = fake.with(|s| s.record(id).unwrap().clone());
+    assert_eq!((r.ttl, r.weight), (120, Some(5)));
 }
 
+/// The regression behind the single write: with ModifyRecordStatus then
+/// ModifyRecordRemark, a refused (or never sent) second call left a record
+/// disabled without the tool's marker, and the region never came back.
 #[tokio::test]
-async fn a_failed_remark_does_not_undo_the_status_change() {
+async fn a_refused_status_write_leaves_the_record_as_it_was_never_half_done() {
     let (fake, p) = setup("remark_fail").await;
     let id = add(&fake, "a.example.net", true);
+    add(&fake, "b.example.net", true);
     fake.inject(
-        Some("ModifyRecordRemark"),
+        Some("ModifyRecord"),
         Fault::Api(
             "InvalidParameter.RemarkLengthExceeded",
             "备注长度超过限制。",
@@ -535,10 +554,13 @@ async fn a_failed_remark_does_not_undo_the_status_change() {
     )
     .await;
     assert!(
-        matches!(applied, Ok(dns::Applied::Done { .. })),
+        matches!(applied, Err(dns::Error::Api { .. })),
         "{applied:?}"
     );
-    assert!(!fake.with(|s| s.record(id).unwrap().enabled));
+    let r = fake.with(|s| s.record(id).unwrap().clone());
+    assert!(r.enabled, "nothing changed");
+    assert!(fake.with(|s| s.calls_of("ModifyRecordStatus").is_empty()));
+    assert!(fake.with(|s| s.calls_of("ModifyRecordRemark").is_empty()));
 }
 
 #[tokio::test]
@@ -559,6 +581,7 @@ async fn a_record_changed_between_read_and_write_is_a_conflict_and_left_alone() 
             record_id: id.to_string(),
             expect_value: "a.example.net".into(),
             expect_enabled: true,
+            expect_updated_on: None,
             value: "b.example.net".into(),
             ttl: 60,
             enabled: true,
@@ -885,7 +908,7 @@ async fn an_apply_that_fails_half_way_is_reported_and_completed_by_the_next_run(
     w.endpoints[2].set_status(503);
     w.clock.advance(chrono::Duration::minutes(1));
     w.fake.inject_nth(
-        Some("ModifyRecordStatus"),
+        Some("ModifyRecord"),
         1,
         Fault::Api("FailedOperation.DomainIsLocked", "锁定域名不能进行此操作。"),
     );
@@ -969,7 +992,7 @@ async fn a_run_reports_a_conflict_and_does_not_overwrite() {
             .contains(&("manual.example.net".to_string(), true)),
         "left as the person set it"
     );
-    assert!(w.fake.with(|s| s.calls_of("ModifyRecordStatus").is_empty()));
+    assert!(w.fake.with(|s| s.calls_of("ModifyRecord").is_empty()));
     w.assert_logs_clean();
 }
 
@@ -1063,10 +1086,7 @@ async fn the_binary_runs_and_shows_status_against_dnspod() {
     .await;
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("\"failover\""), "{out}");
-    assert!(
-        err.contains("ModifyRecordStatus"),
-        "debug logs are on: {err}"
-    );
+    assert!(err.contains("ModifyRecord"), "debug logs are on: {err}");
     assert_no_secrets("stdout", &out);
     assert_no_secrets("stderr", &err);
 
