@@ -1105,3 +1105,259 @@ async fn the_binary_runs_and_shows_status_against_dnspod() {
     assert_no_secrets("stdout", &out);
     assert_no_secrets("stderr", &err);
 }
+
+// ---------------------------------------------------------------------------
+// Never empty, never stranded: races with people and other probers
+// ---------------------------------------------------------------------------
+
+fn kinds_with_severity(report: &dns_failover::RunReport) -> Vec<(&'static str, &'static str)> {
+    report
+        .groups
+        .iter()
+        .flat_map(|g| {
+            g.events
+                .iter()
+                .map(|e| (e.kind.as_str(), e.severity.as_str()))
+        })
+        .collect()
+}
+
+fn enabled_count(fake: &FakeTencent) -> usize {
+    fake.with(|s| {
+        s.records
+            .iter()
+            .filter(|r| r.name == "api" && r.enabled)
+            .count()
+    })
+}
+
+/// A person disables Shanghai and Beijing in the console just after our
+/// re-read, while we disable Guangzhou (down): the name is left with
+/// nothing. The check after the writes undoes our own disable at once.
+#[tokio::test]
+async fn a_person_emptying_the_name_during_our_disable_gets_ours_undone_and_a_page() {
+    let w = World::new("race_person").await;
+    let _guard = w.logs.install();
+    assert!(w.run().await.ok);
+    w.endpoints[0].set_status(503);
+    w.clock.advance(chrono::Duration::minutes(1));
+    w.fake.before_next("ModifyRecord", |s| {
+        let now = s.beijing_now();
+        for r in s
+            .records
+            .iter_mut()
+            .filter(|r| r.value == value_of("ap-shanghai") || r.value == value_of("ap-beijing"))
+        {
+            r.enabled = false;
+            r.remark = "paused by alice".into();
+            r.updated_on = now.clone();
+        }
+    });
+    let r = w.run().await;
+    assert!(
+        kinds_with_severity(&r).contains(&("empty_name", "critical")),
+        "{}",
+        r.render_text()
+    );
+    assert_eq!(enabled_count(&w.fake), 1, "{:?}", w.enabled());
+    assert!(w.enabled().contains(&(value_of("ap-guangzhou"), true)));
+    // Reported as two writes: the disable, then putting it back.
+    assert_eq!(
+        statuses(&r),
+        vec![ChangeStatus::Applied, ChangeStatus::Applied]
+    );
+    w.assert_logs_clean();
+}
+
+/// Three probers took out one region each at the same moment, so every
+/// record is disabled by the tool, a minute ago, and every region is
+/// healthy. `failback_after` (5m) must not keep the name empty.
+#[tokio::test]
+async fn an_empty_name_comes_back_on_the_next_run_whatever_failback_after_says() {
+    let w = World::new("empty_next_run").await;
+    let _guard = w.logs.install();
+    assert!(w.run().await.ok);
+    w.clock.advance(chrono::Duration::minutes(1));
+    let when = w.clock.now() - chrono::Duration::seconds(30);
+    w.fake.with(|s| {
+        for r in s.records.iter_mut().filter(|r| r.name == "api") {
+            r.enabled = false;
+            r.remark = dns::remark("disabled", when, "racing prober");
+        }
+    });
+    let r = w.run().await;
+    assert!(r.ok, "{:?}", r.errors);
+    assert!(
+        kinds_with_severity(&r).contains(&("empty_name", "critical")),
+        "{}",
+        r.render_text()
+    );
+    assert!(w.enabled().contains(&(value_of("ap-guangzhou"), true)));
+    assert_eq!(enabled_count(&w.fake), 1);
+}
+
+/// A person renumbers Guangzhou's record while our disable is in flight:
+/// the read-back shows a disabled record with a value we had no opinion on.
+/// Its status is put back, and the run reports a conflict.
+#[tokio::test]
+async fn a_record_renumbered_during_our_disable_gets_its_status_put_back() {
+    let w = World::new("renumber").await;
+    let _guard = w.logs.install();
+    assert!(w.run().await.ok);
+    w.endpoints[0].set_status(503);
+    w.clock.advance(chrono::Duration::minutes(1));
+    let gz = value_of("ap-guangzhou");
+    w.fake.after_next("ModifyRecord", move |s| {
+        let now = s.beijing_now();
+        let id = s.by_value(&gz).unwrap().id;
+        let r = s.record_mut(id).unwrap();
+        r.value = "new-gz.example.net".into();
+        r.updated_on = now;
+    });
+    let r = w.run().await;
+    assert_eq!(statuses(&r), vec![ChangeStatus::Conflict]);
+    let err = r.groups[0].changes[0].error.clone().unwrap();
+    assert!(err.contains("put back to enabled"), "{err}");
+    assert!(
+        w.enabled()
+            .contains(&("new-gz.example.net".to_string(), true)),
+        "{:?}",
+        w.enabled()
+    );
+    assert!(event_kinds(&r).contains(&"conflict"));
+}
+
+/// DNSPod has no conditional write, so the re-read compares the update
+/// time too: an edit since the plan's read (here only the remark, a person
+/// marking the record) is a conflict, and nothing is written.
+#[tokio::test]
+async fn an_edit_since_our_read_is_a_conflict_even_when_value_and_status_match() {
+    let clock = Arc::new(FixedClock::new(Utc::now()));
+    let fake = FakeTencent::start(DOMAIN, keys(), clock.clone()).await;
+    let envs = cred_env("edit_since_read", SECRET_ID, SECRET_KEY, None);
+    let p =
+        DnspodProvider::from_settings(&settings(&fake, &envs, 300, 4000), clock.clone()).unwrap();
+    let id = add(&fake, "a.example.net", true);
+    add(&fake, "b.example.net", true);
+    let read = p.list(&key()).await.unwrap();
+    let ours = read
+        .iter()
+        .find(|r| r.id == id.to_string())
+        .unwrap()
+        .clone();
+    clock.advance(chrono::Duration::seconds(2));
+    fake.with(|s| {
+        let now = s.beijing_now();
+        let r = s.record_mut(id).unwrap();
+        r.remark = "do not touch: migrating".into();
+        r.updated_on = now;
+    });
+    fake.with(|s| s.calls.clear());
+    let mut change = set_status_change(&id.to_string(), "a.example.net", true, false);
+    if let ChangeOp::SetStatus {
+        expect_updated_on, ..
+    } = &mut change.op
+    {
+        *expect_updated_on = ours.updated_on;
+    }
+    let e = apply_change(&p, &change).await.unwrap_err();
+    assert!(
+        matches!(&e, dns::Error::Conflict { detail, .. } if detail.contains("since our read")),
+        "{e}"
+    );
+    assert_eq!(fake.actions(), ["DescribeRecordList"], "nothing written");
+}
+
+/// Another prober disabled the only other record after our plan was made:
+/// our disable would leave the name empty, so the re-read refuses it.
+#[tokio::test]
+async fn a_disable_that_would_empty_the_name_is_refused_on_the_re_read() {
+    let (fake, p) = setup("would_empty").await;
+    let a = add(&fake, "a.example.net", true);
+    let b = add(&fake, "b.example.net", true);
+    fake.with(|s| s.record_mut(b).unwrap().enabled = false);
+    fake.with(|s| s.calls.clear());
+    let e = apply_change(
+        &p,
+        &set_status_change(&a.to_string(), "a.example.net", true, false),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&e, dns::Error::Conflict { detail, .. } if detail.contains("no enabled record")),
+        "{e}"
+    );
+    assert_eq!(fake.actions(), ["DescribeRecordList"], "nothing written");
+    assert!(fake.with(|s| s.record(a).unwrap().enabled));
+}
+
+/// Three probers, three processes, one zone on the fake DNSPod: each sees a
+/// different region down and they run at the same moment. Before the fix
+/// every trial ended with no enabled record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_prober_processes_on_dnspod_never_leave_the_name_empty() {
+    let fake = FakeTencent::start(DOMAIN, keys(), Arc::new(SystemClock)).await;
+    let up = Endpoint::start().await.unwrap();
+    let down = Endpoint::start().await.unwrap();
+    down.set_status(503);
+    let envs = (
+        "DNSF_RACE_ID".to_string(),
+        "DNSF_RACE_KEY".to_string(),
+        "DNSF_RACE_TOKEN".to_string(),
+    );
+    let creds = vec![
+        (envs.0.clone(), SECRET_ID.to_string()),
+        (envs.1.clone(), SECRET_KEY.to_string()),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let configs: Vec<String> = (0..3)
+        .map(|i| {
+            let ports: Vec<u16> = (0..3)
+                .map(|j| if i == j { down.port } else { up.port })
+                .collect();
+            let path = dir.path().join(format!("prober-{i}.toml"));
+            std::fs::write(&path, config_text(&fake, &envs, &ports)).unwrap();
+            path.display().to_string()
+        })
+        .collect();
+    for trial in 0..10 {
+        fake.with(|s| {
+            s.records.clear();
+            for r in REGIONS {
+                s.add_record("api", "CNAME", LINE, &value_of(r), 60, true);
+            }
+        });
+        let runs = configs.iter().map(|c| {
+            cli(
+                vec!["-c".into(), c.clone(), "--json".into(), "run".into()],
+                creds.clone(),
+            )
+        });
+        let results = futures_join_all(runs).await;
+        let n = enabled_count(&fake);
+        assert!(
+            n >= 1,
+            "trial {trial}: the name was left empty: {:?}\n{results:?}",
+            fake.with(|s| s.records.clone())
+        );
+        for (code, out, err) in &results {
+            assert!(*code == 0 || *code == 1, "{out}\n{err}");
+            assert_no_secrets("stdout", out);
+            assert_no_secrets("stderr", err);
+        }
+    }
+}
+
+/// Join without pulling in the `futures` crate: spawn each on the runtime.
+async fn futures_join_all<F>(futs: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futs.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}

@@ -106,13 +106,16 @@ pub struct Alert {
     pub events: Vec<AlertEvent>,
 }
 
-/// Event kinds that page: transitions and failures. `recovering`, `created`
-/// and `left_alone` are reported in the run report only.
-pub fn alerts_on(kind: EventKind) -> bool {
-    !matches!(
-        kind,
-        EventKind::Recovering | EventKind::Created | EventKind::LeftAlone
-    )
+/// Events that page: transitions and failures. `recovering` and `created`
+/// are reported in the run report only, and so is `left_alone` unless it is
+/// a warning (a healthy region kept out by someone else, a record the tool
+/// cannot manage: a standing condition that pages once).
+pub fn alerts_on(kind: EventKind, severity: Severity) -> bool {
+    match kind {
+        EventKind::Recovering | EventKind::Created => false,
+        EventKind::LeftAlone => severity >= Severity::Warning,
+        _ => true,
+    }
 }
 
 impl Alert {
@@ -122,7 +125,7 @@ impl Alert {
     pub fn from_report(report: &RunReport, timezone: &str) -> Option<Alert> {
         let mut events = Vec::new();
         for g in &report.groups {
-            for e in g.events.iter().filter(|e| alerts_on(e.kind)) {
+            for e in g.events.iter().filter(|e| alerts_on(e.kind, e.severity)) {
                 let evidence = g
                     .targets
                     .iter()
@@ -223,6 +226,7 @@ fn title_of(events: &[AlertEvent], drill: bool) -> String {
             EventKind::Failover => format!("{}: failover {regions}", e.event.group),
             EventKind::Failback => format!("{}: failback {regions}", e.event.group),
             EventKind::AllDown => format!("{}: ALL regions down", e.event.group),
+            EventKind::EmptyName => format!("{}: NAME EMPTY", e.event.group),
             k => format!("{}: {} {regions}", e.event.group, k.as_str()),
         };
         if !parts.contains(&p) {

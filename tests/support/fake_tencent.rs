@@ -101,6 +101,8 @@ pub struct State {
     pub sms_sent: Vec<Value>,
     faults: VecDeque<Queued>,
     after_list: Option<Mutation>,
+    /// (action, run before the request is handled?, mutation), first match wins.
+    hooks: Vec<(String, bool, Mutation)>,
     request_seq: u64,
 }
 
@@ -189,6 +191,7 @@ impl FakeTencent {
             sms_rejects: HashMap::new(),
             sms_sent: vec![],
             faults: VecDeque::new(),
+            hooks: Vec::new(),
             after_list: None,
             request_seq: 0,
         }));
@@ -232,6 +235,18 @@ impl FakeTencent {
     /// is built: someone else changes a record between our read and our write.
     pub fn after_next_list(&self, f: impl FnOnce(&mut State) + Send + 'static) {
         self.with(|s| s.after_list = Some(Box::new(f)));
+    }
+
+    /// Run `f` on the state just before the next `action` request is
+    /// handled: someone else writes between our re-read and our write.
+    pub fn before_next(&self, action: &str, f: impl FnOnce(&mut State) + Send + 'static) {
+        self.with(|s| s.hooks.push((action.into(), true, Box::new(f))));
+    }
+
+    /// Run `f` on the state right after the next `action` request is handled:
+    /// someone else writes between our write and our read-back.
+    pub fn after_next(&self, action: &str, f: impl FnOnce(&mut State) + Send + 'static) {
+        self.with(|s| s.hooks.push((action.into(), false, Box::new(f))));
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -373,6 +388,10 @@ fn handle(
         }
     }
 
+    if let Some(i) = s.hooks.iter().position(|h| h.0 == action && h.1) {
+        let (_, _, f) = s.hooks.remove(i);
+        f(&mut s);
+    }
     let result =
         verify(&s, method, headers, body, &action).and_then(|_| dispatch(&mut s, &action, &params));
     let reply = match result {
@@ -386,6 +405,10 @@ fn handle(
         }
     };
     s.calls.push(call);
+    if let Some(i) = s.hooks.iter().position(|h| h.0 == action && !h.1) {
+        let (_, _, f) = s.hooks.remove(i);
+        f(&mut s);
+    }
     if action == "DescribeRecordList" {
         if let Some(f) = s.after_list.take() {
             f(&mut s);
