@@ -981,7 +981,7 @@ pub fn human(d: Duration) -> String {
     if s >= 3600 {
         format!("{}h {}m", s / 3600, (s % 3600) / 60)
     } else if s >= 60 {
-        if s % 60 == 0 {
+        if s.is_multiple_of(60) {
             format!("{}m", s / 60)
         } else {
             format!("{}m {}s", s / 60, s % 60)

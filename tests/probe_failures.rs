@@ -715,7 +715,7 @@ async fn attempts_and_threshold_make_the_health() {
     tokio::spawn(async move {
         let mut n = 0u32;
         while let Ok((mut s, _)) = listener.accept().await {
-            let status = if n % 2 == 0 {
+            let status = if n.is_multiple_of(2) {
                 "200 OK"
             } else {
                 "502 Bad Gateway"
