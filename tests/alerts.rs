@@ -774,6 +774,42 @@ timeout = "1s"
         .await
     }
 
+    /// A healthy region whose record someone else disabled (a person, or a
+    /// status write whose marker was lost) must not stay out unnoticed: a
+    /// warning that pages once, with the command that puts it back.
+    #[tokio::test]
+    async fn a_healthy_region_kept_out_by_someone_else_pages_once_with_the_command() {
+        bounded(async {
+            let e = env().await;
+            e.run(Action::Run).await;
+            let mut zone = dns_failover::dns::file::load_zone(&e.zone).unwrap();
+            let r = zone
+                .records
+                .iter_mut()
+                .find(|r| r.value == "10.0.0.2")
+                .unwrap();
+            r.enabled = false;
+            r.remark = "paused by alice".into();
+            std::fs::write(&e.zone, serde_json::to_vec(&zone).unwrap()).unwrap();
+
+            let r = e.run(Action::Run).await;
+            assert_eq!(e.counts(), (1, 1), "{}", r.render_text());
+            let body = e.once.requests()[0].json();
+            assert_eq!(body["events"][0]["kind"], "left_alone");
+            assert_eq!(body["events"][0]["severity"], "warning");
+            let msg = body["events"][0]["message"].as_str().unwrap();
+            assert!(
+                msg.contains("dns-failover failback --group api --region ap-guangzhou"),
+                "{msg}"
+            );
+            // Still out on the next runs: no second page.
+            e.run(Action::Run).await;
+            e.run(Action::Run).await;
+            assert_eq!(e.counts(), (1, 1));
+        })
+        .await
+    }
+
     #[tokio::test]
     async fn a_failover_pages_once_and_a_drill_is_marked() {
         bounded(async {

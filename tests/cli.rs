@@ -362,6 +362,26 @@ async fn a_failing_dns_backend_exits_1_and_says_why() {
     assert_eq!(std::fs::read(env.zone()).unwrap(), b"{ torn");
 }
 
+/// A zone file that exists but is empty (truncated, replaced) is never a
+/// fresh start: rebuilding it would forget every record's state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_zone_file_is_an_error_not_a_new_zone() {
+    let env = Env::new("").await;
+    std::fs::write(env.zone(), b"").unwrap();
+    let (r, out) = env.json(&["run"]).await;
+    assert_eq!(code(&out), 1);
+    assert_eq!(r["ok"], false);
+    let e = r["errors"][0].as_str().unwrap();
+    assert!(e.contains("exists but is empty"), "{r}");
+    assert!(
+        r["groups"][0]["changes"]
+            .as_array()
+            .is_none_or(|c| c.is_empty()),
+        "{r}"
+    );
+    assert_eq!(std::fs::read(env.zone()).unwrap(), b"", "left as found");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_changes_refuses_a_large_plan_unless_forced() {
     // Targets a and b share endpoint 1, so breaking it takes both down at once.
