@@ -284,19 +284,8 @@ pub fn rescue_empty(
         return plan;
     }
     let rec_of = |t: &Target| records.iter().find(|r| dns::same_value(&r.value, &t.value));
-    let taken_out = |t: &&Target| rec_of(t).is_some_and(|r| !r.enabled && r.remark_is_ours());
-    let pick = group
-        .targets
-        .iter()
-        .filter(taken_out)
-        .find(|t| ctx.health_of(t) == Health::Healthy)
-        .or_else(|| {
-            group
-                .targets
-                .iter()
-                .filter(taken_out)
-                .find(|t| ctx.health_of(t) == Health::Degraded)
-        })
+    let pick = ctx
+        .best_taken_out(&rec_of)
         .map(|t| (t, "is up"))
         .or_else(|| {
             group
@@ -597,19 +586,8 @@ impl<'a> Ctx<'a> {
         if remaining == 0 && (empty || !disables.is_empty()) {
             // Prefer an emergency failback of an up target the tool took out:
             // a healthy one first, then a degraded one, each by priority.
-            let taken_out =
-                |t: &&Target| rec_of(t).is_some_and(|r| !r.enabled && r.remark_is_ours());
-            let rescue = g
-                .targets
-                .iter()
-                .filter(taken_out)
-                .find(|t| self.health_of(t) == Health::Healthy)
-                .or_else(|| {
-                    g.targets
-                        .iter()
-                        .filter(taken_out)
-                        .find(|t| self.health_of(t) == Health::Degraded)
-                })
+            let rescue = self
+                .best_taken_out(&rec_of)
                 .and_then(|t| Some((t, rec_of(t)?)));
             match rescue {
                 Some((t, r)) if empty => {
@@ -693,6 +671,23 @@ impl<'a> Ctx<'a> {
                 why,
             ));
         }
+    }
+
+    /// The best up target whose record the tool took out: a healthy one
+    /// first, then a degraded one, each by priority.
+    fn best_taken_out<'r>(
+        &self,
+        rec_of: &dyn Fn(&Target) -> Option<&'r Record>,
+    ) -> Option<&'a Target> {
+        let taken_out = |t: &&Target| rec_of(t).is_some_and(|r| !r.enabled && r.remark_is_ours());
+        let with = |h: Health| {
+            self.group
+                .targets
+                .iter()
+                .filter(taken_out)
+                .find(|t| self.health_of(t) == h)
+        };
+        with(Health::Healthy).or_else(|| with(Health::Degraded))
     }
 
     /// The `empty_name` event of an active group that this plan does not
@@ -824,7 +819,7 @@ impl<'a> Ctx<'a> {
                 Severity::Warning,
                 vec![],
                 format!(
-                    "record {} of {} points at {}, which is no target's value; left alone",
+                    "record {} of {} points at {}, which is no target's value; left alone (traffic is not watched: point it at a target's value in the DNS console, or add its target to the group)",
                     record.id, g.key, record.value
                 ),
             ));
