@@ -27,6 +27,7 @@ pub mod config;
 pub mod decide;
 pub mod demo;
 pub mod dns;
+pub mod model;
 pub mod notify;
 pub mod pipeline;
 pub mod probe;

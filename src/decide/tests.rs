@@ -15,7 +15,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::config::{Check, Failback, Group, Mode, Target};
-use crate::dns::{Change, ChangeOp, Record, RecordKey, RecordType};
+use crate::model::record::{self as dns, Change, ChangeOp, Record, RecordKey, RecordType};
 use crate::probe::{Attempt, FailureClass, Health, TargetOutcome};
 
 // -- builders ------------------------------------------------------------------

@@ -1,0 +1,307 @@
+//! Records: what a DNS name holds and the changes the tool makes to it.
+//!
+//! Plain data shared by `decide` (which plans [`Change`]s from [`Record`]s),
+//! `dns` (which applies them) and `report` (which shows them). Nothing here
+//! does I/O or knows any other part of the crate.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The marker the tool writes at the start of every remark it sets, so a later
+/// run (possibly in another region) can tell its own changes from a person's.
+pub const REMARK_MARKER: &str = "dns-failover";
+
+/// Record types a group may manage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RecordType {
+    A,
+    #[serde(rename = "AAAA")]
+    Aaaa,
+    #[serde(rename = "CNAME")]
+    Cname,
+}
+
+impl RecordType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordType::A => "A",
+            RecordType::Aaaa => "AAAA",
+            RecordType::Cname => "CNAME",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "A" => Some(RecordType::A),
+            "AAAA" => Some(RecordType::Aaaa),
+            "CNAME" => Some(RecordType::Cname),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for RecordType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which records a group manages: one name, one type, one line of one domain.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RecordKey {
+    pub domain: String,
+    /// Host part, `@` for the apex.
+    pub subdomain: String,
+    #[serde(rename = "type")]
+    pub rtype: RecordType,
+    /// DNSPod line name, e.g. `默认`.
+    pub line: String,
+}
+
+impl RecordKey {
+    /// `api.example.com`, or `example.com` for the apex.
+    pub fn fqdn(&self) -> String {
+        if self.subdomain == "@" || self.subdomain.is_empty() {
+            self.domain.clone()
+        } else {
+            format!("{}.{}", self.subdomain, self.domain)
+        }
+    }
+}
+
+impl fmt::Display for RecordKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} [{}]", self.fqdn(), self.rtype, self.line)
+    }
+}
+
+/// One record as the provider reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// Provider's id (DNSPod's RecordId as a decimal string).
+    pub id: String,
+    pub value: String,
+    pub ttl: u32,
+    pub enabled: bool,
+    /// Last update time as the provider reports it, if it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_on: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub remark: String,
+    /// DNSPod weight, kept untouched unless a plan changes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u32>,
+}
+
+impl Record {
+    /// True when the tool wrote this record's current remark.
+    pub fn remark_is_ours(&self) -> bool {
+        self.remark.starts_with(REMARK_MARKER)
+    }
+
+    /// The time recorded in our remark (`dns-failover <verb> <RFC3339> ...`),
+    /// falling back to the provider's update time.
+    pub fn changed_at(&self) -> Option<DateTime<Utc>> {
+        if self.remark_is_ours() {
+            if let Some(t) = self
+                .remark
+                .split_whitespace()
+                .find_map(|w| DateTime::parse_from_rfc3339(w).ok())
+            {
+                return Some(t.with_timezone(&Utc));
+            }
+        }
+        self.updated_on
+    }
+}
+
+/// Two record values are the same record target when they differ only by a
+/// trailing dot or letter case (DNSPod returns CNAME values as `host.`;
+/// the config strips the dot).
+pub fn same_value(a: &str, b: &str) -> bool {
+    a.trim_end_matches('.')
+        .eq_ignore_ascii_case(b.trim_end_matches('.'))
+}
+
+/// Build the remark the tool writes: `dns-failover <verb> <time> <detail>`.
+/// DNSPod limits remarks to 200 bytes; keep it short and cut on a char boundary.
+pub fn remark(verb: &str, at: DateTime<Utc>, detail: &str) -> String {
+    let mut s = format!(
+        "{REMARK_MARKER} {verb} {} {detail}",
+        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    if s.len() > 180 {
+        let mut cut = 180;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s.trim_end().to_string()
+}
+
+/// A new record to create.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewRecord {
+    pub value: String,
+    pub ttl: u32,
+    pub enabled: bool,
+    pub remark: String,
+}
+
+/// What one change does. Every variant that touches an existing record carries
+/// the state the plan started from (`expect_*`), so [`apply_change`] can refuse
+/// to overwrite a record that someone else changed in between.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum ChangeOp {
+    /// Create a record (a group's first run, or a new target).
+    Create { record: NewRecord },
+    /// Enable or disable an existing record.
+    SetStatus {
+        record_id: String,
+        expect_value: String,
+        expect_enabled: bool,
+        /// The record's update time when the plan read it: a write by
+        /// someone else since then (even one that changed only the remark,
+        /// or toggled the status and back) is a conflict.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expect_updated_on: Option<DateTime<Utc>>,
+        enabled: bool,
+        remark: String,
+    },
+    /// Rewrite an existing record's value (failover mode) and TTL.
+    SetValue {
+        record_id: String,
+        expect_value: String,
+        expect_enabled: bool,
+        /// As in `SetStatus`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expect_updated_on: Option<DateTime<Utc>>,
+        value: String,
+        ttl: u32,
+        /// Status to send with the write (DNSPod's ModifyRecord defaults to ENABLE).
+        enabled: bool,
+        remark: String,
+    },
+}
+
+/// A planned change to one record of one group, with the reason for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub group: String,
+    pub key: RecordKey,
+    /// Region whose target this change is about.
+    pub region: String,
+    #[serde(flatten)]
+    pub op: ChangeOp,
+    pub reason: String,
+}
+
+impl Change {
+    /// Creates do not count against `max_changes`: they bootstrap, they do
+    /// not move live traffic away from anything.
+    pub fn moves_traffic(&self) -> bool {
+        !matches!(self.op, ChangeOp::Create { .. })
+    }
+
+    /// One line for tables and alerts.
+    pub fn summary(&self) -> String {
+        match &self.op {
+            ChangeOp::Create { record } => format!(
+                "create {} -> {} (ttl {}, {})",
+                self.key.fqdn(),
+                record.value,
+                record.ttl,
+                if record.enabled {
+                    "enabled"
+                } else {
+                    "disabled"
+                }
+            ),
+            ChangeOp::SetStatus {
+                record_id,
+                expect_value,
+                enabled,
+                ..
+            } => format!(
+                "{} record {record_id} {} -> {}",
+                if *enabled { "enable" } else { "disable" },
+                self.key.fqdn(),
+                expect_value
+            ),
+            ChangeOp::SetValue {
+                record_id,
+                expect_value,
+                value,
+                ttl,
+                ..
+            } => format!(
+                "rewrite record {record_id} {}: {expect_value} -> {value} (ttl {ttl})",
+                self.key.fqdn()
+            ),
+        }
+    }
+}
+
+/// `enabled` or `disabled`.
+pub fn status_word(enabled: bool) -> &'static str {
+    if enabled {
+        "enabled"
+    } else {
+        "disabled"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn remark_round_trips_its_time_and_is_recognised() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 22, 3, 4, 5).unwrap();
+        let r = Record {
+            id: "1".into(),
+            value: "v".into(),
+            ttl: 60,
+            enabled: false,
+            updated_on: Some(Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap()),
+            remark: remark("disabled", t, "ap-shanghai down: timeout"),
+            weight: None,
+        };
+        assert!(r.remark_is_ours());
+        assert_eq!(r.changed_at(), Some(t));
+    }
+
+    #[test]
+    fn foreign_remark_falls_back_to_update_time() {
+        let upd = Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap();
+        let r = Record {
+            id: "1".into(),
+            value: "v".into(),
+            ttl: 60,
+            enabled: false,
+            updated_on: Some(upd),
+            remark: "paused by alice 2026-11-22T03:04:05Z".into(),
+            weight: None,
+        };
+        assert!(!r.remark_is_ours());
+        assert_eq!(r.changed_at(), Some(upd));
+    }
+
+    #[test]
+    fn values_compare_without_trailing_dot_or_case() {
+        assert!(same_value("gz.example.com.", "GZ.example.com"));
+        assert!(!same_value("gz.example.com", "sh.example.com"));
+    }
+
+    #[test]
+    fn long_remark_is_cut_on_a_char_boundary() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 22, 3, 4, 5).unwrap();
+        let s = remark("disabled", t, &"区".repeat(100));
+        assert!(s.len() <= 180);
+        assert!(s.starts_with(REMARK_MARKER));
+    }
+}
