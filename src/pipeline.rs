@@ -202,7 +202,7 @@ pub async fn run_once(deps: &Deps, cfg: &Config, opts: &RunOptions) -> RunReport
     };
     let read_fut = async {
         let t = Instant::now();
-        let reads = notify::join_all(
+        let reads = futures_util::future::join_all(
             cfg.groups
                 .iter()
                 .filter(|g| read_dns && in_scope(&g.name))
@@ -242,7 +242,13 @@ pub async fn run_once(deps: &Deps, cfg: &Config, opts: &RunOptions) -> RunReport
     for g in cfg.groups.iter().filter(|g| in_scope(&g.name)) {
         // Keep config order of targets in the report.
         let mut targets: Vec<TargetOutcome> = by_group.remove(&g.name).unwrap_or_default();
-        targets.sort_by_key(|o| g.targets.iter().position(|t| t.region == o.region));
+        let order: HashMap<&str, usize> = g
+            .targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.region.as_str(), i))
+            .collect();
+        targets.sort_by_key(|o| order.get(o.region.as_str()).copied());
         let mut report = GroupReport {
             name: g.name.clone(),
             record: g.key.to_string(),
@@ -392,7 +398,7 @@ type AlertStates = HashMap<String, (Option<Record>, repeat::State)>;
 /// Read each decided group's state record (see [`notify::repeat`]). A group
 /// whose read fails is left out, so its conditions alert as new (fail open).
 async fn read_alert_states(deps: &Deps, cfg: &Config, report: &RunReport) -> AlertStates {
-    let reads = notify::join_all(
+    let reads = futures_util::future::join_all(
         report
             .groups
             .iter()

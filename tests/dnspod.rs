@@ -1333,7 +1333,7 @@ async fn three_prober_processes_on_dnspod_never_leave_the_name_empty() {
                 creds.clone(),
             )
         });
-        let results = futures_join_all(runs).await;
+        let results = futures_util::future::join_all(runs).await;
         let n = enabled_count(&fake);
         assert!(
             n >= 1,
@@ -1346,18 +1346,4 @@ async fn three_prober_processes_on_dnspod_never_leave_the_name_empty() {
             assert_no_secrets("stderr", err);
         }
     }
-}
-
-/// Join without pulling in the `futures` crate: spawn each on the runtime.
-async fn futures_join_all<F>(futs: impl Iterator<Item = F>) -> Vec<F::Output>
-where
-    F: std::future::Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    let handles: Vec<_> = futs.map(tokio::spawn).collect();
-    let mut out = Vec::new();
-    for h in handles {
-        out.push(h.await.unwrap());
-    }
-    out
 }

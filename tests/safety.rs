@@ -401,7 +401,7 @@ fn check_case(c: &Case) -> Result<(), TestCaseError> {
         let passes = cfgs
             .iter()
             .map(|cfg| pass(cfg, zone.clone(), clock.clone()));
-        join_all(passes).await;
+        futures_util::future::join_all(passes).await;
         let after = zone.of(&api_key());
         prop_assert!(
             after.iter().any(|r| r.enabled),
@@ -427,28 +427,6 @@ fn check_case(c: &Case) -> Result<(), TestCaseError> {
         }
         Ok(())
     })
-}
-
-/// Poll futures together on this (current-thread) runtime.
-async fn join_all<F: std::future::Future<Output = ()>>(futs: impl Iterator<Item = F>) {
-    let mut set = Vec::new();
-    for f in futs {
-        set.push(Box::pin(f));
-    }
-    let mut done = vec![false; set.len()];
-    std::future::poll_fn(|cx| {
-        for (i, f) in set.iter_mut().enumerate() {
-            if !done[i] && f.as_mut().poll(cx).is_ready() {
-                done[i] = true;
-            }
-        }
-        if done.iter().all(|d| *d) {
-            std::task::Poll::Ready(())
-        } else {
-            std::task::Poll::Pending
-        }
-    })
-    .await
 }
 
 proptest! {
