@@ -153,6 +153,8 @@ struct World {
     /// The TCP target's listener on `TCP_HOST`; dropped to break it.
     tcp: Mutex<Option<tokio::net::TcpListener>>,
     tcp_port: u16,
+    /// Nothing listens here: the sg target cannot be reached.
+    dead_port: u16,
     /// Every chat robot and webhook.
     robots: HttpServer,
     smtp: SmtpServer,
@@ -271,6 +273,7 @@ impl World {
             broken,
             tcp: Mutex::new(Some(tcp)),
             tcp_port,
+            dead_port: closed_port().await,
             robots,
             smtp,
             env,
@@ -339,6 +342,11 @@ url = "{probe}/hk/health"
 body_contains = "${{SEC_PROBE_BODY}}"
 
 [[group.target]]
+region = "sg"
+value = "192.0.2.5"
+url = "http://127.0.0.1:{dead}/sg/health?token=${{SEC_PROBE_TOKEN}}"
+
+[[group.target]]
 region = "bj"
 value = "192.0.2.4"
 tcp = "${{SEC_TCP_HOST}}:{tcp_port}"
@@ -401,6 +409,7 @@ headers = {{ Authorization = "Bearer ${{SEC_ECHO_BEARER}}" }}
 "#,
             smtp_port = self.smtp.port,
             ca = test_ca_file(),
+            dead = self.dead_port,
         )
     }
 
@@ -531,7 +540,11 @@ async fn no_command_shows_a_secret_in_its_output_logs_or_alerts() {
     let out = w.run(&["probe", "--json"]).await;
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let r = json_of(&out);
-    assert_eq!(health(&r), ["healthy"; 4], "{r:#}");
+    assert_eq!(
+        health(&r),
+        ["healthy", "healthy", "healthy", "down", "healthy"],
+        "{r:#}"
+    );
     let probe = &w.probes.base;
     assert_eq!(
         endpoints(&r),
@@ -545,6 +558,13 @@ async fn no_command_shows_a_secret_in_its_output_logs_or_alerts() {
                 format!("{probe}/sh/${{SEC_PROBE_PATH}}/health")
             ),
             ("hk".into(), format!("{probe}/hk/health")),
+            (
+                "sg".into(),
+                format!(
+                    "http://127.0.0.1:{}/sg/health?token=${{SEC_PROBE_TOKEN}}",
+                    w.dead_port
+                )
+            ),
             (
                 "bj".into(),
                 format!("tcp://${{SEC_TCP_HOST}}:{}", w.tcp_port)
@@ -565,7 +585,11 @@ async fn no_command_shows_a_secret_in_its_output_logs_or_alerts() {
     let out = w.run(&["probe", "--json"]).await;
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let r = json_of(&out);
-    assert_eq!(health(&r), ["healthy", "down", "down", "down"], "{r:#}");
+    assert_eq!(
+        health(&r),
+        ["healthy", "down", "down", "down", "down"],
+        "{r:#}"
+    );
     // The evidence names the needle and the address by their references.
     let details = details(&r);
     assert!(
@@ -850,15 +874,18 @@ async fn debug_output_of_the_loaded_config_and_clients_shows_no_secret() {
 }
 
 /// With stdout closed, printing the report panics ("failed printing to
-/// stdout"); the panic message and whatever was logged before it show no
-/// secret either.
+/// stdout"). Neither the panic message nor what came before it on stderr
+/// (logs, the console alert of the targets that went down) shows a secret.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panic_shows_no_secret() {
     let w = World::new().await;
+    let out = w.run(&["run"]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    w.break_targets();
     let mut cmd = std::process::Command::new(BIN);
     cmd.arg("-c")
         .arg(w.config_path())
-        .arg("probe")
+        .arg("run")
         .env_remove("DNS_FAILOVER_CONFIG")
         .env("RUST_LOG", "trace")
         .env("RUST_BACKTRACE", "1")
@@ -876,6 +903,7 @@ async fn a_panic_shows_no_secret() {
     .unwrap();
     let err = stderr(&out);
     assert!(err.contains("panicked"), "no panic: {err}");
+    assert!(err.contains("---- alert (console)"), "no alert: {err}");
     assert_ne!(code(&out), 0);
-    assert_output_clean("the panicking probe", &out);
+    assert_output_clean("the panicking run", &out);
 }
