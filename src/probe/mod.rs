@@ -463,6 +463,27 @@ mod tests {
     }
 
     #[test]
+    fn endpoints_and_details_show_references_not_values() {
+        let env = |n: &str| match n {
+            "HOST" => Some("db.internal.example".to_string()),
+            _ => None,
+        };
+        let addr = crate::config::EnvString::expand("${HOST}:5432", &env).unwrap();
+        let check = Check::Tcp { addr };
+        assert_eq!(endpoint_of(&check), "tcp://${HOST}:5432");
+        let a = Attempt::failure(
+            Duration::from_millis(1),
+            None,
+            FailureClass::Dns,
+            "resolve db.internal.example:5432: no such name db.internal.example",
+        );
+        assert_eq!(
+            redact_attempt(a, &check).detail.as_deref(),
+            Some("resolve ${HOST}:5432: no such name ${HOST}")
+        );
+    }
+
+    #[test]
     fn summary_lists_failures_with_their_class() {
         let o = TargetOutcome {
             group: "g".into(),

@@ -681,6 +681,41 @@ mod tests {
     }
 
     #[test]
+    fn server_texts_lose_the_credentials_where_they_enter() {
+        let c = Credentials::new(
+            "AKIDabcdefghijklmnop1234",
+            Secret::new("the-secret-key"),
+            Some(Secret::new("the-session-token")),
+        );
+        let body = br#"{"Response":{"Error":{"Code":"AuthFailure.TokenFailure","Message":"token the-session-token for AKIDabcdefghijklmnop1234 (key the-secret-key)"},"RequestId":"r-3"}}"#;
+        let e = parse_envelope_redacted(200, body, &|s| c.redact(s)).unwrap_err();
+        let text = c.redact_error(e).to_string();
+        assert!(
+            text.contains("token [redacted] for AKID****1234 (key [redacted])"),
+            "{text}"
+        );
+        // A non-envelope body quoting the token past the snippet's cut: it is
+        // redacted before the cut, so no part of it is left.
+        let long = format!("{} the-session-token", "x".repeat(150));
+        let e = parse_envelope_redacted(502, long.as_bytes(), &|s| c.redact(s)).unwrap_err();
+        assert!(!e.to_string().contains("the-se"), "{e}");
+        let nested = Error::GaveUp {
+            attempts: 2,
+            budget: Duration::from_secs(1),
+            last: Box::new(Error::Transport("reset by the-secret-key".into())),
+        };
+        let text = c.redact_error(nested).to_string();
+        assert!(!text.contains("the-secret-key"), "{text}");
+        assert_eq!(mask_id("AKIDabcdefghijklmnop1234"), "AKID****1234");
+        assert_eq!(mask_id("short"), "****");
+        let dbg = format!("{c:?}");
+        assert!(
+            !dbg.contains("AKIDabcdefghijklmnop1234") && dbg.contains("AKID****1234"),
+            "{dbg}"
+        );
+    }
+
+    #[test]
     fn envelope_success_and_error_shapes() {
         let ok = parse_envelope(200, br#"{"Response":{"RecordId":1,"RequestId":"r-1"}}"#).unwrap();
         assert_eq!(ok["RecordId"], 1);
