@@ -13,8 +13,9 @@ mod support;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Output, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use dns_failover::clock::SystemClock;
 use dns_failover::config::Config;
@@ -434,6 +435,81 @@ headers = {{ Authorization = "Bearer ${{SEC_ECHO_BEARER}}" }}
 
     async fn run(&self, args: &[&str]) -> Output {
         self.run_with(self.config_path(), args, &[]).await
+    }
+
+    /// `dns-failover serve` (the SCF custom runtime, JSON logs) against a
+    /// local runtime API that hands out `events` one by one, then holds the
+    /// next long poll. Returns the answers posted (`response` or `error`,
+    /// with their bodies) and everything the process wrote on stderr, both
+    /// checked for canaries. The process is killed once every event is
+    /// answered.
+    async fn serve(
+        &self,
+        config: PathBuf,
+        events: &[&str],
+        extra: &[(&str, &str)],
+    ) -> (Vec<(String, String)>, String) {
+        let events: Vec<String> = events.iter().map(|e| e.to_string()).collect();
+        let n = events.len();
+        let handed = Arc::new(AtomicUsize::new(0));
+        let api = HttpServer::start(move |r| {
+            if r.target == "/runtime/invocation/next" {
+                match events.get(handed.fetch_add(1, Ordering::SeqCst)) {
+                    Some(e) => Reply::Text(200, e.clone()),
+                    None => Reply::Hang,
+                }
+            } else {
+                Reply::Text(200, String::new())
+            }
+        })
+        .await;
+        let port = api.base.rsplit(':').next().unwrap().to_string();
+        let log = self.dir.path().join(format!(
+            "serve-{}.log",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        let mut child = std::process::Command::new(BIN)
+            .arg("-c")
+            .arg(&config)
+            .arg("serve")
+            .env_remove("DNS_FAILOVER_CONFIG")
+            .env("RUST_LOG", "trace")
+            .env("SCF_RUNTIME_API", "127.0.0.1")
+            .env("SCF_RUNTIME_API_PORT", port)
+            .envs(&self.env)
+            .envs(extra.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let answers = || -> Vec<(String, String)> {
+            api.requests()
+                .into_iter()
+                .filter_map(|r| {
+                    let kind = r.target.strip_prefix("/runtime/invocation/")?;
+                    (kind != "next")
+                        .then(|| (kind.to_string(), String::from_utf8_lossy(&r.body).into()))
+                })
+                .collect()
+        };
+        let until = Instant::now() + Duration::from_secs(30);
+        while answers().len() < n && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let stderr = std::fs::read_to_string(&log).unwrap();
+        let answers = answers();
+        assert_eq!(answers.len(), n, "not every event was answered:\n{stderr}");
+        for (kind, body) in &answers {
+            assert_clean(&format!("serve: {kind} answer"), body);
+        }
+        assert_clean("serve: stderr", &stderr);
+        (answers, stderr)
     }
 
     /// Every alert body a channel received so far: chat robots and webhooks
@@ -906,4 +982,49 @@ async fn a_panic_shows_no_secret() {
     assert!(err.contains("---- alert (console)"), "no alert: {err}");
     assert_ne!(code(&out), 0);
     assert_output_clean("the panicking run", &out);
+}
+
+// ---------------------------------------------------------------------------
+// The SCF runtime
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_answers_and_json_logs_show_no_secret() {
+    let w = World::new().await;
+    let out = w.run(&["run"]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    w.break_targets();
+
+    // First event: the DNS read fails with an error quoting the token;
+    // second: a pass that disables three records and alerts.
+    let quoting = leak(format!("token {TOKEN} expired (SecretKey {SECRET_KEY})"));
+    w.fake
+        .inject(None, Fault::Api("AuthFailure.TokenFailure", quoting));
+    let timer = r#"{"Type":"Timer","TriggerName":"every-minute","Time":"2024-05-01T08:00:00Z","Message":""}"#;
+    let (answers, log) = w.serve(w.config_path(), &[timer, timer], &[]).await;
+    assert_eq!(answers[0].0, "error", "{answers:?}");
+    assert!(
+        answers[0].1.contains("token [redacted] expired"),
+        "{answers:?}"
+    );
+    assert_eq!(answers[1].0, "response", "{answers:?}");
+    assert!(
+        answers[1].1.contains("${SEC_PROBE_PATH}"),
+        "the report shows the endpoint as written: {}",
+        answers[1].1
+    );
+    assert!(log.contains("\"level\":\"TRACE\""), "{log}");
+    w.assert_delivered_clean();
+
+    // A config error at start-up is every invocation's answer.
+    let bad = w.dir.path().join("bad-serve.toml");
+    std::fs::write(
+        &bad,
+        w.config()
+            .replacen("value = \"192.0.2.1\"", "value = \"${SEC_BAD}\"", 1),
+    )
+    .unwrap();
+    let (answers, _) = w.serve(bad, &[timer], &[("SEC_BAD", BAD_VALUE)]).await;
+    assert_eq!(answers[0].0, "error", "{answers:?}");
+    assert!(answers[0].1.contains("${SEC_BAD}"), "{answers:?}");
 }
