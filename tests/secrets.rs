@@ -39,10 +39,14 @@ const PROBE_HEADER: &str = "CANARYprobeHeaderValue5358";
 const PROBE_BODY: &str = "CANARYprobeBodyNeedle9793";
 /// A `tcp` probe's host: a loopback address nothing else in the test uses.
 const TCP_HOST: &str = "127.83.41.29";
-/// DNSPod and SMS credentials (temporary: with a session token).
+/// DNSPod credentials (temporary: with a session token).
 const SECRET_ID: &str = "AKIDCANARYsecretIdValue000000002384";
 const SECRET_KEY: &str = "CANARYsecretKeyValue6264";
 const TOKEN: &str = "CANARYsessionTokenValue3383";
+/// The SMS channel's own credentials.
+const SMS_SECRET_ID: &str = "AKIDCANARYsmsSecretId0000000000005171";
+const SMS_SECRET_KEY: &str = "CANARYsmsSecretKey4716";
+const SMS_TOKEN: &str = "CANARYsmsSessionToken0844";
 const SMTP_PASSWORD: &str = "CANARYsmtpPassword2795";
 const WECOM_KEY: &str = "CANARYwecomKey0288";
 const DING_TOKEN: &str = "CANARYdingtalkAccessToken4197";
@@ -82,6 +86,9 @@ const CANARIES: &[&str] = &[
     SECRET_ID,
     SECRET_KEY,
     TOKEN,
+    SMS_SECRET_ID,
+    SMS_SECRET_KEY,
+    SMS_TOKEN,
     SMTP_PASSWORD,
     WECOM_KEY,
     DING_TOKEN,
@@ -173,11 +180,18 @@ impl World {
     async fn new() -> World {
         let fake = FakeTencent::start(
             "example.com",
-            vec![Key {
-                id: SECRET_ID.into(),
-                key: SECRET_KEY.into(),
-                token: Some(TOKEN.into()),
-            }],
+            vec![
+                Key {
+                    id: SECRET_ID.into(),
+                    key: SECRET_KEY.into(),
+                    token: Some(TOKEN.into()),
+                },
+                Key {
+                    id: SMS_SECRET_ID.into(),
+                    key: SMS_SECRET_KEY.into(),
+                    token: Some(SMS_TOKEN.into()),
+                },
+            ],
             Arc::new(SystemClock),
         )
         .await;
@@ -241,6 +255,10 @@ impl World {
             ("SEC_KEY", SECRET_KEY.to_string()),
             ("SEC_TOKEN", TOKEN.to_string()),
             ("SEC_DNSPOD_ENDPOINT", fake.endpoint()),
+            ("SEC_SMS_ID", SMS_SECRET_ID.to_string()),
+            ("SEC_SMS_KEY", SMS_SECRET_KEY.to_string()),
+            ("SEC_SMS_TOKEN", SMS_TOKEN.to_string()),
+            ("SEC_SMS_ENDPOINT", fake.endpoint()),
             ("SEC_SMTP_PASSWORD", SMTP_PASSWORD.to_string()),
             (
                 "SEC_WECOM",
@@ -391,10 +409,10 @@ sdk_app_id = "1400006666"
 sign_name = "腾讯云"
 template_id = "1110"
 phone_numbers = ["+8613711112222"]
-endpoint = "${{SEC_DNSPOD_ENDPOINT}}"
-secret_id_env = "SEC_ID"
-secret_key_env = "SEC_KEY"
-session_token_env = "SEC_TOKEN"
+endpoint = "${{SEC_SMS_ENDPOINT}}"
+secret_id_env = "SEC_SMS_ID"
+secret_key_env = "SEC_SMS_KEY"
+session_token_env = "SEC_SMS_TOKEN"
 
 [[alert]]
 name = "wecom-unreachable"
@@ -773,17 +791,21 @@ async fn api_errors_that_quote_the_credentials_are_scrubbed() {
         assert!(stdout(&out).contains("has expired"), "{}", stdout(&out));
     }
 
-    // SMS: notify-test shows the channel's error (after its one retry).
+    // SMS, with its own credentials: notify-test shows the channel's error
+    // (after its one retry).
+    let sms_quoting = leak(format!(
+        "The token {SMS_TOKEN} has expired (SecretId {SMS_SECRET_ID}, SecretKey {SMS_SECRET_KEY})"
+    ));
     for args in [&["notify-test"][..], &["notify-test", "--json"]] {
         for _ in 0..2 {
             w.fake.inject(
                 Some("SendSms"),
-                Fault::Api("AuthFailure.TokenFailure", quoting),
+                Fault::Api("AuthFailure.TokenFailure", sms_quoting),
             );
         }
         let out = w.run(args).await;
         assert_eq!(code(&out), 1);
-        assert!(stdout(&out).contains("has expired"), "{}", stdout(&out));
+        assert!(stdout(&out).contains("AKID****5171"), "{}", stdout(&out));
     }
 
     // An endpoint that cannot be reached: the transport error leaves out
@@ -875,8 +897,8 @@ const BAD: &[(&str, &str, &str, &str, &str)] = &[
     ),
     (
         "endpoint",
-        "endpoint = \"${SEC_DNSPOD_ENDPOINT}\"\nsecret_id_env = \"SEC_ID\"\nsecret_key_env = \"SEC_KEY\"\nsession_token_env = \"SEC_TOKEN\"\n\n[[alert]]",
-        "endpoint = \"${SEC_BAD}\"\nsecret_id_env = \"SEC_ID\"\nsecret_key_env = \"SEC_KEY\"\nsession_token_env = \"SEC_TOKEN\"\n\n[[alert]]",
+        "endpoint = \"${SEC_SMS_ENDPOINT}\"",
+        "endpoint = \"${SEC_BAD}\"",
         "SEC_BAD",
         BAD_ENDPOINT,
     ),
