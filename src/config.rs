@@ -7,6 +7,8 @@
 //! value). Semantic checks run next, in [`Config::validate`]-style functions
 //! per section; each error names the file, the key path and its line.
 //! Secrets are kept in [`Secret`], whose `Debug` and `Display` are redacted.
+//! Other strings that may hold `${VAR}` are [`EnvString`]s: used expanded,
+//! shown (reports, alerts, errors, `Debug`) as written in the file.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
