@@ -128,7 +128,9 @@ fn env_lookup(name: &str) -> Option<String> {
 /// (`url = "https://${HOST}/health?token=${PROBE_TOKEN}"`), so wherever the
 /// string is *shown* (reports, alerts, logs, error messages) it appears as
 /// written, references unexpanded ([`EnvString::shown`]); only the code that
-/// uses it (the probe, the API client) reads `.0`. `Debug` shows the written form.
+/// uses it (the probe, the API client) reads `.0`. `Debug` shows the written
+/// form. There is deliberately no `Display` (nor `Deref<Target = str>`, which
+/// would lend it `str`'s `to_string`): a caller picks `shown()` or `value()`.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct EnvString(pub String, Option<Box<Expansion>>);
 
