@@ -37,7 +37,8 @@ const PROBE_PATH: &str = "CANARYprobePathPart5926";
 const PROBE_HEADER: &str = "CANARYprobeHeaderValue5358";
 /// `body_contains` of a probe.
 const PROBE_BODY: &str = "CANARYprobeBodyNeedle9793";
-/// A `tcp` probe's host: a loopback address nothing else in the test uses.
+/// A `tcp` probe's host: a loopback address nothing else in the test uses
+/// (Linux routes all of 127.0.0.0/8 to the loopback interface).
 const TCP_HOST: &str = "127.83.41.29";
 /// DNSPod credentials (temporary: with a session token).
 const SECRET_ID: &str = "AKIDCANARYsecretIdValue000000002384";
