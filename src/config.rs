@@ -7,6 +7,8 @@
 //! value). Semantic checks run next, in [`Config::validate`]-style functions
 //! per section; each error names the file, the key path and its line.
 //! Secrets are kept in [`Secret`], whose `Debug` and `Display` are redacted.
+//! Other strings that may hold `${VAR}` are [`EnvString`]s: used expanded,
+//! shown (reports, alerts, errors, `Debug`) as written in the file.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -72,7 +74,17 @@ impl std::error::Error for ConfigError {}
 /// Expand `${NAME}` references from the environment. `$${` is a literal `${`.
 /// Returns the name of the first missing variable as the error.
 pub fn expand_env(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    expand_tracked(s, lookup).map(|(v, _)| v)
+}
+
+/// [`expand_env`], also returning each reference that was replaced, as
+/// `(name, value)` in order of appearance.
+fn expand_tracked(
+    s: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<(String, Vec<(String, String)>), String> {
     let mut out = String::with_capacity(s.len());
+    let mut refs = Vec::new();
     let mut rest = s;
     while let Some(i) = rest.find('$') {
         out.push_str(&rest[..i]);
@@ -91,7 +103,10 @@ pub fn expand_env(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<St
                 ));
             }
             match lookup(name) {
-                Some(v) => out.push_str(&v),
+                Some(v) => {
+                    out.push_str(&v);
+                    refs.push((name.to_string(), v));
+                }
                 None => return Err(format!("environment variable `{name}` is not set")),
             }
             rest = &t[end + 1..];
@@ -101,23 +116,154 @@ pub fn expand_env(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<St
         }
     }
     out.push_str(rest);
-    Ok(out)
+    Ok((out, refs))
 }
 
 fn env_lookup(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-/// A string from the config with `${VAR}` expanded.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct EnvString(pub String);
+/// A string from the config with `${NAME}` expanded (`.0`), which remembers
+/// how it was written. The config cannot tell which references hold secrets
+/// (`url = "https://${HOST}/health?token=${PROBE_TOKEN}"`), so wherever the
+/// string is *shown* (reports, alerts, logs, error messages) it appears as
+/// written, references unexpanded ([`EnvString::shown`]); only the code that
+/// uses it (the probe, the API client) reads `.0`. `Debug` shows the written
+/// form. There is deliberately no `Display` (nor `Deref<Target = str>`, which
+/// would lend it `str`'s `to_string`): a caller picks `shown()` or `value()`.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct EnvString(pub String, Option<Box<Expansion>>);
+
+/// What a `${NAME}` expansion replaced: kept to show and to redact.
+#[derive(Clone, PartialEq, Eq)]
+struct Expansion {
+    /// The text as written in the file.
+    written: String,
+    /// `(name, value)` of each reference.
+    refs: Vec<(String, String)>,
+}
+
+/// Expanded values shorter than this are not searched for in free text
+/// ([`EnvString::redact`]): a value of one to three characters is no secret,
+/// and replacing it everywhere would garble messages.
+pub const REDACT_MIN_LEN: usize = 4;
+
+impl EnvString {
+    /// A value that did not come from the environment.
+    pub fn literal(s: impl Into<String>) -> Self {
+        EnvString(s.into(), None)
+    }
+
+    /// Expand `written` through `lookup`.
+    pub fn expand(written: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let (value, refs) = expand_tracked(written, lookup)?;
+        let expansion = (!refs.is_empty()).then(|| {
+            Box::new(Expansion {
+                written: written.to_string(),
+                refs,
+            })
+        });
+        Ok(EnvString(value, expansion))
+    }
+
+    /// The value to use.
+    pub fn value(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether any `${NAME}` was expanded.
+    pub fn is_expanded(&self) -> bool {
+        self.1.is_some()
+    }
+
+    /// The form to show people: as written in the file when a reference was
+    /// expanded (`https://host/health?token=${PROBE_TOKEN}`), else the value.
+    pub fn shown(&self) -> &str {
+        match &self.1 {
+            Some(x) => &x.written,
+            None => &self.0,
+        }
+    }
+
+    /// `shown`, quoted for messages: `"${GZ_IP}"` (Debug quoting, so quotes
+    /// and control characters in a literal value stay visible).
+    pub fn quoted(&self) -> String {
+        format!("{:?}", self.shown())
+    }
+
+    /// `text` with this string's expanded parts replaced by how they were
+    /// written: the whole value by [`EnvString::shown`], then each expanded
+    /// reference of at least four characters by `${NAME}`. For free text that
+    /// may have picked the value up (a resolver's or TLS library's message).
+    pub fn redact(&self, text: &str) -> String {
+        let Some(x) = &self.1 else {
+            return text.to_string();
+        };
+        let mut pairs: Vec<(&str, String)> = vec![(self.0.as_str(), x.written.clone())];
+        pairs.extend(
+            x.refs
+                .iter()
+                .filter(|(_, v)| v.len() >= REDACT_MIN_LEN)
+                .map(|(n, v)| (v.as_str(), format!("${{{n}}}"))),
+        );
+        replace_all(text, &pairs)
+    }
+}
+
+/// Replace each `(from, to)` in `text`, longest `from` first (a URL goes
+/// before the key inside it). Empty `from`s are skipped.
+pub fn replace_all<S: AsRef<str>>(text: &str, pairs: &[(&str, S)]) -> String {
+    let mut pairs: Vec<&(&str, S)> = pairs.iter().filter(|(f, _)| !f.is_empty()).collect();
+    pairs.sort_by_key(|(f, _)| std::cmp::Reverse(f.len()));
+    let mut out = text.to_string();
+    for (from, to) in pairs {
+        if out.contains(from) {
+            out = out.replace(from, to.as_ref());
+        }
+    }
+    out
+}
+
+impl fmt::Debug for EnvString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("EnvString").field(&self.shown()).finish()
+    }
+}
+
+impl From<&str> for EnvString {
+    fn from(s: &str) -> Self {
+        EnvString::literal(s)
+    }
+}
+
+impl From<String> for EnvString {
+    fn from(s: String) -> Self {
+        EnvString::literal(s)
+    }
+}
+
+impl From<EnvString> for String {
+    fn from(s: EnvString) -> Self {
+        s.0
+    }
+}
+
+impl PartialEq<str> for EnvString {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for EnvString {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
 
 impl<'de> Deserialize<'de> for EnvString {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(d)?;
-        expand_env(&raw, &env_lookup)
-            .map(EnvString)
-            .map_err(serde::de::Error::custom)
+        EnvString::expand(&raw, &env_lookup).map_err(serde::de::Error::custom)
     }
 }
 
@@ -437,18 +583,20 @@ pub enum Check {
     Http(HttpCheck),
     /// Connect to `host:port`.
     Tcp {
-        addr: String,
+        /// `host:port`; shown as written (see [`EnvString`]).
+        addr: EnvString,
     },
 }
 
 /// An HTTP(S) check.
 #[derive(Debug, Clone)]
 pub struct HttpCheck {
-    pub url: String,
+    /// Probed as expanded, shown as written (see [`EnvString`]).
+    pub url: EnvString,
     pub method: String,
     pub headers: Vec<(String, Secret)>,
     pub expect_status: StatusMatcher,
-    pub body_contains: Option<String>,
+    pub body_contains: Option<EnvString>,
     pub max_latency: Option<Duration>,
     /// Probe this IP while keeping the URL's Host and SNI.
     pub resolve: Option<std::net::IpAddr>,
@@ -783,9 +931,10 @@ impl Validator<'_> {
             .trim_end_matches('.')
             .to_ascii_lowercase();
         if !is_hostname(&domain) || !domain.contains('.') {
+            let shown = shown_or(&raw.domain, &domain);
             return Err(self.err(
                 &key("domain"),
-                format!("{domain:?} is not a domain name like \"example.com\""),
+                format!("{shown} is not a domain name like \"example.com\""),
             ));
         }
         let ttl = self.ttl(raw.ttl, &key("ttl"))?.unwrap_or(60);
@@ -825,17 +974,17 @@ impl Validator<'_> {
                 }
                 let endpoint = raw
                     .endpoint
-                    .map(|e| e.0)
                     .unwrap_or_else(|| "https://dnspod.tencentcloudapi.com".into());
-                match reqwest::Url::parse(&endpoint) {
+                match reqwest::Url::parse(&endpoint.0) {
                     Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => {}
                     _ => {
                         return Err(self.err(
                             &key("endpoint"),
-                            format!("{endpoint:?} is not an http(s) URL such as \"https://dnspod.tencentcloudapi.com\""),
+                            format!("{} is not an http(s) URL such as \"https://dnspod.tencentcloudapi.com\"", endpoint.quoted()),
                         ))
                     }
                 }
+                let endpoint = endpoint.0;
                 for (k, v) in [
                     ("secret_id_env", &raw.secret_id_env),
                     ("secret_key_env", &raw.secret_key_env),
@@ -914,9 +1063,10 @@ impl Validator<'_> {
         }
         let subdomain = g.subdomain.0.trim().to_ascii_lowercase();
         if !(subdomain == "@" || is_hostname(&subdomain) || is_wildcard(&subdomain)) {
+            let shown = shown_or(&g.subdomain, &subdomain);
             return Err(self.err(
                 &gk("subdomain"),
-                format!("{subdomain:?} is not a host name; use \"@\" for the apex"),
+                format!("{shown} is not a host name; use \"@\" for the apex"),
             ));
         }
         let Some(rtype) = RecordType::parse(&g.rtype) else {
@@ -993,14 +1143,12 @@ impl Validator<'_> {
                 return Err(self.err(&tk("region"), msg));
             }
             let value = t.value.0.trim().trim_end_matches('.').to_string();
-            if let Err(m) = check_value(rtype, &value) {
+            let shown = shown_or(&t.value, &value);
+            if let Err(m) = check_value(rtype, &value, &shown) {
                 return Err(self.err(&tk("value"), m));
             }
             if !values.insert(value.clone()) {
-                let msg = format!(
-                    "value {value:?} is used by two targets of group {:?}",
-                    g.name
-                );
+                let msg = format!("value {shown} is used by two targets of group {:?}", g.name);
                 return Err(self.err(&tk("value"), msg));
             }
             let target = self.target(t, &tk, value, ti, probe)?;
@@ -1062,10 +1210,14 @@ impl Validator<'_> {
                         );
                     }
                 }
-                let addr = addr.0;
-                match addr.rsplit_once(':') {
+                match addr.0.rsplit_once(':') {
                     Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0) => {}
-                    _ => return Err(self.err(&tk("tcp"), format!("{addr:?} is not \"host:port\""))),
+                    _ => {
+                        return Err(self.err(
+                            &tk("tcp"),
+                            format!("{} is not \"host:port\"", addr.quoted()),
+                        ))
+                    }
                 }
                 if t.max_latency.is_some() {
                     return Err(self.err(
@@ -1076,12 +1228,13 @@ impl Validator<'_> {
                 Check::Tcp { addr }
             }
             (Some(url), None) => {
-                let url = url.0;
-                match reqwest::Url::parse(&url) {
+                match reqwest::Url::parse(&url.0) {
                     Ok(u)
                         if (u.scheme() == "http" || u.scheme() == "https")
                             && u.host().is_some() => {}
-                    Ok(u) => {
+                    // The scheme is named only when it was written in the
+                    // file: from the environment, it is part of the value.
+                    Ok(u) if !url.is_expanded() => {
                         return Err(self.err(
                             &tk("url"),
                             format!(
@@ -1090,8 +1243,17 @@ impl Validator<'_> {
                             ),
                         ))
                     }
+                    Ok(_) => {
+                        return Err(self.err(
+                            &tk("url"),
+                            format!("{} is not an http:// or https:// URL", url.quoted()),
+                        ))
+                    }
                     Err(e) => {
-                        return Err(self.err(&tk("url"), format!("{url:?} is not a valid URL: {e}")))
+                        return Err(self.err(
+                            &tk("url"),
+                            format!("{} is not a valid URL: {e}", url.quoted()),
+                        ))
                     }
                 }
                 let method = t
@@ -1179,7 +1341,7 @@ impl Validator<'_> {
                     method,
                     headers,
                     expect_status,
-                    body_contains: t.body_contains.map(|b| b.0),
+                    body_contains: t.body_contains,
                     max_latency: t.max_latency.map(|d| d.0),
                     resolve,
                     follow_redirects: t.follow_redirects.unwrap_or(probe.follow_redirects),
@@ -1232,23 +1394,34 @@ fn is_wildcard(s: &str) -> bool {
     s == "*" || s.strip_prefix("*.").is_some_and(is_hostname)
 }
 
-fn check_value(rtype: RecordType, v: &str) -> Result<(), String> {
+/// `v` must suit the record type; messages quote `shown`, never `v`.
+fn check_value(rtype: RecordType, v: &str, shown: &str) -> Result<(), String> {
     match rtype {
         RecordType::A => v
             .parse::<std::net::Ipv4Addr>()
             .map(|_| ())
-            .map_err(|_| format!("{v:?} is not an IPv4 address (type A)")),
+            .map_err(|_| format!("{shown} is not an IPv4 address (type A)")),
         RecordType::Aaaa => v
             .parse::<std::net::Ipv6Addr>()
             .map(|_| ())
-            .map_err(|_| format!("{v:?} is not an IPv6 address (type AAAA)")),
+            .map_err(|_| format!("{shown} is not an IPv6 address (type AAAA)")),
         RecordType::Cname => {
             if is_hostname(v) && v.contains('.') {
                 Ok(())
             } else {
-                Err(format!("{v:?} is not a host name (type CNAME), e.g. \"service-abc-123.gz.apigw.tencentcs.com\""))
+                Err(format!("{shown} is not a host name (type CNAME), e.g. \"service-abc-123.gz.apigw.tencentcs.com\""))
             }
         }
+    }
+}
+
+/// How an error quotes a value normalised from `s` (trimmed, lower-cased):
+/// `s` as written when it came from the environment, else `normalised`.
+fn shown_or(s: &EnvString, normalised: &str) -> String {
+    if s.is_expanded() {
+        s.quoted()
+    } else {
+        format!("{normalised:?}")
     }
 }
 

@@ -483,3 +483,77 @@ fn unknown_alert_type_lists_the_known_ones() {
     assert_eq!(e.key, "alert[0].type");
     assert!(e.message.contains("\"sms\""), "{e}");
 }
+
+#[test]
+fn env_strings_show_as_written_and_redact_their_values() {
+    let env = |n: &str| match n {
+        "HOST" => Some("gz.example.com".to_string()),
+        "TOKEN" => Some("tok-12345".to_string()),
+        "N" => Some("7".to_string()),
+        _ => None,
+    };
+    let s = EnvString::expand("https://${HOST}/h?token=${TOKEN}&n=${N}", &env).unwrap();
+    assert_eq!(s.0, "https://gz.example.com/h?token=tok-12345&n=7");
+    assert_eq!(s.shown(), "https://${HOST}/h?token=${TOKEN}&n=${N}");
+    assert_eq!(s.quoted(), "\"https://${HOST}/h?token=${TOKEN}&n=${N}\"");
+    assert_eq!(
+        format!("{s:?}"),
+        "EnvString(\"https://${HOST}/h?token=${TOKEN}&n=${N}\")"
+    );
+    // The whole value, then each part: a short one ("7") is left alone.
+    assert_eq!(
+        s.redact("GET https://gz.example.com/h?token=tok-12345&n=7 failed; host gz.example.com, token tok-12345; 7 tries"),
+        "GET https://${HOST}/h?token=${TOKEN}&n=${N} failed; host ${HOST}, token ${TOKEN}; 7 tries"
+    );
+    // Nothing expanded: shown as the value, nothing to redact.
+    let lit = EnvString::expand("a $${B} c", &env).unwrap();
+    assert!(!lit.is_expanded());
+    assert_eq!(lit.shown(), "a ${B} c");
+    assert_eq!(lit.redact("a ${B} c"), "a ${B} c");
+    assert_eq!(EnvString::from("x"), "x");
+}
+
+#[test]
+fn errors_about_values_from_the_environment_quote_the_reference() {
+    std::env::set_var("DF_TEST_BAD_82", "secret-82 not valid");
+    for (from, to, key) in [
+        (
+            "value = \"gz.apigw.example.com\"",
+            "value = \"${DF_TEST_BAD_82}\"",
+            "value",
+        ),
+        (
+            "url = \"https://gz.apigw.example.com/health\"",
+            "url = \"${DF_TEST_BAD_82}\"",
+            "url",
+        ),
+        (
+            "tcp = \"sh.apigw.example.com:443\"",
+            "tcp = \"${DF_TEST_BAD_82}\"",
+            "tcp",
+        ),
+        (
+            "domain = \"Example.COM.\"",
+            "domain = \"${DF_TEST_BAD_82}\"",
+            "domain",
+        ),
+        (
+            "subdomain = \"api\"",
+            "subdomain = \"${DF_TEST_BAD_82}\"",
+            "subdomain",
+        ),
+    ] {
+        let e = err(&good_with(from, to));
+        assert!(e.key.ends_with(key), "{e}");
+        assert!(e.message.contains("\"${DF_TEST_BAD_82}\""), "{e}");
+        assert!(!e.to_string().contains("secret-82"), "{e}");
+    }
+    // A URL from the environment with another scheme: the scheme is part
+    // of the value, so it is not named either.
+    std::env::set_var("DF_TEST_BAD_83", "secret83://host/health");
+    let e = err(&good_with(
+        "url = \"https://gz.apigw.example.com/health\"",
+        "url = \"${DF_TEST_BAD_83}\"",
+    ));
+    assert!(!e.to_string().contains("secret83"), "{e}");
+}

@@ -139,7 +139,7 @@ async fn wecom_sends_markdown_then_mentions_within_byte_limits() {
             "{}/cgi-bin/webhook/send?key=wk-SECRET",
             srv.base
         )));
-        r.mentioned_mobile_list = Some(vec![EnvString("13800001111".into())]);
+        r.mentioned_mobile_list = Some(vec![EnvString::from("13800001111")]);
         let ch = channels(vec![r]);
         let big = sample_alert(40, false);
         let d = notify::send_all(&ch, &big, None).await;
@@ -400,18 +400,18 @@ async fn a_hanging_channel_delays_neither_the_others_nor_beyond_its_timeout() {
 
 fn email_raw(port: u16, tls: &str, pass: &str, ca: bool) -> RawAlert {
     let mut r = raw("email");
-    r.smtp_host = Some(EnvString("127.0.0.1".into()));
+    r.smtp_host = Some(EnvString::from("127.0.0.1"));
     r.smtp_port = Some(port as i64);
     r.tls = Some(tls.into());
-    r.username = Some(EnvString("alerts@example.com".into()));
+    r.username = Some(EnvString::from("alerts@example.com"));
     r.password = Some(Secret::new(pass.to_string()));
-    r.from = Some(EnvString("dns-failover <alerts@example.com>".into()));
+    r.from = Some(EnvString::from("dns-failover <alerts@example.com>"));
     r.to = Some(vec![
-        EnvString("oncall@example.com".into()),
-        EnvString("Lead <lead@example.com>".into()),
+        EnvString::from("oncall@example.com"),
+        EnvString::from("Lead <lead@example.com>"),
     ]);
     if ca {
-        r.ca_file = Some(EnvString(support::test_ca_file()));
+        r.ca_file = Some(EnvString::from(support::test_ca_file()));
     }
     r.timeout = Some(HumanDuration(Duration::from_secs(5)));
     r
@@ -543,7 +543,7 @@ fn channel_keys_are_validated_without_echoing_secrets() {
     r.webhook = Some(Secret::new(
         "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k".to_string(),
     ));
-    r.smtp_host = Some(EnvString("smtp.example.com".into()));
+    r.smtp_host = Some(EnvString::from("smtp.example.com"));
     let (k, _) = validate(r).unwrap_err();
     assert_eq!(k, Some("smtp_host"));
     let mut r = email_raw(25, "ssl", "p", false);

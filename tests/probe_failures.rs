@@ -815,7 +815,7 @@ async fn tcp_connect_to_a_name_that_does_not_resolve_is_dns() {
 
 fn check(url: String) -> HttpCheck {
     HttpCheck {
-        url,
+        url: url.into(),
         method: "GET".into(),
         headers: Vec::new(),
         expect_status: StatusMatcher(vec![(200, 299)]),

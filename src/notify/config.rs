@@ -241,16 +241,28 @@ pub fn validate_timezone(tz: &str) -> Result<(), String> {
 fn sms_from_raw(raw: &mut RawAlert) -> Result<super::sms::SmsConfig, KeyError> {
     use super::sms;
     let d = sms::SmsConfig::defaults();
+    let sdk_app_id = required(raw.sdk_app_id.take(), "sdk_app_id", "sms")?;
+    let template_id = required(raw.template_id.take(), "template_id", "sms")?;
+    let phone_numbers = required(raw.phone_numbers.take(), "phone_numbers", "sms")?;
+    let endpoint = raw.endpoint.take();
+    // Messages about these quote them as written: a value from `${NAME}`
+    // shows as the reference.
+    let mut written: Vec<EnvString> = vec![sdk_app_id.clone(), template_id.clone()];
+    written.extend(phone_numbers.iter().cloned());
+    written.extend(endpoint.iter().cloned());
+    let quote = |v: &str| {
+        written
+            .iter()
+            .find(|w| w.0 == v)
+            .map_or_else(|| format!("{v:?}"), EnvString::quoted)
+    };
     let cfg = sms::SmsConfig {
-        sdk_app_id: required(raw.sdk_app_id.take(), "sdk_app_id", "sms")?.0,
+        sdk_app_id: sdk_app_id.0,
         sign_name: raw.sign_name.take().map(|s| s.0).unwrap_or_default(),
-        template_id: required(raw.template_id.take(), "template_id", "sms")?.0,
-        phone_numbers: required(raw.phone_numbers.take(), "phone_numbers", "sms")?
-            .into_iter()
-            .map(|s| s.0)
-            .collect(),
+        template_id: template_id.0,
+        phone_numbers: phone_numbers.into_iter().map(|s| s.0).collect(),
         region: raw.region.take().unwrap_or(d.region),
-        endpoint: raw.endpoint.take().map(|e| e.0),
+        endpoint: endpoint.map(|e| e.0),
         template_params: raw.template_params.take().unwrap_or(d.template_params),
         param_max_len: raw.param_max_len.take().unwrap_or(d.param_max_len),
         secret_id_env: raw.secret_id_env.take().unwrap_or(d.secret_id_env),
@@ -258,7 +270,8 @@ fn sms_from_raw(raw: &mut RawAlert) -> Result<super::sms::SmsConfig, KeyError> {
         session_token_env: raw.session_token_env.take().unwrap_or(d.session_token_env),
     };
     raw.reject_leftover()?;
-    cfg.validate().map_err(|(k, m)| (Some(k), m))?;
+    cfg.validate_quoting(&quote)
+        .map_err(|(k, m)| (Some(k), m))?;
     Ok(cfg)
 }
 

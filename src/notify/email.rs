@@ -87,26 +87,33 @@ impl Config {
                 "username and password go together".into(),
             ));
         }
-        let from = required(raw.from.take(), "from", "email")?.0;
-        let from =
-            Mailbox::from_str(&from).map_err(|e| (Some("from"), format!("{from:?}: {e}")))?;
+        let from = required(raw.from.take(), "from", "email")?;
+        let from = Mailbox::from_str(&from.0)
+            .map_err(|e| (Some("from"), format!("{}: {e}", from.quoted())))?;
         let to_raw = required(raw.to.take(), "to", "email")?;
         if to_raw.is_empty() {
             return Err((Some("to"), "needs at least one address".into()));
         }
         let mut to = Vec::new();
         for t in to_raw {
-            to.push(Mailbox::from_str(&t.0).map_err(|e| (Some("to"), format!("{:?}: {e}", t.0)))?);
+            to.push(
+                Mailbox::from_str(&t.0)
+                    .map_err(|e| (Some("to"), format!("{}: {e}", t.quoted())))?,
+            );
         }
         let ca_pem = match raw.ca_file.take() {
             None => None,
             Some(path) => {
-                let pem = std::fs::read(&path.0)
-                    .map_err(|e| (Some("ca_file"), format!("cannot read {:?}: {e}", path.0)))?;
+                let pem = std::fs::read(&path.0).map_err(|e| {
+                    (
+                        Some("ca_file"),
+                        format!("cannot read {}: {e}", path.quoted()),
+                    )
+                })?;
                 Certificate::from_pem(&pem).map_err(|e| {
                     (
                         Some("ca_file"),
-                        format!("{:?}: not a PEM certificate ({e})", path.0),
+                        format!("{}: not a PEM certificate ({e})", path.quoted()),
                     )
                 })?;
                 Some(pem)

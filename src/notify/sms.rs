@@ -137,20 +137,29 @@ impl SmsConfig {
 
     /// Check every key before any network call; errors are (key, message).
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        self.validate_quoting(&|v| format!("{v:?}"))
+    }
+
+    /// [`SmsConfig::validate`], quoting values in messages with `quote`: the
+    /// config passes one that shows a value from `${NAME}` as the reference.
+    pub fn validate_quoting(
+        &self,
+        quote: &dyn Fn(&str) -> String,
+    ) -> Result<(), (&'static str, String)> {
         let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
         if !digits(&self.sdk_app_id) {
             return Err((
                 "sdk_app_id",
                 format!(
-                    "{:?} is not an SMS application id such as \"1400006666\"",
-                    self.sdk_app_id
+                    "{} is not an SMS application id such as \"1400006666\"",
+                    quote(&self.sdk_app_id)
                 ),
             ));
         }
         if !digits(&self.template_id) {
             return Err((
                 "template_id",
-                format!("{:?} is not a template id (digits)", self.template_id),
+                format!("{} is not a template id (digits)", quote(&self.template_id)),
             ));
         }
         if self.phone_numbers.is_empty() {
@@ -169,7 +178,10 @@ impl SmsConfig {
             if !is_e164(n) {
                 return Err((
                     "phone_numbers",
-                    format!("{n:?} is not an E.164 number such as \"+8613711112222\""),
+                    format!(
+                        "{} is not an E.164 number such as \"+8613711112222\"",
+                        quote(n)
+                    ),
                 ));
             }
         }
@@ -207,7 +219,10 @@ impl SmsConfig {
                 _ => {
                     return Err((
                         "endpoint",
-                        format!("{ep:?} is not an http(s) URL such as \"{DEFAULT_ENDPOINT}\""),
+                        format!(
+                            "{} is not an http(s) URL such as \"{DEFAULT_ENDPOINT}\"",
+                            quote(ep)
+                        ),
                     ))
                 }
             }
@@ -400,6 +415,8 @@ impl Notifier for Sms {
                 None => failed.push(format!("{}: no status returned", mask(n))),
             }
         }
+        // The per-number messages are the server's words too.
+        let failed: Vec<String> = failed.iter().map(|f| self.client.redact(f)).collect();
         if failed.is_empty() {
             tracing::debug!(numbers = self.cfg.phone_numbers.len(), request_id = %reply.request_id, "sms sent");
             Ok(())

@@ -35,22 +35,20 @@ impl Config {
     pub fn validate(raw: &mut RawAlert) -> Result<Config, KeyError> {
         let webhook = required(raw.webhook.take(), "webhook", "wecom")?;
         check_url(&webhook, "webhook")?;
-        let mentioned_mobile_list: Vec<String> = raw
-            .mentioned_mobile_list
-            .take()
-            .unwrap_or_default()
+        let mobiles = raw.mentioned_mobile_list.take().unwrap_or_default();
+        if let Some(bad) = mobiles.iter().find(|m| {
+            let m = m.0.trim();
+            m != "@all" && !m.chars().all(|c| c.is_ascii_digit() || c == '+')
+        }) {
+            return Err((
+                Some("mentioned_mobile_list"),
+                format!("{} is not a mobile number or \"@all\"", bad.quoted()),
+            ));
+        }
+        let mentioned_mobile_list: Vec<String> = mobiles
             .into_iter()
             .map(|s| s.0.trim().to_string())
             .collect();
-        if let Some(bad) = mentioned_mobile_list
-            .iter()
-            .find(|m| *m != "@all" && !m.chars().all(|c| c.is_ascii_digit() || c == '+'))
-        {
-            return Err((
-                Some("mentioned_mobile_list"),
-                format!("{bad:?} is not a mobile number or \"@all\""),
-            ));
-        }
         raw.reject_leftover()?;
         Ok(Config {
             webhook,

@@ -93,14 +93,14 @@ impl HttpProber {
         // fallback only guards hand-built checks.
         let method =
             reqwest::Method::from_bytes(check.method.as_bytes()).unwrap_or(reqwest::Method::GET);
-        let mut req = client.request(method, &check.url);
+        let mut req = client.request(method, check.url.value());
         for (name, value) in &check.headers {
             req = req.header(name.as_str(), value.expose());
         }
         let mut resp = match req.send().await {
             Ok(r) => r,
             Err(e) => {
-                let (class, detail) = classify(&e);
+                let (class, detail) = classify(e);
                 return Attempt::failure(start.elapsed(), None, class, detail);
             }
         };
@@ -114,18 +114,21 @@ impl HttpProber {
             );
         }
         if let Some(needle) = &check.body_contains {
-            match read_until(&mut resp, needle.as_bytes()).await {
+            match read_until(&mut resp, needle.value().as_bytes()).await {
                 Ok((true, _)) => {}
                 Ok((false, read)) => {
                     return Attempt::failure(
                         start.elapsed(),
                         Some(status),
                         FailureClass::BodyMismatch,
-                        format!("body (first {read} bytes) does not contain {needle:?}"),
+                        format!(
+                            "body (first {read} bytes) does not contain {}",
+                            needle.quoted()
+                        ),
                     )
                 }
                 Err(e) => {
-                    let (class, detail) = classify(&e);
+                    let (class, detail) = classify(e);
                     return Attempt::failure(
                         start.elapsed(),
                         Some(status),
@@ -162,7 +165,7 @@ impl HttpProber {
             });
         };
         // Pin the URL's host to this IP; Host header and SNI stay the URL's.
-        let url = reqwest::Url::parse(&check.url).map_err(|e| e.to_string())?;
+        let url = reqwest::Url::parse(check.url.value()).map_err(|e| e.to_string())?;
         let host = url.host_str().ok_or("URL has no host")?.to_string();
         let port = url.port_or_known_default().unwrap_or(443);
         let key = (host, SocketAddr::new(ip, port), check.follow_redirects);
@@ -255,12 +258,15 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 /// then the kind of the first `io::Error`. Only errors that carry no type we
 /// can reach (hyper-util's "dns error" wrapper, hyper's "connection closed
 /// before message completed") are matched by their message, and only the
-/// messages of the *sources*: the top-level message holds the URL, whose host
-/// name could contain any word.
-pub fn classify(e: &reqwest::Error) -> (FailureClass, String) {
+/// messages of the *sources*.
+///
+/// The detail leaves the URL out: it may carry a secret (`?token=...`), and
+/// the report shows the endpoint, as written, beside it.
+pub fn classify(e: reqwest::Error) -> (FailureClass, String) {
+    let e = e.without_url();
     let mut detail = e.to_string();
     let mut nodes: Vec<&(dyn std::error::Error + 'static)> = Vec::new();
-    collect_chain(std::error::Error::source(e), &mut nodes);
+    collect_chain(std::error::Error::source(&e), &mut nodes);
     let mut io_kind = None;
     let mut tls = false;
     let mut dns = false;

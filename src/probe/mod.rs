@@ -174,7 +174,8 @@ pub struct TargetOutcome {
     pub group: String,
     pub region: String,
     pub value: String,
-    /// What was probed: the URL or `tcp://host:port`.
+    /// What was probed: the URL or `tcp://host:port`, as written in the
+    /// config (`${NAME}` references unexpanded: they may hold secrets).
     pub endpoint: String,
     pub health: Health,
     pub attempts: Vec<Attempt>,
@@ -237,12 +238,42 @@ impl TargetOutcome {
     }
 }
 
-/// The endpoint string shown in reports.
+/// The endpoint string shown in reports and alerts: as written in the
+/// config, so a `${NAME}` reference shows as itself, never as its value.
 pub fn endpoint_of(check: &Check) -> String {
     match check {
-        Check::Http(h) => h.url.clone(),
-        Check::Tcp { addr } => format!("tcp://{addr}"),
+        Check::Http(h) => h.url.shown().to_string(),
+        Check::Tcp { addr } => format!("tcp://{}", addr.shown()),
     }
+}
+
+/// `a.detail` with every expanded value of `check` replaced by its
+/// reference, and header values by `***`. The detail comes from libraries
+/// (resolver, TLS, the TCP connect message) that may quote a host name or an
+/// address that came from the environment.
+pub fn redact_attempt(mut a: Attempt, check: &Check) -> Attempt {
+    let Some(d) = a.detail.take() else {
+        return a;
+    };
+    let d = match check {
+        Check::Http(h) => {
+            let mut d = h.url.redact(&d);
+            if let Some(b) = &h.body_contains {
+                d = b.redact(&d);
+            }
+            let headers: Vec<(&str, &str)> = h
+                .headers
+                .iter()
+                .map(|(_, v)| v.expose())
+                .filter(|v| v.len() >= crate::config::REDACT_MIN_LEN)
+                .map(|v| (v, "***"))
+                .collect();
+            crate::config::replace_all(&d, &headers)
+        }
+        Check::Tcp { addr } => addr.redact(&d),
+    };
+    a.detail = Some(d);
+    a
 }
 
 /// Runs probes. Holds the HTTP clients, built once per process.
@@ -318,10 +349,10 @@ impl Prober {
                         let a = match &target.check {
                             Check::Http(h) => http.check(h, target.timeout).await,
                             Check::Tcp { addr } => {
-                                tcp::check_with(addr, target.timeout, http.resolver()).await
+                                tcp::check_with(addr.value(), target.timeout, http.resolver()).await
                             }
                         };
-                        out.push(a);
+                        out.push(redact_attempt(a, &target.check));
                     }
                     (idx, out)
                 });
@@ -429,6 +460,27 @@ mod tests {
         assert_eq!(health_of(&[a(false), a(true), a(false)], 2), Health::Down);
         assert_eq!(health_of(&[a(false)], 1), Health::Down);
         assert_eq!(health_of(&[], 1), Health::Unknown);
+    }
+
+    #[test]
+    fn endpoints_and_details_show_references_not_values() {
+        let env = |n: &str| match n {
+            "HOST" => Some("db.internal.example".to_string()),
+            _ => None,
+        };
+        let addr = crate::config::EnvString::expand("${HOST}:5432", &env).unwrap();
+        let check = Check::Tcp { addr };
+        assert_eq!(endpoint_of(&check), "tcp://${HOST}:5432");
+        let a = Attempt::failure(
+            Duration::from_millis(1),
+            None,
+            FailureClass::Dns,
+            "resolve db.internal.example:5432: no such name db.internal.example",
+        );
+        assert_eq!(
+            redact_attempt(a, &check).detail.as_deref(),
+            Some("resolve ${HOST}:5432: no such name ${HOST}")
+        );
     }
 
     #[test]

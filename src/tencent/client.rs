@@ -49,7 +49,8 @@ pub struct Service {
 }
 
 /// A SecretId/SecretKey pair, with the session token of temporary (role)
-/// credentials. `Debug` never shows the key or the token.
+/// credentials. `Debug` never shows the key or the token, and shows the
+/// SecretId masked ([`mask_id`]).
 #[derive(Clone)]
 pub struct Credentials {
     secret_id: String,
@@ -60,7 +61,7 @@ pub struct Credentials {
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credentials")
-            .field("secret_id", &self.secret_id)
+            .field("secret_id", &mask_id(&self.secret_id))
             .field("secret_key", &self.secret_key)
             .field("token", &self.token)
             .finish()
@@ -117,6 +118,66 @@ impl Credentials {
     pub fn is_temporary(&self) -> bool {
         self.token.is_some()
     }
+
+    /// `text` without these credentials: the SecretKey and the session token
+    /// become `[redacted]`, the SecretId its masked form. The SecretId is an
+    /// identifier rather than a secret in Tencent Cloud's model, but the
+    /// masked form is enough to tell which key is meant.
+    pub fn redact(&self, text: &str) -> String {
+        let masked = mask_id(&self.secret_id);
+        let mut pairs = vec![
+            (self.secret_key.expose(), "[redacted]"),
+            (self.secret_id.as_str(), masked.as_str()),
+        ];
+        if let Some(t) = &self.token {
+            pairs.push((t.expose(), "[redacted]"));
+        }
+        crate::config::replace_all(text, &pairs)
+    }
+
+    /// `e` with [`Credentials::redact`] applied to every text it carries.
+    fn redact_error(&self, e: Error) -> Error {
+        let r = |s: String| self.redact(&s);
+        match e {
+            Error::Api {
+                code,
+                message,
+                request_id,
+            } => Error::Api {
+                code: r(code),
+                message: r(message),
+                request_id: r(request_id),
+            },
+            Error::Http { status, detail } => Error::Http {
+                status,
+                detail: r(detail),
+            },
+            Error::Timeout(d) => Error::Timeout(d),
+            Error::Transport(m) => Error::Transport(r(m)),
+            Error::Decode(m) => Error::Decode(r(m)),
+            Error::GaveUp {
+                attempts,
+                budget,
+                last,
+            } => Error::GaveUp {
+                attempts,
+                budget,
+                last: Box::new(self.redact_error(*last)),
+            },
+        }
+    }
+}
+
+/// `AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE` -> `AKID****MPLE`: enough to tell
+/// keys apart in a message, not the whole identifier.
+pub fn mask_id(id: &str) -> String {
+    let chars: Vec<char> = id.chars().collect();
+    if chars.len() < 12 {
+        return "****".into();
+    }
+    let head: String = chars[..4].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}****{tail}")
 }
 
 /// Where and how patiently to call.
@@ -150,7 +211,10 @@ impl ClientOptions {
     }
 }
 
-/// Why a call failed. Never contains credentials.
+/// Why a call failed. Never contains credentials: every text that comes from
+/// the server or the transport is passed through [`Credentials::redact`]
+/// where it enters (`Client::once`, `Client::call`), and transport errors
+/// leave out the endpoint URL.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The API answered with `Response.Error`.
@@ -265,7 +329,7 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("service", &self.service.name)
-            .field("endpoint", &self.url.as_str())
+            .field("host", &self.host)
             .field("creds", &self.creds)
             .finish_non_exhaustive()
     }
@@ -278,17 +342,14 @@ impl Client {
         opts: ClientOptions,
         clock: Arc<dyn Clock>,
     ) -> Result<Client, String> {
+        // The endpoint may come from `${NAME}`: messages do not quote it
+        // (the config validated it already; these guard hand-built options).
         let url = reqwest::Url::parse(&opts.endpoint)
-            .map_err(|e| format!("endpoint {:?}: {e}", opts.endpoint))?;
+            .map_err(|e| format!("the API endpoint is not a valid URL ({e})"))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!(
-                "endpoint {:?} is not an http(s) URL",
-                opts.endpoint
-            ));
+            return Err("the API endpoint is not an http(s) URL".into());
         }
-        let host = url
-            .host_str()
-            .ok_or_else(|| format!("endpoint {:?} has no host", opts.endpoint))?;
+        let host = url.host_str().ok_or("the API endpoint has no host")?;
         // `Url::port` is None for the scheme's default port, which is exactly
         // when `Host` carries no port.
         let host = match url.port() {
@@ -326,6 +387,12 @@ impl Client {
         &self.host
     }
 
+    /// `text` without this client's credentials (see [`Credentials::redact`]),
+    /// for callers that quote other parts of an answer.
+    pub fn redact(&self, text: &str) -> String {
+        self.creds.redact(text)
+    }
+
     /// Call `action` and decode `Response` (minus nothing: `RequestId` is in
     /// it too) into `T`.
     pub async fn call<T: DeserializeOwned>(
@@ -334,7 +401,8 @@ impl Client {
         params: &Value,
     ) -> Result<T, Error> {
         let v = self.call_value(action, params).await?;
-        serde_json::from_value(v).map_err(|e| Error::Decode(format!("{action}: {e}")))
+        serde_json::from_value(v)
+            .map_err(|e| Error::Decode(self.creds.redact(&format!("{action}: {e}"))))
     }
 
     /// Call `action` with retries inside the budget; returns the `Response`
@@ -356,7 +424,10 @@ impl Client {
                 Err(Error::Timeout(per_try))
             } else {
                 match tokio::time::timeout(per_try, self.once(action, &body)).await {
-                    Ok(r) => r,
+                    // The one place where the server's words and the
+                    // transport's enter our errors: scrub them here, before
+                    // they are logged or returned.
+                    Ok(r) => r.map_err(|e| self.creds.redact_error(e)),
                     Err(_) => Err(Error::Timeout(per_try)),
                 }
             };
@@ -464,17 +535,18 @@ impl Client {
                 sensitive(token.expose(), "the session token")?,
             );
         }
+        // `without_url`: the endpoint may come from `${NAME}`.
         let resp = req
             .body(body.to_vec())
             .send()
             .await
-            .map_err(|e| Error::Transport(chain(&e)))?;
+            .map_err(|e| Error::Transport(chain(&e.without_url())))?;
         let status = resp.status().as_u16();
         let bytes = resp
             .bytes()
             .await
-            .map_err(|e| Error::Transport(chain(&e)))?;
-        parse_envelope(status, &bytes)
+            .map_err(|e| Error::Transport(chain(&e.without_url())))?;
+        parse_envelope_redacted(status, &bytes, &|s| self.creds.redact(s))
     }
 }
 
@@ -507,6 +579,18 @@ fn chain(e: &dyn std::error::Error) -> String {
 /// Parse `{"Response": {...}}`; `Response.Error` is the only failure signal
 /// of the API (business errors come with HTTP 200).
 pub fn parse_envelope(status: u16, bytes: &[u8]) -> Result<Value, Error> {
+    parse_envelope_redacted(status, bytes, &|s| s.to_string())
+}
+
+/// [`parse_envelope`], passing the texts that go into an error through
+/// `redact`. A body quoted in an error is redacted whole before it is cut to
+/// a snippet, so no part of a secret is left at the cut.
+fn parse_envelope_redacted(
+    status: u16,
+    bytes: &[u8],
+    redact: &dyn Fn(&str) -> String,
+) -> Result<Value, Error> {
+    let body_snippet = |b: &[u8]| snippet(redact(&String::from_utf8_lossy(b)).as_bytes());
     let parsed: Option<Value> = serde_json::from_slice(bytes).ok();
     let response = parsed.and_then(|mut v| v.get_mut("Response").map(Value::take));
     match response {
@@ -517,11 +601,11 @@ pub fn parse_envelope(status: u16, bytes: &[u8]) -> Result<Value, Error> {
                 .unwrap_or("-")
                 .to_string();
             if let Some(err) = resp.get("Error") {
-                let field = |k: &str| err.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+                let field = |k: &str| redact(err.get(k).and_then(Value::as_str).unwrap_or(""));
                 return Err(Error::Api {
                     code: field("Code"),
                     message: field("Message"),
-                    request_id,
+                    request_id: redact(&request_id),
                 });
             }
             if status != 200 {
@@ -534,11 +618,11 @@ pub fn parse_envelope(status: u16, bytes: &[u8]) -> Result<Value, Error> {
         }
         _ if status != 200 => Err(Error::Http {
             status,
-            detail: snippet(bytes),
+            detail: body_snippet(bytes),
         }),
         _ => Err(Error::Decode(format!(
             "not a Tencent Cloud API response: {}",
-            snippet(bytes)
+            body_snippet(bytes)
         ))),
     }
 }
@@ -594,6 +678,41 @@ mod tests {
         assert!(!Credentials::from_lookup("I", "K", "T", &no_token)
             .unwrap()
             .is_temporary());
+    }
+
+    #[test]
+    fn server_texts_lose_the_credentials_where_they_enter() {
+        let c = Credentials::new(
+            "AKIDabcdefghijklmnop1234",
+            Secret::new("the-secret-key"),
+            Some(Secret::new("the-session-token")),
+        );
+        let body = br#"{"Response":{"Error":{"Code":"AuthFailure.TokenFailure","Message":"token the-session-token for AKIDabcdefghijklmnop1234 (key the-secret-key)"},"RequestId":"r-3"}}"#;
+        let e = parse_envelope_redacted(200, body, &|s| c.redact(s)).unwrap_err();
+        let text = c.redact_error(e).to_string();
+        assert!(
+            text.contains("token [redacted] for AKID****1234 (key [redacted])"),
+            "{text}"
+        );
+        // A non-envelope body quoting the token past the snippet's cut: it is
+        // redacted before the cut, so no part of it is left.
+        let long = format!("{} the-session-token", "x".repeat(150));
+        let e = parse_envelope_redacted(502, long.as_bytes(), &|s| c.redact(s)).unwrap_err();
+        assert!(!e.to_string().contains("the-se"), "{e}");
+        let nested = Error::GaveUp {
+            attempts: 2,
+            budget: Duration::from_secs(1),
+            last: Box::new(Error::Transport("reset by the-secret-key".into())),
+        };
+        let text = c.redact_error(nested).to_string();
+        assert!(!text.contains("the-secret-key"), "{text}");
+        assert_eq!(mask_id("AKIDabcdefghijklmnop1234"), "AKID****1234");
+        assert_eq!(mask_id("short"), "****");
+        let dbg = format!("{c:?}");
+        assert!(
+            !dbg.contains("AKIDabcdefghijklmnop1234") && dbg.contains("AKID****1234"),
+            "{dbg}"
+        );
     }
 
     #[test]
