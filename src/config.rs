@@ -502,6 +502,36 @@ impl fmt::Display for StatusMatcher {
 /// DNSPod accepts TTLs 1..=604800; the domain's plan may raise the minimum.
 pub const TTL_RANGE: std::ops::RangeInclusive<i64> = 1..=604_800;
 
+/// Upper bounds of the duration keys (docs/configuration.md, "Limits").
+/// Every duration is bounded: a typo such as `"300000000000y"` must fail
+/// validation, not overflow an `Instant` (a panic) or wait for ever.
+pub mod duration_limits {
+    use std::time::Duration;
+
+    /// `[probe].timeout` and a target's `timeout`: one attempt.
+    pub const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
+    /// `[probe].interval`: the pause between two attempts.
+    pub const PROBE_INTERVAL: Duration = Duration::from_secs(60);
+    /// A target's `max_latency`.
+    pub const MAX_LATENCY: Duration = Duration::from_secs(60);
+    /// `[dns].api_timeout`: one API call.
+    pub const API_TIMEOUT: Duration = Duration::from_secs(60);
+    /// `[dns].api_budget`: one call with its retries. Five minutes is already
+    /// far past a useful failover (SCF's longest synchronous run is 15 min).
+    pub const API_BUDGET: Duration = Duration::from_secs(300);
+    /// A group's `failback_after`: a week. Longer is `failback = "manual"`.
+    pub const FAILBACK_AFTER: Duration = Duration::from_secs(7 * 86_400);
+    /// An alert's `timeout`: one try.
+    pub const ALERT_TIMEOUT: Duration = Duration::from_secs(60);
+    /// An alert's `repeat_every`: a week.
+    pub const REPEAT_EVERY: Duration = Duration::from_secs(7 * 86_400);
+}
+
+/// "60s", "5m", "7days": a bound as people write it.
+fn show_duration(d: Duration) -> String {
+    humantime::format_duration(d).to_string()
+}
+
 // ---------------------------------------------------------------------------
 // Loading
 // ---------------------------------------------------------------------------
@@ -735,7 +765,7 @@ impl Validator<'_> {
         let d = ProbeSettings::default();
         let key = |k| [Seg::Key("probe"), Seg::Key(k)];
         let timeout = raw.timeout.map_or(d.timeout, |t| t.0);
-        if timeout.is_zero() || timeout > Duration::from_secs(60) {
+        if timeout.is_zero() || timeout > duration_limits::PROBE_TIMEOUT {
             return Err(self.err(&key("timeout"), "must be between 1ms and 60s"));
         }
         let attempts = raw.attempts.unwrap_or(d.attempts);
@@ -753,7 +783,7 @@ impl Validator<'_> {
             ));
         }
         let interval = raw.interval.map_or(d.interval, |t| t.0);
-        if interval > Duration::from_secs(60) {
+        if interval > duration_limits::PROBE_INTERVAL {
             return Err(self.err(&key("interval"), "must be at most 60s"));
         }
         let concurrency = raw.concurrency.unwrap_or(d.concurrency);
@@ -852,6 +882,12 @@ impl Validator<'_> {
                 }
                 let api_timeout = raw.api_timeout.map_or(Duration::from_secs(5), |d| d.0);
                 let api_budget = raw.api_budget.map_or(Duration::from_secs(20), |d| d.0);
+                for (k, d, max) in [
+                    ("api_timeout", api_timeout, duration_limits::API_TIMEOUT),
+                    ("api_budget", api_budget, duration_limits::API_BUDGET),
+                ] {
+                    self.at_most(&key(k), d, max)?;
+                }
                 if api_timeout.is_zero() || api_budget < api_timeout {
                     return Err(self.err(
                         &key("api_budget"),
@@ -885,6 +921,21 @@ impl Validator<'_> {
             ttl,
             provider,
         })
+    }
+
+    /// A duration key within its documented upper bound.
+    fn at_most(&mut self, path: &[Seg], d: Duration, max: Duration) -> VResult<()> {
+        if d <= max {
+            return Ok(());
+        }
+        Err(self.err(
+            path,
+            format!(
+                "{} is too long; at most {} (docs/configuration.md, \"Limits\")",
+                show_duration(d),
+                show_duration(max)
+            ),
+        ))
     }
 
     fn ttl(&mut self, ttl: Option<i64>, path: &[Seg]) -> VResult<Option<u32>> {
@@ -960,6 +1011,12 @@ impl Validator<'_> {
             return Err(self.err(&gk("max_changes"), "must be at least 1"));
         }
         let ttl = self.ttl(g.ttl, &gk("ttl"))?.unwrap_or(dns.ttl);
+        let failback_after = g.failback_after.map_or(Duration::from_secs(300), |d| d.0);
+        self.at_most(
+            &gk("failback_after"),
+            failback_after,
+            duration_limits::FAILBACK_AFTER,
+        )?;
         if g.targets.is_empty() {
             return Err(self.err(
                 &gk("name"),
@@ -1018,7 +1075,7 @@ impl Validator<'_> {
             },
             mode,
             failback,
-            failback_after: g.failback_after.map_or(Duration::from_secs(300), |d| d.0),
+            failback_after,
             max_changes,
             ttl,
             targets,
@@ -1034,8 +1091,11 @@ impl Validator<'_> {
         probe: &ProbeSettings,
     ) -> VResult<Target> {
         let timeout = t.timeout.map_or(probe.timeout, |d| d.0);
-        if timeout.is_zero() || timeout > Duration::from_secs(60) {
+        if timeout.is_zero() || timeout > duration_limits::PROBE_TIMEOUT {
             return Err(self.err(&tk("timeout"), "must be between 1ms and 60s"));
+        }
+        if let Some(d) = &t.max_latency {
+            self.at_most(&tk("max_latency"), d.0, duration_limits::MAX_LATENCY)?;
         }
         let check = match (t.url, t.tcp) {
             (Some(_), Some(_)) => {

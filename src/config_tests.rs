@@ -483,3 +483,79 @@ fn unknown_alert_type_lists_the_known_ones() {
     assert_eq!(e.key, "alert[0].type");
     assert!(e.message.contains("\"sms\""), "{e}");
 }
+
+/// ALERT_BASE on DNSPod, with `extra` keys in `[dns]`.
+fn dnspod_with(extra: &str) -> String {
+    ALERT_BASE
+        .replace("provider = \"file\"", "provider = \"dnspod\"")
+        .replace("path = \"z.json\"\n", &format!("{extra}\n"))
+}
+
+#[test]
+fn every_duration_has_an_upper_bound() {
+    // Issue 10: `api_budget = "300000000000y"` passed validation, then `run`
+    // panicked adding it to an Instant; "1000000y" never finished.
+    let cases = [
+        (
+            good_with("timeout = \"1500ms\"", "timeout = \"61s\""),
+            "probe.timeout",
+        ),
+        (
+            good_with("interval = \"200ms\"", "interval = \"2m\""),
+            "probe.interval",
+        ),
+        (
+            good_with("failback_after = \"10m\"", "failback_after = \"8days\""),
+            "group[0].failback_after",
+        ),
+        (
+            good_with("max_latency = \"800ms\"", "max_latency = \"1000000y\""),
+            "group[0].target[0].max_latency",
+        ),
+        (
+            good_with("timeout = \"3s\"", "timeout = \"300000000000y\""),
+            "group[0].target[1].timeout",
+        ),
+        (
+            dnspod_with("api_budget = \"300000000000y\""),
+            "dns.api_budget",
+        ),
+        (dnspod_with("api_budget = \"1000000y\""), "dns.api_budget"),
+        (
+            dnspod_with("api_timeout = \"2m\"\napi_budget = \"3m\""),
+            "dns.api_timeout",
+        ),
+        (
+            format!("{ALERT_BASE}\n[[alert]]\ntype = \"console\"\nrepeat_every = \"8days\"\n"),
+            "alert[0].repeat_every",
+        ),
+        (
+            format!("{ALERT_BASE}\n[[alert]]\ntype = \"console\"\ntimeout = \"1000000y\"\n"),
+            "alert[0].timeout",
+        ),
+    ];
+    for (text, key) in cases {
+        let e = err(&text);
+        assert_eq!(e.key, key, "{e}");
+        // The line shown is the key's own.
+        let k = key.rsplit('.').next().unwrap();
+        let shown = e.line.and_then(|l| text.lines().nth(l - 1)).unwrap_or("");
+        assert!(shown.starts_with(&format!("{k} =")), "{e}");
+        let m = &e.message;
+        assert!(
+            m.contains("at most") || m.contains("between 1ms and"),
+            "{e}"
+        );
+    }
+    // The bounds themselves are accepted.
+    parse(&good_with(
+        "failback_after = \"10m\"",
+        "failback_after = \"7days\"",
+    ))
+    .unwrap();
+    parse(&dnspod_with("api_timeout = \"60s\"\napi_budget = \"5m\"")).unwrap();
+    parse(&format!(
+        "{ALERT_BASE}\n[[alert]]\ntype = \"console\"\nrepeat_every = \"7days\"\n"
+    ))
+    .unwrap();
+}

@@ -650,3 +650,76 @@ async fn the_documented_alert_examples_validate() {
         assert_eq!(code(&out), 0, "example {i}:\n{block}\n{}", stderr(&out));
     }
 }
+
+/// A one-group config on `provider`, with `dns_extra` in `[dns]` and
+/// `group_extra` in the `[[group]]`.
+fn small_config(provider: &str, dns_extra: &str, group_extra: &str) -> String {
+    let provider_keys = match provider {
+        "file" => "path = \"zone.json\"",
+        _ => "endpoint = \"http://127.0.0.1:9\"\nsecret_id_env = \"DF_CLI_BAD_ID\"\nsecret_key_env = \"DF_CLI_BAD_KEY\"",
+    };
+    format!(
+        "[dns]\nprovider = \"{provider}\"\ndomain = \"example.com\"\n{provider_keys}\n{dns_extra}\n\n[[group]]\nname = \"api\"\nsubdomain = \"api\"\ntype = \"A\"\n{group_extra}\n\n[[group.target]]\nregion = \"gz\"\nvalue = \"192.0.2.1\"\ntcp = \"127.0.0.1:9\"\n"
+    )
+}
+
+/// `dns-failover -c <path> <args>` with fake DNSPod credentials set; killed
+/// (and the test failed) if it runs for more than 60 s.
+async fn run_with_creds(path: &Path, args: &[&str]) -> Output {
+    let mut full = vec!["-c".to_string(), path.display().to_string()];
+    full.extend(args.iter().map(|s| s.to_string()));
+    tokio::task::spawn_blocking(move || {
+        let dir = tempfile::tempdir().unwrap();
+        let (out_p, err_p) = (dir.path().join("out"), dir.path().join("err"));
+        let mut child = std::process::Command::new(BIN)
+            .args(&full)
+            .env_remove("RUST_LOG")
+            .env("DF_CLI_BAD_ID", "AKIDfakeForCliTests")
+            .env("DF_CLI_BAD_KEY", "fakeKeyForCliTests")
+            .stdout(std::fs::File::create(&out_p).unwrap())
+            .stderr(std::fs::File::create(&err_p).unwrap())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if start.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{full:?} did not finish within 60 s");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Output {
+            status,
+            stdout: std::fs::read(&out_p).unwrap(),
+            stderr: std::fs::read(&err_p).unwrap(),
+        }
+    })
+    .await
+    .unwrap()
+}
+
+/// Issue 10: `api_budget = "300000000000y"` passed `validate`, then `run`
+/// panicked (exit 101) adding it to an Instant; `"1000000y"` never finished.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_10_an_endless_duration_is_a_config_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    for budget in ["300000000000y", "1000000y"] {
+        let p = write(
+            dir.path(),
+            &small_config("dnspod", &format!("api_budget = \"{budget}\""), ""),
+        );
+        for cmd in ["validate", "run"] {
+            let out = run_with_creds(&p, &[cmd]).await;
+            assert_eq!(code(&out), 2, "{cmd} {budget}: {}", stderr(&out));
+            assert!(
+                stderr(&out).contains(":7: dns.api_budget: "),
+                "{}",
+                stderr(&out)
+            );
+        }
+    }
+}

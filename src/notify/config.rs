@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::{EnvString, HumanDuration, Secret};
+use crate::config::{duration_limits, EnvString, HumanDuration, Secret};
 use crate::decide::{EventKind, Severity};
 
 /// The raw `[[alert]]` table as written in the file. One flat table for every
@@ -175,7 +175,7 @@ pub fn validate(mut raw: RawAlert) -> Result<AlertConfig, KeyError> {
         }
     };
     let timeout = raw.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0);
-    if timeout.is_zero() || timeout > Duration::from_secs(60) {
+    if timeout.is_zero() || timeout > duration_limits::ALERT_TIMEOUT {
         return Err((
             Some("timeout"),
             "must be between 1ms and 60s (each try; one retry follows)".into(),
@@ -186,6 +186,12 @@ pub fn validate(mut raw: RawAlert) -> Result<AlertConfig, KeyError> {
         return Err((
             Some("repeat_every"),
             "must be at least 1m (runs are a minute apart)".into(),
+        ));
+    }
+    if repeat_every.is_some_and(|d| d > duration_limits::REPEAT_EVERY) {
+        return Err((
+            Some("repeat_every"),
+            "must be at most 7days (without it a standing condition pages once)".into(),
         ));
     }
     let channel = match raw.kind.as_str() {
