@@ -527,6 +527,58 @@ pub mod duration_limits {
     pub const REPEAT_EVERY: Duration = Duration::from_secs(7 * 86_400);
 }
 
+/// Longest accepted value of each string key, in characters
+/// (docs/configuration.md, "Limits"). Values are checked after `${VAR}`
+/// expansion and before any other check, and the message gives the length,
+/// never the value: a 10 MB `prober` is an error, not an alert of 10 MB.
+pub mod string_limits {
+    /// Names people type and read: `prober`, a group's `name`, a target's
+    /// `region`, an alert's `name`, `line`, `alert_timezone`, SMS ids.
+    pub const NAME: usize = 64;
+    /// Keys with a fixed set of values: `provider`, `type`, `mode`,
+    /// `failback`, `method`, `tls`, `min_severity`, an item of `events` or
+    /// `expect_status`.
+    pub const WORD: usize = 32;
+    /// Host names and record values: `domain` (a trailing dot allowed),
+    /// `subdomain`, a target's `value`, `smtp_host`.
+    pub const HOST: usize = 254;
+    /// `tcp` (`host:port`).
+    pub const HOST_PORT: usize = 260;
+    /// A target's `resolve` (an IP address).
+    pub const IP: usize = 64;
+    /// URLs: `endpoint`, `url`, `webhook`.
+    pub const URL: usize = 2048;
+    /// File paths: `[dns].path`, `ca_file`.
+    pub const PATH: usize = 4096;
+    /// Names of environment variables: the `*_env` keys.
+    pub const ENV_NAME: usize = 128;
+    /// `user_agent`, `username`, an e-mail address (`from`, an item of
+    /// `to`), an item of `template_params` or `mentioned_mobile_list`,
+    /// a phone number.
+    pub const SHORT_TEXT: usize = 320;
+    /// `body_contains`, `password`, `secret`.
+    pub const TEXT: usize = 1024;
+    /// A header's name.
+    pub const HEADER_NAME: usize = 128;
+    /// A header's value (room for a long bearer token).
+    pub const HEADER_VALUE: usize = 8192;
+
+    /// `Err(message)` when `value` is longer than `max` characters.
+    pub fn check(value: &str, max: usize) -> Result<(), String> {
+        // Bytes bound characters from above: the count is only needed past it.
+        if value.len() <= max {
+            return Ok(());
+        }
+        let n = value.chars().count();
+        if n <= max {
+            return Ok(());
+        }
+        Err(format!(
+            "is {n} characters long; at most {max} (docs/configuration.md, \"Limits\")"
+        ))
+    }
+}
+
 /// "60s", "5m", "7days": a bound as people write it.
 fn show_duration(d: Duration) -> String {
     humantime::format_duration(d).to_string()
@@ -695,6 +747,7 @@ const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "OPTIONS", "PATCH", "DE
 
 impl Validator<'_> {
     fn config(&mut self, raw: RawConfig) -> VResult<Config> {
+        self.lengths(&raw)?;
         let probe = self.probe(raw.probe)?;
         let dns = self.dns(raw.dns)?;
         if raw.groups.is_empty() {
@@ -921,6 +974,107 @@ impl Validator<'_> {
             ttl,
             provider,
         })
+    }
+
+    /// One string within `max` characters.
+    fn len(&mut self, path: &[Seg], value: &str, max: usize) -> VResult<()> {
+        string_limits::check(value, max).map_err(|m| self.err(path, m))
+    }
+
+    /// Every string of the file (but the alerts, checked with their channel)
+    /// within its limit, before any check that could echo one.
+    fn lengths(&mut self, raw: &RawConfig) -> VResult<()> {
+        use string_limits::*;
+        let top = |k| [Seg::Key(k)];
+        if let Some(p) = &raw.prober {
+            self.len(&top("prober"), &p.0, NAME)?;
+        }
+        if let Some(tz) = &raw.alert_timezone {
+            self.len(&top("alert_timezone"), tz, NAME)?;
+        }
+        if let Some(ua) = &raw.probe.user_agent {
+            self.len(&[Seg::Key("probe"), Seg::Key("user_agent")], ua, SHORT_TEXT)?;
+        }
+        let d = &raw.dns;
+        for (k, v, max) in [
+            ("provider", Some(d.provider.as_str()), WORD),
+            ("domain", Some(d.domain.0.as_str()), HOST),
+            ("path", env_str(&d.path), PATH),
+            ("endpoint", env_str(&d.endpoint), URL),
+            ("secret_id_env", d.secret_id_env.as_deref(), ENV_NAME),
+            ("secret_key_env", d.secret_key_env.as_deref(), ENV_NAME),
+            (
+                "session_token_env",
+                d.session_token_env.as_deref(),
+                ENV_NAME,
+            ),
+        ] {
+            if let Some(v) = v {
+                self.len(&[Seg::Key("dns"), Seg::Key(k)], v, max)?;
+            }
+        }
+        for (gi, g) in raw.groups.iter().enumerate() {
+            let gk = |k| [Seg::Key("group"), Seg::Index(gi), Seg::Key(k)];
+            for (k, v, max) in [
+                ("name", Some(g.name.as_str()), NAME),
+                ("subdomain", Some(g.subdomain.0.as_str()), HOST),
+                ("type", Some(g.rtype.as_str()), WORD),
+                ("line", g.line.as_deref(), NAME),
+                ("mode", g.mode.as_deref(), WORD),
+                ("failback", g.failback.as_deref(), WORD),
+            ] {
+                if let Some(v) = v {
+                    self.len(&gk(k), v, max)?;
+                }
+            }
+            for (ti, t) in g.targets.iter().enumerate() {
+                let tk = |k| {
+                    [
+                        Seg::Key("group"),
+                        Seg::Index(gi),
+                        Seg::Key("target"),
+                        Seg::Index(ti),
+                        Seg::Key(k),
+                    ]
+                };
+                for (k, v, max) in [
+                    ("region", Some(t.region.as_str()), NAME),
+                    ("value", Some(t.value.0.as_str()), HOST),
+                    ("url", env_str(&t.url), URL),
+                    ("tcp", env_str(&t.tcp), HOST_PORT),
+                    ("body_contains", env_str(&t.body_contains), TEXT),
+                    ("method", t.method.as_deref(), WORD),
+                    ("resolve", t.resolve.as_deref(), IP),
+                ] {
+                    if let Some(v) = v {
+                        self.len(&tk(k), v, max)?;
+                    }
+                }
+                let items = match &t.expect_status {
+                    Some(StatusList::One(i)) => std::slice::from_ref(i),
+                    Some(StatusList::Many(v)) => v.as_slice(),
+                    None => &[],
+                };
+                for i in items {
+                    if let StatusItem::Text(v) = i {
+                        self.len(&tk("expect_status"), v, WORD)?;
+                    }
+                }
+                for (name, v) in &t.headers {
+                    self.len(&tk("headers"), name, HEADER_NAME)?;
+                    let path = [
+                        Seg::Key("group"),
+                        Seg::Index(gi),
+                        Seg::Key("target"),
+                        Seg::Index(ti),
+                        Seg::Key("headers"),
+                        Seg::Key(name),
+                    ];
+                    self.len(&path, v.expose(), HEADER_VALUE)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A duration key within its documented upper bound.
@@ -1254,6 +1408,11 @@ impl Validator<'_> {
             timeout,
         })
     }
+}
+
+/// An optional expanded string as `&str`.
+pub(crate) fn env_str(v: &Option<EnvString>) -> Option<&str> {
+    v.as_ref().map(|v| v.0.as_str())
 }
 
 fn default_prober() -> String {

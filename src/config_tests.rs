@@ -559,3 +559,85 @@ fn every_duration_has_an_upper_bound() {
     ))
     .unwrap();
 }
+
+#[test]
+fn every_string_has_a_length_limit() {
+    // Issue 10: a 10 MB `prober` was accepted (and shown in every alert).
+    let huge = "x".repeat(10 << 20);
+    let long = |n: usize| "a".repeat(n);
+    let cases = [
+        (
+            good_with("prober = \"gz-prober\"", &format!("prober = \"{huge}\"")),
+            "prober",
+        ),
+        (
+            good_with("name = \"api\"", &format!("name = \"{}\"", long(65))),
+            "group[0].name",
+        ),
+        (
+            good_with("type = \"CNAME\"", &format!("type = \"{}\"\nline = \"{}\"", "CNAME", long(65))),
+            "group[0].line",
+        ),
+        (
+            good_with("region = \"ap-guangzhou\"", &format!("region = \"{}\"", long(65))),
+            "group[0].target[0].region",
+        ),
+        (
+            good_with("value = \"gz.apigw.example.com\"", &format!("value = \"{}.com\"", long(300))),
+            "group[0].target[0].value",
+        ),
+        (
+            good_with("https://gz.apigw.example.com/health", &format!("https://gz.example.com/{}", long(3000))),
+            "group[0].target[0].url",
+        ),
+        (
+            good_with("body_contains = \"ok\"", &format!("body_contains = \"{}\"", long(1025))),
+            "group[0].target[0].body_contains",
+        ),
+        (
+            good_with("Bearer abc", &long(9000)),
+            "group[0].target[0].headers.Authorization",
+        ),
+        (
+            good_with("domain = \"Example.COM.\"", &format!("domain = \"{}.com\"", long(5000))),
+            "dns.domain",
+        ),
+        (
+            good_with("concurrency = 16", &format!("concurrency = 16\nuser_agent = \"{}\"", long(321))),
+            "probe.user_agent",
+        ),
+        (
+            format!("{ALERT_BASE}\n[[alert]]\ntype = \"wecom\"\nwebhook = \"https://qyapi.weixin.qq.com/{}\"\n", long(5000)),
+            "alert[0].webhook",
+        ),
+        (
+            format!("{ALERT_BASE}\n[[alert]]\ntype = \"email\"\nsmtp_host = \"smtp.example.com\"\nfrom = \"a@example.com\"\nto = [\"b@example.com\", \"{}\"]\n", long(400)),
+            "alert[0].to",
+        ),
+    ];
+    for (text, key) in cases {
+        let e = err(&text);
+        assert_eq!(
+            e.key,
+            key,
+            "{}",
+            &e.to_string()[..e.to_string().len().min(300)]
+        );
+        assert!(e.message.contains("characters long; at most"), "{e}");
+        // The value is never echoed: the message stays short.
+        assert!(e.to_string().len() < 300, "{}", &e.to_string()[..300]);
+        assert!(e.line.is_some(), "{e}");
+    }
+    // At the limit is fine.
+    parse(&good_with(
+        "name = \"api\"",
+        &format!("name = \"{}\"", long(64)),
+    ))
+    .unwrap();
+    // Characters, not bytes: 64 Chinese characters are 192 bytes.
+    parse(&good_with(
+        "name = \"api\"",
+        &format!("name = \"{}\"", "组".repeat(64)),
+    ))
+    .unwrap();
+}
