@@ -641,3 +641,104 @@ fn every_string_has_a_length_limit() {
     ))
     .unwrap();
 }
+
+#[test]
+fn a_target_before_any_group_says_so() {
+    // Issue 10: this was reported as "duplicate key" on the [[group]] line.
+    let text = format!(
+        "{}\n[[group.target]]\nregion = \"x\"\nvalue = \"192.0.2.9\"\ntcp = \"127.0.0.1:9\"\n{}",
+        &ALERT_BASE[..ALERT_BASE.find("[[group]]").unwrap()],
+        &ALERT_BASE[ALERT_BASE.find("[[group]]").unwrap()..]
+    );
+    let e = err(&text);
+    assert_eq!(e.key, "group.target", "{e}");
+    assert_eq!(e.line, Some(line_of_text(&text, "[[group.target]]")), "{e}");
+    assert!(
+        e.message.contains(
+            "[[group.target]] must follow a [[group]]: it comes before the first [[group]] (line"
+        ),
+        "{e}"
+    );
+    // With no [[group]] at all.
+    let text = ALERT_BASE.replace(
+        "[[group]]\nname = \"api\"\nsubdomain = \"api\"\ntype = \"A\"\n",
+        "",
+    );
+    let e = err(&text);
+    assert_eq!(e.key, "group.target", "{e}");
+    assert_eq!(e.line, Some(line_of_text(&text, "[[group.target]]")), "{e}");
+    assert!(
+        e.message
+            .contains("[[group.target]] must follow a [[group]]: there is no [[group]] before it"),
+        "{e}"
+    );
+}
+
+#[test]
+fn duplicate_keys_and_tables_are_named() {
+    // Issue 10: "duplicate key" named the line but not the key.
+    let cases = [
+        // A key twice in one target.
+        (
+            good_with("region = \"ap-shanghai\"", "region = \"ap-shanghai\"\nregion = \"ap-beijing\""),
+            "region = \"ap-beijing\"",
+            "group[0].target[1].region",
+            "duplicate key `region`: already set on line",
+        ),
+        // ... in the second group.
+        (
+            format!("{GOOD}\n[[group]]\nname = \"b\"\nsubdomain = \"b\"\ntype = \"A\"\ntype = \"AAAA\"\n"),
+            "type = \"AAAA\"",
+            "group[1].type",
+            "duplicate key `type`: already set on line",
+        ),
+        // ... in the second target of the second group, and in an alert.
+        (
+            format!("{GOOD}\n[[group]]\nname = \"b\"\n[[group.target]]\nregion = \"a\"\n[[group.target]]\nregion = \"b\"\nregion = \"c\"\n[[alert]]\ntype = \"console\"\n"),
+            "region = \"c\"",
+            "group[1].target[1].region",
+            "duplicate key `region`: already set on line",
+        ),
+        (
+            format!("{GOOD}\n[[alert]]\ntype = \"console\"\n[[alert]]\ntype = \"console\"\nname = \"a\"\nname = \"b\"\n"),
+            "name = \"b\"",
+            "alert[1].name",
+            "duplicate key `name`: already set on line",
+        ),
+        // ... at the top.
+        (
+            good_with("prober = \"gz-prober\"", "prober = \"a\"\nprober = \"b\""),
+            "prober = \"b\"",
+            "prober",
+            "duplicate key `prober`",
+        ),
+        // A table twice.
+        (
+            format!("{GOOD}\n[probe]\nattempts = 1\n"),
+            "[probe]\nattempts = 1",
+            "probe",
+            "table [probe] is defined twice (first on line 4); merge them",
+        ),
+        // [group] after [[group]].
+        (
+            format!("{GOOD}\n[group]\nname = \"b\"\n"),
+            "[group]\nname = \"b\"",
+            "group",
+            "`group` is a list of [[group]] (line 17); write [[group]] to add another",
+        ),
+        // A header on a key's name.
+        (
+            good_with("path = \"zone.json\"", "path = \"zone.json\"\n[dns.provider]\nx = 1"),
+            "[dns.provider]",
+            "dns.provider",
+            "`dns.provider` is already set on line 12; it cannot also be a table",
+        ),
+    ];
+    for (text, at, key, msg) in cases {
+        let e = err(&text);
+        assert_eq!(e.key, key, "{e}");
+        let want = text[..text.find(at).unwrap()].matches('\n').count() + 1;
+        assert_eq!(e.line, Some(want), "{e}");
+        assert!(e.message.contains(msg), "{e}");
+    }
+}

@@ -723,3 +723,41 @@ async fn issue_10_an_endless_duration_is_a_config_error_not_a_panic() {
         }
     }
 }
+
+/// Issue 10: a 10 MB `prober` was accepted; a `[[group.target]]` above
+/// any `[[group]]` was "duplicate key"; duplicate keys were not named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_10_bad_strings_and_structure_are_named_by_key_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = small_config("file", "", "");
+    let target_first = {
+        let (g, t) = base.split_at(base.find("[[group.target]]").unwrap());
+        let (head, g) = g.split_at(g.find("[[group]]").unwrap());
+        format!("{head}{t}\n{g}")
+    };
+    let cases = [
+        (
+            format!("prober = \"{}\"\n{base}", "p".repeat(10 << 20)),
+            ":1: prober: is 10485760 characters long; at most 64",
+        ),
+        (
+            target_first,
+            ":7: group.target: [[group.target]] must follow a [[group]]: it comes before the first [[group]] (line 12)",
+        ),
+        (
+            base.replace("type = \"A\"", "type = \"A\"\ntype = \"AAAA\""),
+            ":11: group[0].type: duplicate key `type`: already set on line 10",
+        ),
+    ];
+    for (text, want) in cases {
+        let p = write(dir.path(), &text);
+        for cmd in ["validate", "run"] {
+            let out = run_bin(vec!["-c".into(), p.display().to_string(), cmd.into()]).await;
+            assert_eq!(code(&out), 2, "{cmd}: {}", stderr(&out));
+            let err = stderr(&out);
+            assert!(err.contains(want), "want {want:?} in: {err}");
+            assert!(err.len() < 500, "{}", &err[..500]);
+            assert!(!dir.path().join("zone.json").exists());
+        }
+    }
+}
