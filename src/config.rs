@@ -298,6 +298,10 @@ pub struct Config {
     pub dns: DnsSettings,
     pub groups: Vec<Group>,
     pub alerts: Vec<AlertConfig>,
+    /// Allowed but probably wrong, e.g. a `line` outside DNSPod's built-in
+    /// lines: same shape as an error. `validate` prints them; the other
+    /// commands log them.
+    pub warnings: Vec<ConfigError>,
 }
 
 /// `[probe]`.
@@ -579,6 +583,116 @@ pub mod string_limits {
     }
 }
 
+/// DNSPod lines (线路) a group's `line` may name.
+///
+/// Every plan has the built-in lines below. Paid plans add many more
+/// (provinces, ISPs by province, countries, search engines) and anyone can
+/// define custom lines and line groups, so a name outside the list is only
+/// a warning; `validate --online` checks it against the domain's plan
+/// (`crate::online`). What is always an error: an empty name, white space
+/// at either end, control characters. Nothing is trimmed: the name is sent
+/// as written, and DNSPod refuses `"默认 "` (`RecordLineInvalid`).
+pub mod lines {
+    /// The lines of every plan, the free one included
+    /// (DescribeRecordLineList; reference §3.8).
+    pub const BUILTIN: &[&str] = &[
+        "默认",
+        "境内",
+        "境外",
+        "电信",
+        "联通",
+        "移动",
+        "教育网",
+        "搜索引擎",
+    ];
+
+    /// Names of the old DNSPod API and the lines they are today.
+    pub const OLD_NAMES: &[(&str, &str)] = &[("国内", "境内"), ("国外", "境外")];
+
+    /// Refuse names DNSPod can never have.
+    pub fn check(line: &str) -> Result<(), String> {
+        if line.trim().is_empty() {
+            return Err("must not be empty (the default line is \"默认\")".into());
+        }
+        if line.trim() != line {
+            return Err(format!(
+                "{line:?} has white space at its start or end; DNSPod line names have none (write {:?})",
+                line.trim()
+            ));
+        }
+        if line.chars().any(char::is_control) {
+            return Err(format!("{line:?} contains a control character"));
+        }
+        Ok(())
+    }
+
+    /// A warning for a name outside the built-in lines (or an old name).
+    pub fn warning(line: &str) -> Option<String> {
+        if BUILTIN.contains(&line) {
+            return None;
+        }
+        if let Some((_, new)) = OLD_NAMES.iter().find(|(old, _)| *old == line) {
+            return Some(format!(
+                "{line:?} is the old DNSPod name of {new:?}; write {new:?} (check with `dns-failover validate --online`)"
+            ));
+        }
+        let close = close_names(line, BUILTIN.iter().copied());
+        let hint = if close.is_empty() {
+            String::new()
+        } else {
+            format!("close built-in names: {}; ", quoted(&close))
+        };
+        Some(format!(
+            "{line:?} is not one of DNSPod's built-in lines ({}); {hint}a paid plan's line (a province or ISP line) or a custom line may still be right: check it with `dns-failover validate --online`",
+            BUILTIN.join(", ")
+        ))
+    }
+
+    /// `"a", "b"` for a message.
+    pub fn quoted(names: &[&str]) -> String {
+        names
+            .iter()
+            .map(|n| format!("{n:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Up to five of `known` that look like `name`: one contains the other,
+    /// or they differ by few characters (edit distance at most a third of
+    /// the longer, at least 1). Closest first.
+    pub fn close_names<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+        let trimmed = name.trim();
+        let mut scored: Vec<(usize, &str)> = known
+            .filter_map(|k| {
+                let d = distance(trimmed, k);
+                let longer = trimmed.chars().count().max(k.chars().count());
+                let near = d <= (longer / 3).max(1);
+                let contains = !trimmed.is_empty() && (k.contains(trimmed) || trimmed.contains(k));
+                (near || contains).then_some((d, k))
+            })
+            .collect();
+        scored.sort();
+        scored.dedup();
+        scored.into_iter().take(5).map(|(_, k)| k).collect()
+    }
+
+    /// Levenshtein distance over characters.
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut prev: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut cur = vec![i + 1; b.len() + 1];
+            for (j, cb) in b.iter().enumerate() {
+                cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1);
+            }
+            prev = cur;
+        }
+        prev[b.len()]
+    }
+}
+
 /// "60s", "5m", "7days": a bound as people write it.
 fn show_duration(d: Duration) -> String {
     humantime::format_duration(d).to_string()
@@ -631,6 +745,7 @@ impl Config {
             text,
             file: path,
             doc: None,
+            warnings: Vec::new(),
         };
         v.config(raw)
     }
@@ -651,6 +766,20 @@ struct Validator<'a> {
     file: &'a Path,
     /// The document with spans, parsed on the first error only.
     doc: Option<toml::de::DeTable<'a>>,
+    warnings: Vec<ConfigError>,
+}
+
+/// An error about a group's key found after loading (`validate --online`),
+/// with the line of the key when the file can still be read.
+pub fn group_key_error(cfg: &Config, gi: usize, key: &'static str, message: String) -> ConfigError {
+    let text = std::fs::read_to_string(&cfg.path).unwrap_or_default();
+    let mut v = Validator {
+        text: &text,
+        file: &cfg.path,
+        doc: None,
+        warnings: Vec::new(),
+    };
+    v.err(&[Seg::Key("group"), Seg::Index(gi), Seg::Key(key)], message)
 }
 
 impl Validator<'_> {
@@ -1047,6 +1176,7 @@ impl Validator<'_> {
             dns,
             groups,
             alerts,
+            warnings: std::mem::take(&mut self.warnings),
         })
     }
 
@@ -1370,11 +1500,12 @@ impl Validator<'_> {
             ));
         };
         let line = g.line.unwrap_or_else(|| "默认".into());
-        if line.trim().is_empty() {
-            return Err(self.err(
-                &gk("line"),
-                "must not be empty (the default line is \"默认\")",
-            ));
+        if let Err(m) = lines::check(&line) {
+            return Err(self.err(&gk("line"), m));
+        }
+        if let Some(m) = lines::warning(&line) {
+            let w = self.err(&gk("line"), m);
+            self.warnings.push(w);
         }
         let mode = match g.mode.as_deref() {
             None | Some("failover") => Mode::Failover,

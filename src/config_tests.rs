@@ -742,3 +742,81 @@ fn duplicate_keys_and_tables_are_named() {
         assert!(e.message.contains(msg), "{e}");
     }
 }
+
+#[test]
+fn lines_are_taken_as_written_and_checked() {
+    // Issue 10: "默认 " passed validation, then DNSPod refused it
+    // (RecordLineInvalid) when the run tried to create the records.
+    for (line, msg) in [
+        ("默认 ", "\"默认 \" has white space at its start or end; DNSPod line names have none (write \"默认\")"),
+        (" 电信", "has white space at its start or end"),
+        ("", "must not be empty"),
+        ("  ", "must not be empty"),
+        ("电\\u0000信", "contains a control character"),
+    ] {
+        let text = good_with("type = \"CNAME\"", &format!("type = \"CNAME\"\nline = \"{line}\""));
+        let e = err(&text);
+        assert_eq!(e.key, "group[0].line", "{e}");
+        assert_eq!(e.line, Some(line_of_text(&text, "line = ")), "{e}");
+        assert!(e.message.contains(msg), "{e}");
+    }
+    // Built-in lines: no warning.
+    for line in lines::BUILTIN {
+        let c = parse(&good_with(
+            "type = \"CNAME\"",
+            &format!("type = \"CNAME\"\nline = \"{line}\""),
+        ))
+        .unwrap();
+        assert_eq!(&c.groups[0].key.line, line);
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+    // Another name may be a paid plan's or a custom line: a warning that
+    // names the key and line and says how to check it.
+    let text = good_with("type = \"CNAME\"", "type = \"CNAME\"\nline = \"华北电信\"");
+    let c = parse(&text).unwrap();
+    assert_eq!(c.groups[0].key.line, "华北电信");
+    let [w] = &c.warnings[..] else {
+        panic!("{:?}", c.warnings)
+    };
+    assert_eq!(w.key, "group[0].line");
+    assert_eq!(w.line, Some(line_of_text(&text, "line = ")));
+    assert!(
+        w.message
+            .contains("\"华北电信\" is not one of DNSPod's built-in lines"),
+        "{w}"
+    );
+    assert!(w.message.contains("close built-in names: \"电信\""), "{w}");
+    assert!(w.message.contains("validate --online"), "{w}");
+    // The old names.
+    let c = parse(&good_with(
+        "type = \"CNAME\"",
+        "type = \"CNAME\"\nline = \"国内\"",
+    ))
+    .unwrap();
+    assert!(
+        c.warnings[0]
+            .message
+            .contains("old DNSPod name of \"境内\""),
+        "{:?}",
+        c.warnings
+    );
+}
+
+#[test]
+fn close_line_names() {
+    let known = [
+        "默认",
+        "境内",
+        "境外",
+        "电信",
+        "联通",
+        "华北电信",
+        "华东电信",
+        "北京联通",
+    ];
+    let close = |n| lines::close_names(n, known.iter().copied());
+    assert_eq!(close("默认 "), vec!["默认"]);
+    assert_eq!(close("华南电信"), vec!["华东电信", "华北电信", "电信"]);
+    assert_eq!(close("北京联通 "), vec!["北京联通", "联通"]);
+    assert!(close("Google").is_empty());
+}

@@ -9,6 +9,8 @@ use std::time::Duration;
 use dns_failover::demo::Endpoint;
 use serde_json::Value;
 
+mod support;
+
 const BIN: &str = env!("CARGO_BIN_EXE_dns-failover");
 
 struct Env {
@@ -760,4 +762,113 @@ async fn issue_10_bad_strings_and_structure_are_named_by_key_and_line() {
             assert!(!dir.path().join("zone.json").exists());
         }
     }
+}
+
+/// Issue 10: `line = "默认 "` (or a line the domain does not have) passed
+/// `validate`; the run then found no records, tried to create them and
+/// DNSPod refused with `RecordLineInvalid`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_10_lines_are_checked_as_written_and_online() {
+    use support::fake_lines;
+    let dir = tempfile::tempdir().unwrap();
+    let fake = fake_lines::start("example.com", "DP_PLUS", None).await;
+    let with_line = |line: &str, endpoint: &str| {
+        small_config("dnspod", "", &format!("line = \"{line}\""))
+            .replace("http://127.0.0.1:9", endpoint)
+    };
+
+    // White space is never trimmed: an error before any network call.
+    let p = write(dir.path(), &with_line("默认 ", &fake.base));
+    for args in [&["validate"][..], &["validate", "--online"], &["run"]] {
+        let out = run_with_creds(&p, args).await;
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out)
+                .contains(":13: group[0].line: \"默认 \" has white space at its start or end"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert!(fake.requests().is_empty());
+
+    // A paid plan's line: offline, a warning that says how to check it.
+    let p = write(dir.path(), &with_line("华北电信", &fake.base));
+    let out = run_with_creds(&p, &["validate"]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(":13: group[0].line: \"华北电信\" is not one of DNSPod's built-in lines"),
+        "{err}"
+    );
+    assert!(err.contains("validate --online"), "{err}");
+    assert!(fake.requests().is_empty());
+    // ... online: the plan has it.
+    let out = run_with_creds(&p, &["validate", "--online"]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("every group's line is a line of example.com (plan DP_PLUS, 11 lines)"),
+        "{stdout}"
+    );
+    let reqs = fake.requests();
+    let calls: Vec<(&str, Value)> = reqs
+        .iter()
+        .map(|r| (r.header("X-TC-Action").unwrap(), r.json()))
+        .collect();
+    assert_eq!(
+        calls,
+        vec![
+            (
+                "DescribeDomain",
+                serde_json::json!({"Domain": "example.com"})
+            ),
+            (
+                "DescribeRecordLineList",
+                serde_json::json!({"Domain": "example.com", "DomainGrade": "DP_PLUS"})
+            ),
+        ]
+    );
+    // A custom line group is a line too.
+    let p = write(dir.path(), &with_line(fake_lines::LINE_GROUP, &fake.base));
+    let out = run_with_creds(&p, &["validate", "--online"]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    // A line the domain does not have: refused, with the key and close names.
+    let p = write(dir.path(), &with_line("华南电信", &fake.base));
+    let out = run_with_creds(&p, &["validate", "--online"]).await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(":13: group[0].line: \"华南电信\" is not a line of example.com (plan DP_PLUS); close names: \"华东电信\", \"华北电信\", \"电信\""),
+        "{err}"
+    );
+
+    // The API refuses: the check could not be done (exit 1), said so.
+    let broken = fake_lines::start(
+        "example.com",
+        "DP_PLUS",
+        Some("AuthFailure.SignatureFailure"),
+    )
+    .await;
+    let p = write(dir.path(), &with_line("华北电信", &broken.base));
+    let out = run_with_creds(&p, &["validate", "--online"]).await;
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "cannot read the lines of example.com from DNSPod: AuthFailure.SignatureFailure"
+        ),
+        "{}",
+        stderr(&out)
+    );
+
+    // Only DNSPod has lines to check.
+    let p = write(dir.path(), &small_config("file", "", ""));
+    let out = run_with_creds(&p, &["validate", "--online"]).await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("provider is \"file\""),
+        "{}",
+        stderr(&out)
+    );
 }
