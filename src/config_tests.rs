@@ -705,6 +705,13 @@ fn duplicate_keys_and_tables_are_named() {
             "alert[1].name",
             "duplicate key `name`: already set on line",
         ),
+        // ... in an inline table.
+        (
+            good_with("Bearer abc\" }", "Bearer abc\", Authorization = \"x\" }"),
+            "Authorization = \"Bearer",
+            "group[0].target[0].headers.Authorization",
+            "duplicate key `Authorization`",
+        ),
         // ... at the top.
         (
             good_with("prober = \"gz-prober\"", "prober = \"a\"\nprober = \"b\""),
