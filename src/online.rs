@@ -19,6 +19,7 @@ use serde_json::json;
 
 use crate::clock::SystemClock;
 use crate::config::{self, lines, Config, ConfigError, ProviderSettings};
+use crate::dns::dnspod::SERVICE;
 use crate::tencent::{self, Client, ClientOptions, Credentials};
 
 /// The lines a domain's records may use.
@@ -64,17 +65,14 @@ pub fn dnspod_client(cfg: &Config) -> Option<Result<Client, String>> {
     let ProviderSettings::Dnspod(s) = &cfg.dns.provider else {
         return None;
     };
-    Some((|| {
-        let creds =
-            Credentials::from_env(&s.secret_id_env, &s.secret_key_env, &s.session_token_env)?;
-        let opts = ClientOptions::new(s.endpoint.clone(), s.api_timeout, s.api_budget);
-        Client::new(
-            &crate::dns::dnspod::SERVICE,
-            creds,
-            opts,
-            Arc::new(SystemClock),
-        )
-    })())
+    Some(
+        Credentials::from_env(&s.secret_id_env, &s.secret_key_env, &s.session_token_env).and_then(
+            |creds| {
+                let opts = ClientOptions::new(s.endpoint.clone(), s.api_timeout, s.api_budget);
+                Client::new(&SERVICE, creds, opts, Arc::new(SystemClock))
+            },
+        ),
+    )
 }
 
 /// Read the plan of `domain`, then the lines of that plan.
