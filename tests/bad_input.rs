@@ -30,3 +30,48 @@ async fn a_client_budget_past_the_end_of_time_does_not_panic() {
         .unwrap();
     assert_eq!(v["RequestId"], "r-1");
 }
+
+/// `validate --online`: the plan from DescribeDomain, its lines (and line
+/// groups) from DescribeRecordLineList; a group line the domain lacks is
+/// an error on that group's `line`.
+#[tokio::test]
+async fn online_lines_come_from_the_domains_plan() {
+    use dns_failover::online;
+    use support::fake_lines;
+    let fake = fake_lines::start("example.com", "DP_PLUS", None).await;
+    let creds = Credentials::new("AKIDtest", Secret::new("key"), None);
+    let opts = ClientOptions::new(
+        fake.base.clone(),
+        Duration::from_secs(5),
+        Duration::from_secs(5),
+    );
+    let client = Client::new(&SERVICE, creds, opts, Arc::new(SystemClock)).unwrap();
+    let known = online::domain_lines(&client, "example.com").await.unwrap();
+    assert_eq!(known.grade, "DP_PLUS");
+    assert_eq!(known.names.len(), fake_lines::PLUS_LINES.len() + 1);
+    assert!(known.names.contains(fake_lines::LINE_GROUP));
+
+    let text = |lines: [&str; 2]| {
+        let mut s =
+            "[dns]\nprovider = \"file\"\ndomain = \"example.com\"\npath = \"z.json\"\n".to_string();
+        for (i, l) in lines.iter().enumerate() {
+            s.push_str(&format!(
+                "[[group]]\nname = \"g{i}\"\nsubdomain = \"g{i}\"\ntype = \"A\"\nline = \"{l}\"\n[[group.target]]\nregion = \"r\"\nvalue = \"192.0.2.1\"\ntcp = \"127.0.0.1:9\"\n"
+            ));
+        }
+        s
+    };
+    let path = std::path::Path::new("/nonexistent/dns-failover.toml");
+    let cfg = dns_failover::Config::from_toml(&text(["华北电信", "默认"]), path).unwrap();
+    assert!(online::unknown_lines(&cfg, &known).is_empty());
+    let cfg = dns_failover::Config::from_toml(&text(["默认", "Google"]), path).unwrap();
+    let errors = online::unknown_lines(&cfg, &known);
+    let [e] = &errors[..] else {
+        panic!("{errors:?}")
+    };
+    assert_eq!(e.key, "group[1].line");
+    assert_eq!(
+        e.message,
+        "\"Google\" is not a line of example.com (plan DP_PLUS); it has 11 lines, among them \"默认\", \"境内\", \"境外\", \"电信\", \"联通\", \"移动\", \"教育网\", \"搜索引擎\""
+    );
+}
