@@ -1,10 +1,11 @@
 //! Structural TOML errors said in the file's terms. The parser reports a
 //! table header in the wrong place, a table defined twice and a key set
 //! twice all as "duplicate key", with the line but not the key; and a
-//! `[[group.target]]` with no `[[group]]` at all as "invalid type: map,
-//! expected a sequence". Such a document does not parse, so this reads the
-//! table headers from the text (lines starting with `[`, outside multi-line
-//! strings): enough for a config file, best effort beyond.
+//! `[[group.target]]` with no `[[group]]` at all, or `[group]` written for
+//! `[[group]]`, as "invalid type: map, expected a sequence". A document
+//! with a duplicate does not parse, so this reads the table headers from
+//! the text (lines starting with `[`, outside multi-line strings): enough
+//! for a config file, best effort beyond.
 
 use super::{line_of, ConfigError};
 
@@ -107,15 +108,28 @@ pub fn explain(text: &str, span: std::ops::Range<usize>, err: &mut ConfigError) 
         .message
         .starts_with("invalid type: map, expected a sequence")
     {
-        // `[[group.target]]` with no `[[group]]` anywhere.
-        let parent = err.key.split(['.', '[']).next().unwrap_or("").to_string();
-        if let Some(child) = hs.iter().find(|h| h.path.len() > 1 && h.path[0] == parent) {
-            err.key = child.path.join(".");
-            err.line = Some(child.line);
-            err.message = format!(
-                "{} must follow a [[{parent}]]: there is no [[{parent}]] before it",
-                child.show()
-            );
+        // The key without indices: `group[0].target` -> `group.target`.
+        let plain: Vec<String> = err
+            .key
+            .split('.')
+            .map(|k| k.split('[').next().unwrap_or(k).to_string())
+            .collect();
+        let parent = plain[0].clone();
+        if let Some(h) = hs.iter().find(|h| !h.array && h.path == plain) {
+            // `[group.target]` where `[[group.target]]` is meant.
+            let p = plain.join(".");
+            err.line = Some(h.line);
+            err.message = format!("{} is one table; write [[{p}]], one per item", h.show());
+        } else if !hs.iter().any(|h| h.array && h.path == [parent.as_str()]) {
+            // `[[group.target]]` with no `[[group]]` anywhere.
+            if let Some(child) = hs.iter().find(|h| h.path.len() > 1 && h.path[0] == parent) {
+                err.key = child.path.join(".");
+                err.line = Some(child.line);
+                err.message = format!(
+                    "{} must follow a [[{parent}]]: there is no [[{parent}]] before it",
+                    child.show()
+                );
+            }
         }
         return;
     }

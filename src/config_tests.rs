@@ -659,6 +659,24 @@ fn a_target_before_any_group_says_so() {
         ),
         "{e}"
     );
+    // [group.target] for [[group.target]].
+    let text = ALERT_BASE.replace("[[group.target]]", "[group.target]");
+    let e = err(&text);
+    assert_eq!(e.key, "group[0].target", "{e}");
+    assert_eq!(e.line, Some(line_of_text(&text, "[group.target]")), "{e}");
+    assert_eq!(
+        e.message,
+        "[group.target] is one table; write [[group.target]], one per item"
+    );
+    // [group] for [[group]].
+    let text = ALERT_BASE.replace("[[group]]", "[group]");
+    let e = err(&text);
+    assert_eq!(e.key, "group", "{e}");
+    assert_eq!(e.line, Some(line_of_text(&text, "[group]")), "{e}");
+    assert_eq!(
+        e.message,
+        "[group] is one table; write [[group]], one per item"
+    );
     // With no [[group]] at all.
     let text = ALERT_BASE.replace(
         "[[group]]\nname = \"api\"\nsubdomain = \"api\"\ntype = \"A\"\n",
