@@ -444,6 +444,10 @@ pub struct Config {
     pub dns: DnsSettings,
     pub groups: Vec<Group>,
     pub alerts: Vec<AlertConfig>,
+    /// Allowed but probably wrong, e.g. a `line` outside DNSPod's built-in
+    /// lines: same shape as an error. `validate` prints them; the other
+    /// commands log them.
+    pub warnings: Vec<ConfigError>,
 }
 
 /// `[probe]`.
@@ -650,6 +654,17 @@ impl fmt::Display for StatusMatcher {
 /// DNSPod accepts TTLs 1..=604800; the domain's plan may raise the minimum.
 pub const TTL_RANGE: std::ops::RangeInclusive<i64> = 1..=604_800;
 
+#[path = "config_limits.rs"]
+mod limits;
+use limits::show_duration;
+pub use limits::{duration_limits, string_limits};
+
+#[path = "config_lines.rs"]
+pub mod lines;
+
+#[path = "config_structure.rs"]
+mod structure;
+
 // ---------------------------------------------------------------------------
 // Loading
 // ---------------------------------------------------------------------------
@@ -677,21 +692,27 @@ impl Config {
     pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let span = e.span();
-            ConfigError {
+            let mut err = ConfigError {
                 file: path.to_path_buf(),
                 line: span.as_ref().map(|s| line_of(text, s.start)),
                 // Type errors and unknown keys carry the offending span;
                 // name the key there (a syntax error has no document).
                 key: span
+                    .clone()
                     .and_then(|s| key_at(toml::de::DeTable::parse(text).ok()?.get_ref(), s.start))
                     .unwrap_or_default(),
                 message: e.message().trim().to_string(),
+            };
+            if let Some(s) = span {
+                structure::explain(text, s, &mut err);
             }
+            err
         })?;
         let mut v = Validator {
             text,
             file: path,
             doc: None,
+            warnings: Vec::new(),
         };
         v.config(raw)
     }
@@ -712,6 +733,20 @@ struct Validator<'a> {
     file: &'a Path,
     /// The document with spans, parsed on the first error only.
     doc: Option<toml::de::DeTable<'a>>,
+    warnings: Vec<ConfigError>,
+}
+
+/// An error about a group's key found after loading (`validate --online`),
+/// with the line of the key when the file can still be read.
+pub fn group_key_error(cfg: &Config, gi: usize, key: &'static str, message: String) -> ConfigError {
+    let text = std::fs::read_to_string(&cfg.path).unwrap_or_default();
+    let mut v = Validator {
+        text: &text,
+        file: &cfg.path,
+        doc: None,
+        warnings: Vec::new(),
+    };
+    v.err(&[Seg::Key("group"), Seg::Index(gi), Seg::Key(key)], message)
 }
 
 impl Validator<'_> {
@@ -813,6 +848,7 @@ const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "OPTIONS", "PATCH", "DE
 
 impl Validator<'_> {
     fn config(&mut self, raw: RawConfig) -> VResult<Config> {
+        self.lengths(&raw)?;
         let probe = self.probe(raw.probe)?;
         let dns = self.dns(raw.dns)?;
         if raw.groups.is_empty() {
@@ -876,6 +912,7 @@ impl Validator<'_> {
             dns,
             groups,
             alerts,
+            warnings: std::mem::take(&mut self.warnings),
         })
     }
 
@@ -883,7 +920,7 @@ impl Validator<'_> {
         let d = ProbeSettings::default();
         let key = |k| [Seg::Key("probe"), Seg::Key(k)];
         let timeout = raw.timeout.map_or(d.timeout, |t| t.0);
-        if timeout.is_zero() || timeout > Duration::from_secs(60) {
+        if timeout.is_zero() || timeout > duration_limits::PROBE_TIMEOUT {
             return Err(self.err(&key("timeout"), "must be between 1ms and 60s"));
         }
         let attempts = raw.attempts.unwrap_or(d.attempts);
@@ -901,7 +938,7 @@ impl Validator<'_> {
             ));
         }
         let interval = raw.interval.map_or(d.interval, |t| t.0);
-        if interval > Duration::from_secs(60) {
+        if interval > duration_limits::PROBE_INTERVAL {
             return Err(self.err(&key("interval"), "must be at most 60s"));
         }
         let concurrency = raw.concurrency.unwrap_or(d.concurrency);
@@ -1001,6 +1038,12 @@ impl Validator<'_> {
                 }
                 let api_timeout = raw.api_timeout.map_or(Duration::from_secs(5), |d| d.0);
                 let api_budget = raw.api_budget.map_or(Duration::from_secs(20), |d| d.0);
+                for (k, d, max) in [
+                    ("api_timeout", api_timeout, duration_limits::API_TIMEOUT),
+                    ("api_budget", api_budget, duration_limits::API_BUDGET),
+                ] {
+                    self.at_most(&key(k), d, max)?;
+                }
                 if api_timeout.is_zero() || api_budget < api_timeout {
                     return Err(self.err(
                         &key("api_budget"),
@@ -1034,6 +1077,122 @@ impl Validator<'_> {
             ttl,
             provider,
         })
+    }
+
+    /// One string within `max` characters.
+    fn len(&mut self, path: &[Seg], value: &str, max: usize) -> VResult<()> {
+        string_limits::check(value, max).map_err(|m| self.err(path, m))
+    }
+
+    /// Every string of the file (but the alerts, checked with their channel)
+    /// within its limit, before any check that could echo one.
+    fn lengths(&mut self, raw: &RawConfig) -> VResult<()> {
+        use string_limits::*;
+        let top = |k| [Seg::Key(k)];
+        if let Some(p) = &raw.prober {
+            self.len(&top("prober"), &p.0, NAME)?;
+        }
+        if let Some(tz) = &raw.alert_timezone {
+            self.len(&top("alert_timezone"), tz, NAME)?;
+        }
+        if let Some(ua) = &raw.probe.user_agent {
+            self.len(&[Seg::Key("probe"), Seg::Key("user_agent")], ua, SHORT_TEXT)?;
+        }
+        let d = &raw.dns;
+        for (k, v, max) in [
+            ("provider", Some(d.provider.as_str()), WORD),
+            ("domain", Some(d.domain.0.as_str()), HOST),
+            ("path", env_str(&d.path), PATH),
+            ("endpoint", env_str(&d.endpoint), URL),
+            ("secret_id_env", d.secret_id_env.as_deref(), ENV_NAME),
+            ("secret_key_env", d.secret_key_env.as_deref(), ENV_NAME),
+            (
+                "session_token_env",
+                d.session_token_env.as_deref(),
+                ENV_NAME,
+            ),
+        ] {
+            if let Some(v) = v {
+                self.len(&[Seg::Key("dns"), Seg::Key(k)], v, max)?;
+            }
+        }
+        for (gi, g) in raw.groups.iter().enumerate() {
+            let gk = |k| [Seg::Key("group"), Seg::Index(gi), Seg::Key(k)];
+            for (k, v, max) in [
+                ("name", Some(g.name.as_str()), NAME),
+                ("subdomain", Some(g.subdomain.0.as_str()), HOST),
+                ("type", Some(g.rtype.as_str()), WORD),
+                ("line", g.line.as_deref(), NAME),
+                ("mode", g.mode.as_deref(), WORD),
+                ("failback", g.failback.as_deref(), WORD),
+            ] {
+                if let Some(v) = v {
+                    self.len(&gk(k), v, max)?;
+                }
+            }
+            for (ti, t) in g.targets.iter().enumerate() {
+                let tk = |k| {
+                    [
+                        Seg::Key("group"),
+                        Seg::Index(gi),
+                        Seg::Key("target"),
+                        Seg::Index(ti),
+                        Seg::Key(k),
+                    ]
+                };
+                for (k, v, max) in [
+                    ("region", Some(t.region.as_str()), NAME),
+                    ("value", Some(t.value.0.as_str()), HOST),
+                    ("url", env_str(&t.url), URL),
+                    ("tcp", env_str(&t.tcp), HOST_PORT),
+                    ("body_contains", env_str(&t.body_contains), TEXT),
+                    ("method", t.method.as_deref(), WORD),
+                    ("resolve", t.resolve.as_deref(), IP),
+                ] {
+                    if let Some(v) = v {
+                        self.len(&tk(k), v, max)?;
+                    }
+                }
+                let items = match &t.expect_status {
+                    Some(StatusList::One(i)) => std::slice::from_ref(i),
+                    Some(StatusList::Many(v)) => v.as_slice(),
+                    None => &[],
+                };
+                for i in items {
+                    if let StatusItem::Text(v) = i {
+                        self.len(&tk("expect_status"), v, WORD)?;
+                    }
+                }
+                for (name, v) in &t.headers {
+                    self.len(&tk("headers"), name, HEADER_NAME)?;
+                    let path = [
+                        Seg::Key("group"),
+                        Seg::Index(gi),
+                        Seg::Key("target"),
+                        Seg::Index(ti),
+                        Seg::Key("headers"),
+                        Seg::Key(name),
+                    ];
+                    self.len(&path, v.expose(), HEADER_VALUE)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A duration key within its documented upper bound.
+    fn at_most(&mut self, path: &[Seg], d: Duration, max: Duration) -> VResult<()> {
+        if d <= max {
+            return Ok(());
+        }
+        Err(self.err(
+            path,
+            format!(
+                "{} is too long; at most {} (docs/configuration.md, \"Limits\")",
+                show_duration(d),
+                show_duration(max)
+            ),
+        ))
     }
 
     fn ttl(&mut self, ttl: Option<i64>, path: &[Seg]) -> VResult<Option<u32>> {
@@ -1079,11 +1238,12 @@ impl Validator<'_> {
             ));
         };
         let line = g.line.unwrap_or_else(|| "默认".into());
-        if line.trim().is_empty() {
-            return Err(self.err(
-                &gk("line"),
-                "must not be empty (the default line is \"默认\")",
-            ));
+        if let Err(m) = lines::check(&line) {
+            return Err(self.err(&gk("line"), m));
+        }
+        if let Some(m) = lines::warning(&line) {
+            let w = self.err(&gk("line"), m);
+            self.warnings.push(w);
         }
         let mode = match g.mode.as_deref() {
             None | Some("failover") => Mode::Failover,
@@ -1110,6 +1270,12 @@ impl Validator<'_> {
             return Err(self.err(&gk("max_changes"), "must be at least 1"));
         }
         let ttl = self.ttl(g.ttl, &gk("ttl"))?.unwrap_or(dns.ttl);
+        let failback_after = g.failback_after.map_or(Duration::from_secs(300), |d| d.0);
+        self.at_most(
+            &gk("failback_after"),
+            failback_after,
+            duration_limits::FAILBACK_AFTER,
+        )?;
         if g.targets.is_empty() {
             return Err(self.err(
                 &gk("name"),
@@ -1166,7 +1332,7 @@ impl Validator<'_> {
             },
             mode,
             failback,
-            failback_after: g.failback_after.map_or(Duration::from_secs(300), |d| d.0),
+            failback_after,
             max_changes,
             ttl,
             targets,
@@ -1182,8 +1348,11 @@ impl Validator<'_> {
         probe: &ProbeSettings,
     ) -> VResult<Target> {
         let timeout = t.timeout.map_or(probe.timeout, |d| d.0);
-        if timeout.is_zero() || timeout > Duration::from_secs(60) {
+        if timeout.is_zero() || timeout > duration_limits::PROBE_TIMEOUT {
             return Err(self.err(&tk("timeout"), "must be between 1ms and 60s"));
+        }
+        if let Some(d) = &t.max_latency {
+            self.at_most(&tk("max_latency"), d.0, duration_limits::MAX_LATENCY)?;
         }
         let check = match (t.url, t.tcp) {
             (Some(_), Some(_)) => {
@@ -1356,6 +1525,11 @@ impl Validator<'_> {
             timeout,
         })
     }
+}
+
+/// An optional expanded string as `&str`.
+pub(crate) fn env_str(v: &Option<EnvString>) -> Option<&str> {
+    v.as_ref().map(|v| v.0.as_str())
 }
 
 fn default_prober() -> String {

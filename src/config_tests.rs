@@ -557,3 +557,365 @@ fn errors_about_values_from_the_environment_quote_the_reference() {
     ));
     assert!(!e.to_string().contains("secret83"), "{e}");
 }
+
+/// ALERT_BASE on DNSPod, with `extra` keys in `[dns]`.
+fn dnspod_with(extra: &str) -> String {
+    ALERT_BASE
+        .replace("provider = \"file\"", "provider = \"dnspod\"")
+        .replace("path = \"z.json\"\n", &format!("{extra}\n"))
+}
+
+#[test]
+fn every_duration_has_an_upper_bound() {
+    // Issue 10: `api_budget = "300000000000y"` passed validation, then `run`
+    // panicked adding it to an Instant; "1000000y" never finished.
+    let cases = [
+        (
+            good_with("timeout = \"1500ms\"", "timeout = \"61s\""),
+            "probe.timeout",
+        ),
+        (
+            good_with("interval = \"200ms\"", "interval = \"2m\""),
+            "probe.interval",
+        ),
+        (
+            good_with("failback_after = \"10m\"", "failback_after = \"8days\""),
+            "group[0].failback_after",
+        ),
+        (
+            good_with("max_latency = \"800ms\"", "max_latency = \"1000000y\""),
+            "group[0].target[0].max_latency",
+        ),
+        (
+            good_with("timeout = \"3s\"", "timeout = \"300000000000y\""),
+            "group[0].target[1].timeout",
+        ),
+        (
+            dnspod_with("api_budget = \"300000000000y\""),
+            "dns.api_budget",
+        ),
+        (dnspod_with("api_budget = \"1000000y\""), "dns.api_budget"),
+        (
+            dnspod_with("api_timeout = \"2m\"\napi_budget = \"3m\""),
+            "dns.api_timeout",
+        ),
+        (
+            format!("{ALERT_BASE}\n[[alert]]\ntype = \"console\"\nrepeat_every = \"8days\"\n"),
+            "alert[0].repeat_every",
+        ),
+        (
+            format!("{ALERT_BASE}\n[[alert]]\ntype = \"console\"\ntimeout = \"1000000y\"\n"),
+            "alert[0].timeout",
+        ),
+    ];
+    for (text, key) in cases {
+        let e = err(&text);
+        assert_eq!(e.key, key, "{e}");
+        // The line shown is the key's own.
+        let k = key.rsplit('.').next().unwrap();
+        let shown = e.line.and_then(|l| text.lines().nth(l - 1)).unwrap_or("");
+        assert!(shown.starts_with(&format!("{k} =")), "{e}");
+        let m = &e.message;
+        assert!(
+            m.contains("at most") || m.contains("between 1ms and"),
+            "{e}"
+        );
+    }
+    // The bounds themselves are accepted.
+    parse(&good_with(
+        "failback_after = \"10m\"",
+        "failback_after = \"7days\"",
+    ))
+    .unwrap();
+    parse(&dnspod_with("api_timeout = \"60s\"\napi_budget = \"5m\"")).unwrap();
+    parse(&format!(
+        "{ALERT_BASE}\n[[alert]]\ntype = \"console\"\nrepeat_every = \"7days\"\n"
+    ))
+    .unwrap();
+}
+
+#[test]
+fn every_string_has_a_length_limit() {
+    // Issue 10: a 10 MB `prober` was accepted (and shown in every alert).
+    let huge = "x".repeat(10 << 20);
+    let long = |n: usize| "a".repeat(n);
+    let cases = [
+        (
+            good_with("prober = \"gz-prober\"", &format!("prober = \"{huge}\"")),
+            "prober",
+        ),
+        (
+            good_with("name = \"api\"", &format!("name = \"{}\"", long(65))),
+            "group[0].name",
+        ),
+        (
+            good_with("type = \"CNAME\"", &format!("type = \"{}\"\nline = \"{}\"", "CNAME", long(65))),
+            "group[0].line",
+        ),
+        (
+            good_with("region = \"ap-guangzhou\"", &format!("region = \"{}\"", long(65))),
+            "group[0].target[0].region",
+        ),
+        (
+            good_with("value = \"gz.apigw.example.com\"", &format!("value = \"{}.com\"", long(300))),
+            "group[0].target[0].value",
+        ),
+        (
+            good_with("https://gz.apigw.example.com/health", &format!("https://gz.example.com/{}", long(3000))),
+            "group[0].target[0].url",
+        ),
+        (
+            good_with("body_contains = \"ok\"", &format!("body_contains = \"{}\"", long(1025))),
+            "group[0].target[0].body_contains",
+        ),
+        (
+            good_with("Bearer abc", &long(9000)),
+            "group[0].target[0].headers.Authorization",
+        ),
+        (
+            good_with("domain = \"Example.COM.\"", &format!("domain = \"{}.com\"", long(5000))),
+            "dns.domain",
+        ),
+        (
+            good_with("concurrency = 16", &format!("concurrency = 16\nuser_agent = \"{}\"", long(321))),
+            "probe.user_agent",
+        ),
+        (
+            format!("{ALERT_BASE}\n[[alert]]\ntype = \"wecom\"\nwebhook = \"https://qyapi.weixin.qq.com/{}\"\n", long(5000)),
+            "alert[0].webhook",
+        ),
+        (
+            format!("{ALERT_BASE}\n[[alert]]\ntype = \"email\"\nsmtp_host = \"smtp.example.com\"\nfrom = \"a@example.com\"\nto = [\"b@example.com\", \"{}\"]\n", long(400)),
+            "alert[0].to",
+        ),
+    ];
+    for (text, key) in cases {
+        let e = err(&text);
+        assert_eq!(
+            e.key,
+            key,
+            "{}",
+            &e.to_string()[..e.to_string().len().min(300)]
+        );
+        assert!(e.message.contains("characters long; at most"), "{e}");
+        // The value is never echoed: the message stays short.
+        assert!(e.to_string().len() < 300, "{}", &e.to_string()[..300]);
+        assert!(e.line.is_some(), "{e}");
+    }
+    // At the limit is fine.
+    parse(&good_with(
+        "name = \"api\"",
+        &format!("name = \"{}\"", long(64)),
+    ))
+    .unwrap();
+    // Characters, not bytes: 64 Chinese characters are 192 bytes.
+    parse(&good_with(
+        "name = \"api\"",
+        &format!("name = \"{}\"", "组".repeat(64)),
+    ))
+    .unwrap();
+}
+
+#[test]
+fn a_target_before_any_group_says_so() {
+    // Issue 10: this was reported as "duplicate key" on the [[group]] line.
+    let text = format!(
+        "{}\n[[group.target]]\nregion = \"x\"\nvalue = \"192.0.2.9\"\ntcp = \"127.0.0.1:9\"\n{}",
+        &ALERT_BASE[..ALERT_BASE.find("[[group]]").unwrap()],
+        &ALERT_BASE[ALERT_BASE.find("[[group]]").unwrap()..]
+    );
+    let e = err(&text);
+    assert_eq!(e.key, "group.target", "{e}");
+    assert_eq!(e.line, Some(line_of_text(&text, "[[group.target]]")), "{e}");
+    assert!(
+        e.message.contains(
+            "[[group.target]] must follow a [[group]]: it comes before the first [[group]] (line"
+        ),
+        "{e}"
+    );
+    // [group.target] for [[group.target]].
+    let text = ALERT_BASE.replace("[[group.target]]", "[group.target]");
+    let e = err(&text);
+    assert_eq!(e.key, "group[0].target", "{e}");
+    assert_eq!(e.line, Some(line_of_text(&text, "[group.target]")), "{e}");
+    assert_eq!(
+        e.message,
+        "[group.target] is one table; write [[group.target]], one per item"
+    );
+    // [group] for [[group]].
+    let text = ALERT_BASE.replace("[[group]]", "[group]");
+    let e = err(&text);
+    assert_eq!(e.key, "group", "{e}");
+    assert_eq!(e.line, Some(line_of_text(&text, "[group]")), "{e}");
+    assert_eq!(
+        e.message,
+        "[group] is one table; write [[group]], one per item"
+    );
+    // With no [[group]] at all.
+    let text = ALERT_BASE.replace(
+        "[[group]]\nname = \"api\"\nsubdomain = \"api\"\ntype = \"A\"\n",
+        "",
+    );
+    let e = err(&text);
+    assert_eq!(e.key, "group.target", "{e}");
+    assert_eq!(e.line, Some(line_of_text(&text, "[[group.target]]")), "{e}");
+    assert!(
+        e.message
+            .contains("[[group.target]] must follow a [[group]]: there is no [[group]] before it"),
+        "{e}"
+    );
+}
+
+#[test]
+fn duplicate_keys_and_tables_are_named() {
+    // Issue 10: "duplicate key" named the line but not the key.
+    let cases = [
+        // A key twice in one target.
+        (
+            good_with("region = \"ap-shanghai\"", "region = \"ap-shanghai\"\nregion = \"ap-beijing\""),
+            "region = \"ap-beijing\"",
+            "group[0].target[1].region",
+            "duplicate key `region`: already set on line",
+        ),
+        // ... in the second group.
+        (
+            format!("{GOOD}\n[[group]]\nname = \"b\"\nsubdomain = \"b\"\ntype = \"A\"\ntype = \"AAAA\"\n"),
+            "type = \"AAAA\"",
+            "group[1].type",
+            "duplicate key `type`: already set on line",
+        ),
+        // ... in the second target of the second group, and in an alert.
+        (
+            format!("{GOOD}\n[[group]]\nname = \"b\"\n[[group.target]]\nregion = \"a\"\n[[group.target]]\nregion = \"b\"\nregion = \"c\"\n[[alert]]\ntype = \"console\"\n"),
+            "region = \"c\"",
+            "group[1].target[1].region",
+            "duplicate key `region`: already set on line",
+        ),
+        (
+            format!("{GOOD}\n[[alert]]\ntype = \"console\"\n[[alert]]\ntype = \"console\"\nname = \"a\"\nname = \"b\"\n"),
+            "name = \"b\"",
+            "alert[1].name",
+            "duplicate key `name`: already set on line",
+        ),
+        // ... in an inline table.
+        (
+            good_with("Bearer abc\" }", "Bearer abc\", Authorization = \"x\" }"),
+            "Authorization = \"Bearer",
+            "group[0].target[0].headers.Authorization",
+            "duplicate key `Authorization`",
+        ),
+        // ... at the top.
+        (
+            good_with("prober = \"gz-prober\"", "prober = \"a\"\nprober = \"b\""),
+            "prober = \"b\"",
+            "prober",
+            "duplicate key `prober`",
+        ),
+        // A table twice.
+        (
+            format!("{GOOD}\n[probe]\nattempts = 1\n"),
+            "[probe]\nattempts = 1",
+            "probe",
+            "table [probe] is defined twice (first on line 4); merge them",
+        ),
+        // [group] after [[group]].
+        (
+            format!("{GOOD}\n[group]\nname = \"b\"\n"),
+            "[group]\nname = \"b\"",
+            "group",
+            "`group` is a list of [[group]] (line 17); write [[group]] to add another",
+        ),
+        // A header on a key's name.
+        (
+            good_with("path = \"zone.json\"", "path = \"zone.json\"\n[dns.provider]\nx = 1"),
+            "[dns.provider]",
+            "dns.provider",
+            "`dns.provider` is already set on line 12; it cannot also be a table",
+        ),
+    ];
+    for (text, at, key, msg) in cases {
+        let e = err(&text);
+        assert_eq!(e.key, key, "{e}");
+        let want = text[..text.find(at).unwrap()].matches('\n').count() + 1;
+        assert_eq!(e.line, Some(want), "{e}");
+        assert!(e.message.contains(msg), "{e}");
+    }
+}
+
+#[test]
+fn lines_are_taken_as_written_and_checked() {
+    // Issue 10: "默认 " passed validation, then DNSPod refused it
+    // (RecordLineInvalid) when the run tried to create the records.
+    for (line, msg) in [
+        ("默认 ", "\"默认 \" has white space at its start or end; DNSPod line names have none (write \"默认\")"),
+        (" 电信", "has white space at its start or end"),
+        ("", "must not be empty"),
+        ("  ", "must not be empty"),
+        ("电\\u0000信", "contains a control character"),
+    ] {
+        let text = good_with("type = \"CNAME\"", &format!("type = \"CNAME\"\nline = \"{line}\""));
+        let e = err(&text);
+        assert_eq!(e.key, "group[0].line", "{e}");
+        assert_eq!(e.line, Some(line_of_text(&text, "line = ")), "{e}");
+        assert!(e.message.contains(msg), "{e}");
+    }
+    // Built-in lines: no warning.
+    for line in lines::BUILTIN {
+        let c = parse(&good_with(
+            "type = \"CNAME\"",
+            &format!("type = \"CNAME\"\nline = \"{line}\""),
+        ))
+        .unwrap();
+        assert_eq!(&c.groups[0].key.line, line);
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+    // Another name may be a paid plan's or a custom line: a warning that
+    // names the key and line and says how to check it.
+    let text = good_with("type = \"CNAME\"", "type = \"CNAME\"\nline = \"华北电信\"");
+    let c = parse(&text).unwrap();
+    assert_eq!(c.groups[0].key.line, "华北电信");
+    let [w] = &c.warnings[..] else {
+        panic!("{:?}", c.warnings)
+    };
+    assert_eq!(w.key, "group[0].line");
+    assert_eq!(w.line, Some(line_of_text(&text, "line = ")));
+    assert!(
+        w.message
+            .contains("\"华北电信\" is not one of DNSPod's built-in lines"),
+        "{w}"
+    );
+    assert!(w.message.contains("close built-in names: \"电信\""), "{w}");
+    assert!(w.message.contains("validate --online"), "{w}");
+    // The old names.
+    let c = parse(&good_with(
+        "type = \"CNAME\"",
+        "type = \"CNAME\"\nline = \"国内\"",
+    ))
+    .unwrap();
+    assert!(
+        c.warnings[0]
+            .message
+            .contains("old DNSPod name of \"境内\""),
+        "{:?}",
+        c.warnings
+    );
+}
+
+#[test]
+fn close_line_names() {
+    let known = [
+        "默认",
+        "境内",
+        "境外",
+        "电信",
+        "联通",
+        "华北电信",
+        "华东电信",
+        "北京联通",
+    ];
+    let close = |n| lines::close_names(n, known.iter().copied());
+    assert_eq!(close("默认 "), vec!["默认"]);
+    assert_eq!(close("华南电信"), vec!["华东电信", "华北电信", "电信"]);
+    assert_eq!(close("北京联通 "), vec!["北京联通", "联通"]);
+    assert!(close("Google").is_empty());
+}

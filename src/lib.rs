@@ -19,6 +19,7 @@
 //! - [`pipeline`]: one pass;
 //! - [`runtime`]: the SCF custom-runtime loop (`dns-failover serve`);
 //! - [`demo`]: the self-contained demonstration;
+//! - [`online`]: `validate --online`, the config checks that need the DNS API;
 //! - [`tencent`]: Tencent Cloud API 3.0 signing and client (DNSPod, SMS);
 //! - [`telemetry`]: tracing set-up.
 
@@ -29,6 +30,7 @@ pub mod demo;
 pub mod dns;
 pub mod model;
 pub mod notify;
+pub mod online;
 pub mod pipeline;
 pub mod probe;
 pub mod report;

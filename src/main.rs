@@ -36,8 +36,14 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Check the config file and exit (no network call)
-    Validate,
+    /// Check the config file and exit (no network call unless --online)
+    Validate {
+        /// Also check what needs the DNS provider's API: every group's line
+        /// is one of the domain's lines (DNSPod DescribeDomain +
+        /// DescribeRecordLineList; reads the credentials)
+        #[arg(long)]
+        online: bool,
+    },
     /// Probe every target and print a table (no DNS access)
     Probe,
     /// Show what a run would change; writes nothing, sends nothing
@@ -141,8 +147,21 @@ async fn real_main(cli: Cli) -> u8 {
             return 2;
         }
     };
+    for w in &cfg.warnings {
+        match cli.command {
+            // The online check decides about lines itself.
+            Command::Validate { online: true } if w.key.ends_with(".line") => {}
+            Command::Validate { .. } => eprintln!("warning: {w}"),
+            _ => tracing::warn!(warning = %w, "config warning"),
+        }
+    }
     let action = match cli.command {
-        Command::Validate => {
+        Command::Validate { online } => {
+            if online {
+                if let Err(code) = validate_online(&cfg).await {
+                    return code;
+                }
+            }
             let targets: usize = cfg.groups.iter().map(|g| g.targets.len()).sum();
             println!(
                 "{}: OK ({} group(s), {} target(s), provider {}, {} alert channel(s))",
@@ -205,6 +224,52 @@ async fn real_main(cli: Cli) -> u8 {
         print!("{}", report.render_text());
     }
     report.exit_code() as u8
+}
+
+/// `validate --online`: the group lines against the domain's (exit 2 for
+/// an unknown line, 1 when the API cannot be asked).
+async fn validate_online(cfg: &Config) -> Result<(), u8> {
+    use dns_failover::online;
+    let client = match online::dnspod_client(cfg) {
+        None => {
+            eprintln!(
+                "error: {}: validate --online checks the config against DNSPod; provider is {:?}",
+                cfg.path.display(),
+                cfg.dns.provider.name()
+            );
+            return Err(2);
+        }
+        Some(Err(e)) => {
+            eprintln!("error: {}: {e}", cfg.path.display());
+            return Err(2);
+        }
+        Some(Ok(c)) => c,
+    };
+    let known = match online::domain_lines(&client, &cfg.dns.domain).await {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!(
+                "error: cannot read the lines of {} from DNSPod: {e}",
+                cfg.dns.domain
+            );
+            return Err(1);
+        }
+    };
+    let errors = online::unknown_lines(cfg, &known);
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
+    if !errors.is_empty() {
+        return Err(2);
+    }
+    println!(
+        "{}: every group's line is a line of {} (plan {}, {} lines)",
+        cfg.path.display(),
+        known.domain,
+        known.grade,
+        known.names.len()
+    );
+    Ok(())
 }
 
 /// Pretty JSON and a newline on stdout, through one buffer.

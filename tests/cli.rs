@@ -9,6 +9,8 @@ use std::time::Duration;
 use dns_failover::demo::Endpoint;
 use serde_json::Value;
 
+mod support;
+
 const BIN: &str = env!("CARGO_BIN_EXE_dns-failover");
 
 struct Env {
@@ -669,4 +671,224 @@ async fn the_documented_alert_examples_validate() {
         .unwrap();
         assert_eq!(code(&out), 0, "example {i}:\n{block}\n{}", stderr(&out));
     }
+}
+
+/// A one-group config on `provider`, with `dns_extra` in `[dns]` and
+/// `group_extra` in the `[[group]]`.
+fn small_config(provider: &str, dns_extra: &str, group_extra: &str) -> String {
+    let provider_keys = match provider {
+        "file" => "path = \"zone.json\"",
+        _ => "endpoint = \"http://127.0.0.1:9\"\nsecret_id_env = \"DF_CLI_BAD_ID\"\nsecret_key_env = \"DF_CLI_BAD_KEY\"",
+    };
+    format!(
+        "[dns]\nprovider = \"{provider}\"\ndomain = \"example.com\"\n{provider_keys}\n{dns_extra}\n\n[[group]]\nname = \"api\"\nsubdomain = \"api\"\ntype = \"A\"\n{group_extra}\n\n[[group.target]]\nregion = \"gz\"\nvalue = \"192.0.2.1\"\ntcp = \"127.0.0.1:9\"\n"
+    )
+}
+
+/// `dns-failover -c <path> <args>` with fake DNSPod credentials set; killed
+/// (and the test failed) if it runs for more than 60 s.
+async fn run_with_creds(path: &Path, args: &[&str]) -> Output {
+    let mut full = vec!["-c".to_string(), path.display().to_string()];
+    full.extend(args.iter().map(|s| s.to_string()));
+    tokio::task::spawn_blocking(move || {
+        let dir = tempfile::tempdir().unwrap();
+        let (out_p, err_p) = (dir.path().join("out"), dir.path().join("err"));
+        let mut child = std::process::Command::new(BIN)
+            .args(&full)
+            .env_remove("RUST_LOG")
+            .env("DF_CLI_BAD_ID", "AKIDfakeForCliTests")
+            .env("DF_CLI_BAD_KEY", "fakeKeyForCliTests")
+            .stdout(std::fs::File::create(&out_p).unwrap())
+            .stderr(std::fs::File::create(&err_p).unwrap())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if start.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{full:?} did not finish within 60 s");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Output {
+            status,
+            stdout: std::fs::read(&out_p).unwrap(),
+            stderr: std::fs::read(&err_p).unwrap(),
+        }
+    })
+    .await
+    .unwrap()
+}
+
+/// Issue 10: `api_budget = "300000000000y"` passed `validate`, then `run`
+/// panicked (exit 101) adding it to an Instant; `"1000000y"` never finished.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_10_an_endless_duration_is_a_config_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    for budget in ["300000000000y", "1000000y"] {
+        let p = write(
+            dir.path(),
+            &small_config("dnspod", &format!("api_budget = \"{budget}\""), ""),
+        );
+        for cmd in ["validate", "run"] {
+            let out = run_with_creds(&p, &[cmd]).await;
+            assert_eq!(code(&out), 2, "{cmd} {budget}: {}", stderr(&out));
+            assert!(
+                stderr(&out).contains(":7: dns.api_budget: "),
+                "{}",
+                stderr(&out)
+            );
+        }
+    }
+}
+
+/// Issue 10: a 10 MB `prober` was accepted; a `[[group.target]]` above
+/// any `[[group]]` was "duplicate key"; duplicate keys were not named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_10_bad_strings_and_structure_are_named_by_key_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = small_config("file", "", "");
+    let target_first = {
+        let (g, t) = base.split_at(base.find("[[group.target]]").unwrap());
+        let (head, g) = g.split_at(g.find("[[group]]").unwrap());
+        format!("{head}{t}\n{g}")
+    };
+    let cases = [
+        (
+            format!("prober = \"{}\"\n{base}", "p".repeat(10 << 20)),
+            ":1: prober: is 10485760 characters long; at most 64",
+        ),
+        (
+            target_first,
+            ":7: group.target: [[group.target]] must follow a [[group]]: it comes before the first [[group]] (line 12)",
+        ),
+        (
+            base.replace("type = \"A\"", "type = \"A\"\ntype = \"AAAA\""),
+            ":11: group[0].type: duplicate key `type`: already set on line 10",
+        ),
+    ];
+    for (text, want) in cases {
+        let p = write(dir.path(), &text);
+        for cmd in ["validate", "run"] {
+            let out = run_bin(vec!["-c".into(), p.display().to_string(), cmd.into()]).await;
+            assert_eq!(code(&out), 2, "{cmd}: {}", stderr(&out));
+            let err = stderr(&out);
+            assert!(err.contains(want), "want {want:?} in: {err}");
+            assert!(err.len() < 500, "{}", &err[..500]);
+            assert!(!dir.path().join("zone.json").exists());
+        }
+    }
+}
+
+/// Issue 10: `line = "默认 "` (or a line the domain does not have) passed
+/// `validate`; the run then found no records, tried to create them and
+/// DNSPod refused with `RecordLineInvalid`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_10_lines_are_checked_as_written_and_online() {
+    use support::fake_lines;
+    let dir = tempfile::tempdir().unwrap();
+    let fake = fake_lines::start("example.com", "DP_PLUS", None).await;
+    let with_line = |line: &str, endpoint: &str| {
+        small_config("dnspod", "", &format!("line = \"{line}\""))
+            .replace("http://127.0.0.1:9", endpoint)
+    };
+
+    // White space is never trimmed: an error before any network call.
+    let p = write(dir.path(), &with_line("默认 ", &fake.base));
+    for args in [&["validate"][..], &["validate", "--online"], &["run"]] {
+        let out = run_with_creds(&p, args).await;
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out)
+                .contains(":13: group[0].line: \"默认 \" has white space at its start or end"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert!(fake.requests().is_empty());
+
+    // A paid plan's line: offline, a warning that says how to check it.
+    let p = write(dir.path(), &with_line("华北电信", &fake.base));
+    let out = run_with_creds(&p, &["validate"]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(":13: group[0].line: \"华北电信\" is not one of DNSPod's built-in lines"),
+        "{err}"
+    );
+    assert!(err.contains("validate --online"), "{err}");
+    assert!(fake.requests().is_empty());
+    // ... online: the plan has it.
+    let out = run_with_creds(&p, &["validate", "--online"]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("every group's line is a line of example.com (plan DP_PLUS, 11 lines)"),
+        "{stdout}"
+    );
+    let reqs = fake.requests();
+    let calls: Vec<(&str, Value)> = reqs
+        .iter()
+        .map(|r| (r.header("X-TC-Action").unwrap(), r.json()))
+        .collect();
+    assert_eq!(
+        calls,
+        vec![
+            (
+                "DescribeDomain",
+                serde_json::json!({"Domain": "example.com"})
+            ),
+            (
+                "DescribeRecordLineList",
+                serde_json::json!({"Domain": "example.com", "DomainGrade": "DP_PLUS"})
+            ),
+        ]
+    );
+    // A custom line group is a line too.
+    let p = write(dir.path(), &with_line(fake_lines::LINE_GROUP, &fake.base));
+    let out = run_with_creds(&p, &["validate", "--online"]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    // A line the domain does not have: refused, with the key and close names.
+    let p = write(dir.path(), &with_line("华南电信", &fake.base));
+    let out = run_with_creds(&p, &["validate", "--online"]).await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(":13: group[0].line: \"华南电信\" is not a line of example.com (plan DP_PLUS); close names: \"华东电信\", \"华北电信\", \"电信\""),
+        "{err}"
+    );
+
+    // The API refuses: the check could not be done (exit 1), said so.
+    let broken = fake_lines::start(
+        "example.com",
+        "DP_PLUS",
+        Some("AuthFailure.SignatureFailure"),
+    )
+    .await;
+    let p = write(dir.path(), &with_line("华北电信", &broken.base));
+    let out = run_with_creds(&p, &["validate", "--online"]).await;
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "cannot read the lines of example.com from DNSPod: AuthFailure.SignatureFailure"
+        ),
+        "{}",
+        stderr(&out)
+    );
+
+    // Only DNSPod has lines to check.
+    let p = write(dir.path(), &small_config("file", "", ""));
+    let out = run_with_creds(&p, &["validate", "--online"]).await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("provider is \"file\""),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -689,3 +689,56 @@ fn serve_outside_scf_says_what_is_missing() {
     assert_eq!(status.code(), Some(2));
     assert!(err.contains("SCF_RUNTIME_API is not set"), "{err}");
 }
+
+/// Issue 10: serde_json keeps the last of two equal keys, so a drill with
+/// `"apply":false,"apply":true` was applied and `"dry_run":true,
+/// "dry_run":false` ran for real. Both are refused and change nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_with_duplicate_keys_are_refused_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = dir.path().join("zone.json");
+    let eps = endpoints().await;
+    let ports: Vec<u16> = eps.iter().map(|e| e.port).collect();
+    std::fs::write(
+        dir.path().join("dns-failover.toml"),
+        config(&ports, &zone, FAST_PROBES),
+    )
+    .unwrap();
+    let mut h = Harness::start(dir.path()).await;
+    let a = h.invoke(&event("timer.json")).await;
+    assert_eq!(a.kind, "response", "{}", a.body);
+    let before = std::fs::read(&zone).unwrap();
+
+    // ap-shanghai is down: a real run would disable its record.
+    eps[1].set_status(503);
+    for (body, key) in [
+        (
+            r#"{"action":"drill","fail":["ap-shanghai"],"apply":false,"apply":true}"#,
+            "apply",
+        ),
+        (
+            r#"{"action":"run","dry_run":true,"dry_run":false}"#,
+            "dry_run",
+        ),
+        (
+            r#"{"Type":"Timer","Message":"{\"dry_run\":true,\"dry_run\":false}"}"#,
+            "Message.dry_run",
+        ),
+    ] {
+        let a = h.invoke(body).await;
+        assert_eq!(a.kind, "error", "{body}: {}", a.body);
+        let v = a.json();
+        assert_eq!(v["errorType"], "BadEvent", "{body}: {v}");
+        let msg = v["errorMessage"].as_str().unwrap();
+        assert!(
+            msg.contains(&format!("duplicate key \"{key}\"")),
+            "{body}: {msg}"
+        );
+        assert_eq!(
+            std::fs::read(&zone).unwrap(),
+            before,
+            "{body} changed the zone"
+        );
+    }
+    assert!(h.still_running());
+}

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::{EnvString, HumanDuration, Secret};
+use crate::config::{duration_limits, EnvString, HumanDuration, Secret};
 use crate::decide::{EventKind, Severity};
 
 /// The raw `[[alert]]` table as written in the file. One flat table for every
@@ -148,6 +148,7 @@ const TYPES: &str =
 
 /// Validate one `[[alert]]`; on error returns (key, message).
 pub fn validate(mut raw: RawAlert) -> Result<AlertConfig, KeyError> {
+    check_lengths(&raw)?;
     let min_severity = match raw.min_severity.as_deref() {
         None => Severity::Info,
         Some(s) => Severity::parse(s).ok_or((
@@ -175,7 +176,7 @@ pub fn validate(mut raw: RawAlert) -> Result<AlertConfig, KeyError> {
         }
     };
     let timeout = raw.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0);
-    if timeout.is_zero() || timeout > Duration::from_secs(60) {
+    if timeout.is_zero() || timeout > duration_limits::ALERT_TIMEOUT {
         return Err((
             Some("timeout"),
             "must be between 1ms and 60s (each try; one retry follows)".into(),
@@ -186,6 +187,12 @@ pub fn validate(mut raw: RawAlert) -> Result<AlertConfig, KeyError> {
         return Err((
             Some("repeat_every"),
             "must be at least 1m (runs are a minute apart)".into(),
+        ));
+    }
+    if repeat_every.is_some_and(|d| d > duration_limits::REPEAT_EVERY) {
+        return Err((
+            Some("repeat_every"),
+            "must be at most 7days (without it a standing condition pages once)".into(),
         ));
     }
     let channel = match raw.kind.as_str() {
@@ -214,6 +221,77 @@ pub fn validate(mut raw: RawAlert) -> Result<AlertConfig, KeyError> {
         repeat_every,
         channel,
     })
+}
+
+/// Every string of one `[[alert]]` within its limit
+/// ([`crate::config::string_limits`]), before any check that could echo one.
+/// The message gives the length, never the value (most are secrets).
+fn check_lengths(raw: &RawAlert) -> Result<(), KeyError> {
+    use crate::config::env_str as one;
+    use crate::config::string_limits::*;
+    fn secret(v: &Option<Secret>) -> Option<&str> {
+        v.as_ref().map(|v| v.expose())
+    }
+    let singles = [
+        ("type", Some(raw.kind.as_str()), WORD),
+        ("name", raw.name.as_deref(), NAME),
+        ("min_severity", raw.min_severity.as_deref(), WORD),
+        ("smtp_host", one(&raw.smtp_host), HOST),
+        ("tls", raw.tls.as_deref(), WORD),
+        ("username", one(&raw.username), SHORT_TEXT),
+        ("password", secret(&raw.password), TEXT),
+        ("from", one(&raw.from), SHORT_TEXT),
+        ("ca_file", one(&raw.ca_file), PATH),
+        ("webhook", secret(&raw.webhook), URL),
+        ("secret", secret(&raw.secret), TEXT),
+        ("url", secret(&raw.url), URL),
+        ("sdk_app_id", one(&raw.sdk_app_id), NAME),
+        ("sign_name", one(&raw.sign_name), NAME),
+        ("template_id", one(&raw.template_id), NAME),
+        ("region", raw.region.as_deref(), NAME),
+        ("endpoint", one(&raw.endpoint), URL),
+        ("secret_id_env", raw.secret_id_env.as_deref(), ENV_NAME),
+        ("secret_key_env", raw.secret_key_env.as_deref(), ENV_NAME),
+        (
+            "session_token_env",
+            raw.session_token_env.as_deref(),
+            ENV_NAME,
+        ),
+    ];
+    for (k, v, max) in singles {
+        if let Some(v) = v {
+            check(v, max).map_err(|m| (Some(k), m))?;
+        }
+    }
+    let env_list = |v: &Option<Vec<EnvString>>| -> Vec<String> {
+        v.iter().flatten().map(|s| s.0.clone()).collect()
+    };
+    let lists = [
+        ("events", raw.events.clone().unwrap_or_default(), WORD),
+        ("to", env_list(&raw.to), SHORT_TEXT),
+        (
+            "mentioned_mobile_list",
+            env_list(&raw.mentioned_mobile_list),
+            SHORT_TEXT,
+        ),
+        ("phone_numbers", env_list(&raw.phone_numbers), SHORT_TEXT),
+        (
+            "template_params",
+            raw.template_params.clone().unwrap_or_default(),
+            SHORT_TEXT,
+        ),
+    ];
+    for (k, items, max) in lists {
+        for (i, v) in items.iter().enumerate() {
+            check(v, max).map_err(|m| (Some(k), format!("item {} {m}", i + 1)))?;
+        }
+    }
+    for (name, v) in raw.headers.iter().flatten() {
+        check(name, HEADER_NAME).map_err(|m| (Some("headers"), format!("a header name {m}")))?;
+        check(v.expose(), HEADER_VALUE)
+            .map_err(|m| (Some("headers"), format!("the value of header {name:?} {m}")))?;
+    }
+    Ok(())
 }
 
 /// A required key, taken out of the raw table.

@@ -342,7 +342,10 @@ impl Prober {
                         }
                         if let Some(d) = deadline {
                             // Leave room for the attempt's own timeout.
-                            if Instant::now() + target.timeout > d {
+                            if Instant::now()
+                                .checked_add(target.timeout)
+                                .is_none_or(|t| t > d)
+                            {
                                 break;
                             }
                         }

@@ -14,11 +14,13 @@
 //!   `force` (run, plan, drill, failback), `fail` and `apply` (drill),
 //!   `group` and `region` (failback).
 //!
-//! Unknown fields, fields that do not apply to the action, and unknown
-//! actions are errors: the invocation answers with the error and changes
-//! nothing. This module only parses; checking names against the config is
+//! Unknown fields, fields that do not apply to the action, unknown
+//! actions and duplicate keys (serde_json would keep the last one, so
+//! `{"dry_run":true,"dry_run":false}` would run for real) are errors: the
+//! invocation answers with the error and changes nothing. This module only parses; checking names against the config is
 //! `pipeline::check_options`.
 
+use serde::de::DeserializeSeed;
 use serde::Deserialize;
 
 use crate::pipeline::{Action, RunOptions};
@@ -66,13 +68,24 @@ struct Manual {
 
 const ACTIONS: &str = "run, plan, probe, status, drill, failback";
 
+/// Why a duplicate key is refused (the only data error of the strict reader).
+const ONCE: &str = "each key may appear once, so that no option silently replaces another";
+
 /// Parse an event body. The error is a sentence for the operator.
 pub fn parse(body: &[u8]) -> Result<Request, String> {
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
-        format!(
-            "the event is not valid JSON ({e}); expected a timer event or {{\"action\": \"...\"}}"
-        )
-    })?;
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = strict::Value(String::new())
+        .deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v))
+        .map_err(|e| {
+            if e.is_data() {
+                format!("the event is refused: {e}; {ONCE}")
+            } else {
+                format!(
+                    "the event is not valid JSON ({e}); expected a timer event or {{\"action\": \"...\"}}"
+                )
+            }
+        })?;
     let serde_json::Value::Object(map) = &value else {
         return Err(format!(
             "the event must be a JSON object, got {}; expected a timer event or {{\"action\": \"...\"}}",
@@ -116,9 +129,17 @@ fn timer_message(msg: Option<&serde_json::Value>) -> Result<Manual, String> {
         None | Some(serde_json::Value::Null) => return Ok(Manual::default()),
         Some(serde_json::Value::String(s)) if s.trim().is_empty() => return Ok(Manual::default()),
         Some(serde_json::Value::String(s)) => {
-            parsed = serde_json::from_str::<serde_json::Value>(s).map_err(|e| {
-                format!("the timer's Message must be empty or a JSON object of options (e.g. {{\"action\":\"plan\"}}), got {s:?}: {e}")
-            })?;
+            let mut de = serde_json::Deserializer::from_str(s);
+            parsed = strict::Value("Message".into())
+                .deserialize(&mut de)
+                .and_then(|v| de.end().map(|()| v))
+                .map_err(|e| {
+                    if e.is_data() {
+                        format!("the timer's Message is refused: {e}; {ONCE}")
+                    } else {
+                        format!("the timer's Message must be empty or a JSON object of options (e.g. {{\"action\":\"plan\"}}), got {s:?}: {e}")
+                    }
+                })?;
             &parsed
         }
         Some(v) => v,
@@ -210,6 +231,90 @@ impl Manual {
             force: self.force.unwrap_or(false),
             ..RunOptions::new(action)
         })
+    }
+}
+
+/// JSON read into a [`serde_json::Value`] with every object, at any depth,
+/// checked for duplicate keys. serde_json keeps the last of two equal keys;
+/// here the second one is an error naming it and where it is.
+mod strict {
+    use std::fmt;
+
+    use serde::de::{DeserializeSeed, Deserializer, Error, MapAccess, SeqAccess, Visitor};
+    use serde_json::Map;
+
+    /// Reads one value; the string is its path in the event (`""` for the
+    /// event itself, `Message`, `fail[0]`), for the message.
+    pub struct Value(pub String);
+
+    impl Value {
+        fn child(&self, key: &str) -> Value {
+            if self.0.is_empty() {
+                Value(key.to_string())
+            } else {
+                Value(format!("{}.{key}", self.0))
+            }
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for Value {
+        type Value = serde_json::Value;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Value {
+        type Value = serde_json::Value;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+            Ok(v.into())
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(v.into())
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(v.into())
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(v.into())
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(v.into())
+        }
+        fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+            Ok(v.into())
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(serde_json::Value::Null)
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(serde_json::Value::Null)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(v) =
+                seq.next_element_seed(Value(format!("{}[{}]", self.0, out.len())))?
+            {
+                out.push(v);
+            }
+            Ok(out.into())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = Map::new();
+            while let Some(key) = map.next_key::<String>()? {
+                let child = self.child(&key);
+                if out.contains_key(&key) {
+                    return Err(A::Error::custom(format!("duplicate key {:?}", child.0)));
+                }
+                let v = map.next_value_seed(child)?;
+                out.insert(key, v);
+            }
+            Ok(out.into())
+        }
     }
 }
 
@@ -327,5 +432,34 @@ mod tests {
             .contains("needs \"group\" and \"region\""));
         assert!(err(r#"{"action":"run","dry_run":"yes"}"#).contains("malformed event"));
         assert!(err(r#"{"Type":"Cos"}"#).contains("unsupported event Type \"Cos\""));
+    }
+
+    /// Issue 10: serde_json keeps the last of two equal keys, so these ran.
+    #[test]
+    fn duplicate_keys_are_refused_at_every_level() {
+        let e = err(r#"{"action":"drill","fail":["ap-shanghai"],"apply":false,"apply":true}"#);
+        assert!(e.contains("duplicate key \"apply\""), "{e}");
+        assert!(e.starts_with("the event is refused"), "{e}");
+        let e = err(r#"{"action":"run","dry_run":true,"dry_run":false}"#);
+        assert!(e.contains("duplicate key \"dry_run\""), "{e}");
+        let e = err(r#"{"action":"run","action":"drill","fail":["x"]}"#);
+        assert!(e.contains("duplicate key \"action\""), "{e}");
+        // In a timer event, its Message (object or string) and nested values.
+        let e = err(r#"{"Type":"Timer","Type":"Timer"}"#);
+        assert!(e.contains("duplicate key \"Type\""), "{e}");
+        let e = err(r#"{"Type":"Timer","Message":{"dry_run":true,"dry_run":false}}"#);
+        assert!(e.contains("duplicate key \"Message.dry_run\""), "{e}");
+        let e = err(r#"{"Type":"Timer","Message":"{\"dry_run\":true,\"dry_run\":false}"}"#);
+        assert!(e.contains("duplicate key \"Message.dry_run\""), "{e}");
+        assert!(e.starts_with("the timer's Message is refused"), "{e}");
+        let e = err(r#"{"action":"drill","fail":[{"a":1,"a":2}]}"#);
+        assert!(e.contains("duplicate key \"fail[0].a\""), "{e}");
+        // The same key in two different objects is fine.
+        let r = ok(r#"{"Type":"Timer","Message":{"force":true},"Extra":{"Message":1,"force":2}}"#);
+        assert!(r.options.force);
+        println!(
+            "{}",
+            err(r#"{"action":"run","dry_run":true,"dry_run":false}"#)
+        );
     }
 }

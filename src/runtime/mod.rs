@@ -366,6 +366,9 @@ pub async fn serve_main(config_flag: Option<&Path>) -> u8 {
     if let Loaded::Ready(cfg) = &loaded {
         let targets: usize = cfg.groups.iter().map(|g| g.targets.len()).sum();
         tracing::info!(config = %cfg.path.display(), groups = cfg.groups.len(), targets, provider = cfg.dns.provider.name(), prober = %cfg.prober, "config loaded");
+        for w in &cfg.warnings {
+            tracing::warn!(warning = %w, "config warning");
+        }
     }
     match serve(&api, loaded).await {
         Ok(()) => 0,

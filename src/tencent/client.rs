@@ -412,7 +412,9 @@ impl Client {
         // Serialising a `Value` cannot fail (keys are strings).
         let body = serde_json::to_vec(params).map_err(|e| Error::Decode(e.to_string()))?;
         let start = Instant::now();
-        let deadline = start + self.opts.budget;
+        let deadline = start
+            .checked_add(self.opts.budget)
+            .unwrap_or(start + Duration::from_secs(365 * 86_400)); // a budget too big for an Instant: no deadline
         let mut attempt = 0u32;
         loop {
             attempt += 1;

@@ -1,8 +1,10 @@
 //! Shared test helpers: a fake Tencent Cloud API server (DNSPod + SMS) on
 //! 127.0.0.1, log capture, unique credential variables; and (in `servers`)
-//! the HTTP and SMTP servers of the alert tests.
+//! the HTTP and SMTP servers of the alert tests; (in `fake_lines`) DNSPod's
+//! line list for `validate --online`.
 #![allow(dead_code)]
 
+pub mod fake_lines;
 pub mod fake_tencent;
 pub mod servers;
 

@@ -1,0 +1,138 @@
+//! `dns-failover validate --online`: the config checks that need the DNS
+//! provider's API, run only when asked (plain `validate` makes no network
+//! call). Today one check: every group's `line` is a line of the domain.
+//!
+//! DNSPod's lines depend on the domain's plan (paid plans add province and
+//! ISP lines; custom lines and line groups are per account), so the plan is
+//! read first with `DescribeDomain` (`DomainInfo.Grade`, e.g. `DP_FREE`),
+//! then `DescribeRecordLineList` (`Domain`, `DomainGrade`) gives the names:
+//! `LineList[].Name` and `LineGroupList[].Name`. Shapes from the official
+//! SDK model (tencentcloud-sdk-go `dnspod/v20210323/models.go`). Without
+//! this check a wrong line only shows at the first failover, as DNSPod's
+//! `InvalidParameter.RecordLineInvalid`.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::clock::SystemClock;
+use crate::config::{self, lines, Config, ConfigError, ProviderSettings};
+use crate::dns::dnspod::SERVICE;
+use crate::tencent::{self, Client, ClientOptions, Credentials};
+
+/// The lines a domain's records may use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainLines {
+    pub domain: String,
+    /// `DomainInfo.Grade`, e.g. `DP_FREE`.
+    pub grade: String,
+    /// Line and line-group names.
+    pub names: BTreeSet<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DomainReply {
+    #[serde(rename = "DomainInfo")]
+    info: DomainInfo,
+}
+
+#[derive(Debug, Deserialize)]
+struct DomainInfo {
+    #[serde(rename = "Grade")]
+    grade: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct LineListReply {
+    #[serde(rename = "LineList", default)]
+    lines: Option<Vec<Named>>,
+    #[serde(rename = "LineGroupList", default)]
+    groups: Option<Vec<Named>>,
+}
+
+/// `LineInfo` and `LineGroupInfo`: only the name matters here.
+#[derive(Debug, Deserialize)]
+struct Named {
+    #[serde(rename = "Name")]
+    name: String,
+}
+
+/// The DNSPod client of a `provider = "dnspod"` config, with its
+/// credentials read from the environment now. `None` for other providers.
+pub fn dnspod_client(cfg: &Config) -> Option<Result<Client, String>> {
+    let ProviderSettings::Dnspod(s) = &cfg.dns.provider else {
+        return None;
+    };
+    Some(
+        Credentials::from_env(&s.secret_id_env, &s.secret_key_env, &s.session_token_env).and_then(
+            |creds| {
+                let opts = ClientOptions::new(s.endpoint.clone(), s.api_timeout, s.api_budget);
+                Client::new(&SERVICE, creds, opts, Arc::new(SystemClock))
+            },
+        ),
+    )
+}
+
+/// Read the plan of `domain`, then the lines of that plan.
+pub async fn domain_lines(client: &Client, domain: &str) -> Result<DomainLines, tencent::Error> {
+    let d: DomainReply = client
+        .call("DescribeDomain", &json!({ "Domain": domain }))
+        .await?;
+    let l: LineListReply = client
+        .call(
+            "DescribeRecordLineList",
+            &json!({ "Domain": domain, "DomainGrade": d.info.grade }),
+        )
+        .await?;
+    let names = l
+        .lines
+        .into_iter()
+        .flatten()
+        .chain(l.groups.into_iter().flatten())
+        .map(|n| n.name)
+        .collect();
+    Ok(DomainLines {
+        domain: domain.to_string(),
+        grade: d.info.grade,
+        names,
+    })
+}
+
+/// One error per group whose `line` the domain does not have, naming the
+/// key and listing close names.
+pub fn unknown_lines(cfg: &Config, known: &DomainLines) -> Vec<ConfigError> {
+    cfg.groups
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| !known.names.contains(&g.key.line))
+        .map(|(gi, g)| {
+            let line = &g.key.line;
+            let close = lines::close_names(line, known.names.iter().map(String::as_str));
+            let hint = if close.is_empty() {
+                let builtin: Vec<&str> = lines::BUILTIN
+                    .iter()
+                    .copied()
+                    .filter(|b| known.names.contains(*b))
+                    .collect();
+                format!(
+                    "it has {} lines, among them {}",
+                    known.names.len(),
+                    lines::quoted(&builtin)
+                )
+            } else {
+                format!("close names: {}", lines::quoted(&close))
+            };
+            config::group_key_error(
+                cfg,
+                gi,
+                "line",
+                format!(
+                    "{line:?} is not a line of {} (plan {}); {hint}",
+                    known.domain, known.grade
+                ),
+            )
+        })
+        .collect()
+}
