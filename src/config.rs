@@ -18,6 +18,11 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use crate::dns::RecordType;
+pub use crate::model::duration::HumanDuration;
+pub use crate::model::secret::{expand_env, replace_all, EnvString, Secret, REDACT_MIN_LEN};
+pub use crate::model::target::{
+    Check, Failback, Group, HttpCheck, Mode, ProbeSettings, StatusMatcher, Target,
+};
 use crate::notify::config::{AlertConfig, RawAlert};
 
 /// Where the config is looked for when `-c/--config` is not given.
@@ -71,193 +76,9 @@ impl std::error::Error for ConfigError {}
 // Values with environment expansion
 // ---------------------------------------------------------------------------
 
-/// Expand `${NAME}` references from the environment. `$${` is a literal `${`.
-/// Returns the name of the first missing variable as the error.
-pub fn expand_env(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
-    expand_tracked(s, lookup).map(|(v, _)| v)
-}
-
-/// [`expand_env`], also returning each reference that was replaced, as
-/// `(name, value)` in order of appearance.
-fn expand_tracked(
-    s: &str,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<(String, Vec<(String, String)>), String> {
-    let mut out = String::with_capacity(s.len());
-    let mut refs = Vec::new();
-    let mut rest = s;
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..i]);
-        let tail = &rest[i..];
-        if let Some(t) = tail.strip_prefix("$${") {
-            out.push_str("${");
-            rest = t;
-        } else if let Some(t) = tail.strip_prefix("${") {
-            let end = t
-                .find('}')
-                .ok_or_else(|| format!("unclosed `${{` in {s:?}"))?;
-            let name = &t[..end];
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(format!(
-                    "`${{{name}}}` is not a valid environment variable reference"
-                ));
-            }
-            match lookup(name) {
-                Some(v) => {
-                    out.push_str(&v);
-                    refs.push((name.to_string(), v));
-                }
-                None => return Err(format!("environment variable `{name}` is not set")),
-            }
-            rest = &t[end + 1..];
-        } else {
-            out.push('$');
-            rest = &tail[1..];
-        }
-    }
-    out.push_str(rest);
-    Ok((out, refs))
-}
-
+/// Expansion from the process environment (see [`crate::model::secret`]).
 fn env_lookup(name: &str) -> Option<String> {
     std::env::var(name).ok()
-}
-
-/// A string from the config with `${NAME}` expanded (`.0`), which remembers
-/// how it was written. The config cannot tell which references hold secrets
-/// (`url = "https://${HOST}/health?token=${PROBE_TOKEN}"`), so wherever the
-/// string is *shown* (reports, alerts, logs, error messages) it appears as
-/// written, references unexpanded ([`EnvString::shown`]); only the code that
-/// uses it (the probe, the API client) reads `.0`. `Debug` shows the written
-/// form. There is deliberately no `Display` (nor `Deref<Target = str>`, which
-/// would lend it `str`'s `to_string`): a caller picks `shown()` or `value()`.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct EnvString(pub String, Option<Box<Expansion>>);
-
-/// What a `${NAME}` expansion replaced: kept to show and to redact.
-#[derive(Clone, PartialEq, Eq)]
-struct Expansion {
-    /// The text as written in the file.
-    written: String,
-    /// `(name, value)` of each reference.
-    refs: Vec<(String, String)>,
-}
-
-/// Expanded values shorter than this are not searched for in free text
-/// ([`EnvString::redact`]): a value of one to three characters is no secret,
-/// and replacing it everywhere would garble messages.
-pub const REDACT_MIN_LEN: usize = 4;
-
-impl EnvString {
-    /// A value that did not come from the environment.
-    pub fn literal(s: impl Into<String>) -> Self {
-        EnvString(s.into(), None)
-    }
-
-    /// Expand `written` through `lookup`.
-    pub fn expand(written: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let (value, refs) = expand_tracked(written, lookup)?;
-        let expansion = (!refs.is_empty()).then(|| {
-            Box::new(Expansion {
-                written: written.to_string(),
-                refs,
-            })
-        });
-        Ok(EnvString(value, expansion))
-    }
-
-    /// The value to use.
-    pub fn value(&self) -> &str {
-        &self.0
-    }
-
-    /// Whether any `${NAME}` was expanded.
-    pub fn is_expanded(&self) -> bool {
-        self.1.is_some()
-    }
-
-    /// The form to show people: as written in the file when a reference was
-    /// expanded (`https://host/health?token=${PROBE_TOKEN}`), else the value.
-    pub fn shown(&self) -> &str {
-        match &self.1 {
-            Some(x) => &x.written,
-            None => &self.0,
-        }
-    }
-
-    /// `shown`, quoted for messages: `"${GZ_IP}"` (Debug quoting, so quotes
-    /// and control characters in a literal value stay visible).
-    pub fn quoted(&self) -> String {
-        format!("{:?}", self.shown())
-    }
-
-    /// `text` with this string's expanded parts replaced by how they were
-    /// written: the whole value by [`EnvString::shown`], then each expanded
-    /// reference of at least four characters by `${NAME}`. For free text that
-    /// may have picked the value up (a resolver's or TLS library's message).
-    pub fn redact(&self, text: &str) -> String {
-        let Some(x) = &self.1 else {
-            return text.to_string();
-        };
-        let mut pairs: Vec<(&str, String)> = vec![(self.0.as_str(), x.written.clone())];
-        pairs.extend(
-            x.refs
-                .iter()
-                .filter(|(_, v)| v.len() >= REDACT_MIN_LEN)
-                .map(|(n, v)| (v.as_str(), format!("${{{n}}}"))),
-        );
-        replace_all(text, &pairs)
-    }
-}
-
-/// Replace each `(from, to)` in `text`, longest `from` first (a URL goes
-/// before the key inside it). Empty `from`s are skipped.
-pub fn replace_all<S: AsRef<str>>(text: &str, pairs: &[(&str, S)]) -> String {
-    let mut pairs: Vec<&(&str, S)> = pairs.iter().filter(|(f, _)| !f.is_empty()).collect();
-    pairs.sort_by_key(|(f, _)| std::cmp::Reverse(f.len()));
-    let mut out = text.to_string();
-    for (from, to) in pairs {
-        if out.contains(from) {
-            out = out.replace(from, to.as_ref());
-        }
-    }
-    out
-}
-
-impl fmt::Debug for EnvString {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("EnvString").field(&self.shown()).finish()
-    }
-}
-
-impl From<&str> for EnvString {
-    fn from(s: &str) -> Self {
-        EnvString::literal(s)
-    }
-}
-
-impl From<String> for EnvString {
-    fn from(s: String) -> Self {
-        EnvString::literal(s)
-    }
-}
-
-impl From<EnvString> for String {
-    fn from(s: EnvString) -> Self {
-        s.0
-    }
-}
-
-impl PartialEq<str> for EnvString {
-    fn eq(&self, other: &str) -> bool {
-        self.0 == other
-    }
-}
-
-impl PartialEq<&str> for EnvString {
-    fn eq(&self, other: &&str) -> bool {
-        self.0 == *other
-    }
 }
 
 impl<'de> Deserialize<'de> for EnvString {
@@ -267,64 +88,9 @@ impl<'de> Deserialize<'de> for EnvString {
     }
 }
 
-/// A secret value (password, key, token). Redacted in `Debug` and `Display`;
-/// call [`Secret::expose`] only at the point of use.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([redacted])")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        EnvString::deserialize(d).map(|s| Secret(s.0))
-    }
-}
-
-/// A duration written as text: "2s", "500ms", "5m".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HumanDuration(pub Duration);
-
-impl<'de> Deserialize<'de> for HumanDuration {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl serde::de::Visitor<'_> for V {
-            type Value = HumanDuration;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a duration such as \"2s\", \"500ms\" or \"5m\"")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<HumanDuration, E> {
-                humantime::parse_duration(v.trim())
-                    .map(HumanDuration)
-                    .map_err(|e| {
-                        E::custom(format!(
-                            "invalid duration {v:?} ({e}); expected e.g. \"2s\", \"500ms\", \"5m\""
-                        ))
-                    })
-            }
-        }
-        d.deserialize_str(V)
+        EnvString::deserialize(d).map(|s| Secret::new(s.0))
     }
 }
 
@@ -450,39 +216,6 @@ pub struct Config {
     pub warnings: Vec<ConfigError>,
 }
 
-/// `[probe]`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ProbeSettings {
-    /// Per attempt; default 2 s.
-    pub timeout: Duration,
-    /// Attempts per target per run; default 3.
-    pub attempts: u32,
-    /// Pause between attempts of one target; default 1 s.
-    pub interval: Duration,
-    /// Failed attempts (of `attempts`) that make a target down; default 2.
-    pub fail_threshold: u32,
-    /// Targets probed at once; default 64.
-    pub concurrency: usize,
-    /// Follow HTTP redirects (at most 5); default false.
-    pub follow_redirects: bool,
-    /// User-Agent header of HTTP probes.
-    pub user_agent: String,
-}
-
-impl Default for ProbeSettings {
-    fn default() -> Self {
-        ProbeSettings {
-            timeout: Duration::from_secs(2),
-            attempts: 3,
-            interval: Duration::from_secs(1),
-            fail_threshold: 2,
-            concurrency: 64,
-            follow_redirects: false,
-            user_agent: format!("dns-failover/{}", env!("CARGO_PKG_VERSION")),
-        }
-    }
-}
-
 /// `[dns]`.
 #[derive(Debug, Clone)]
 pub struct DnsSettings {
@@ -527,137 +260,11 @@ pub struct DnspodSettings {
     pub api_budget: Duration,
 }
 
-/// How a group serves its name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// One record; its value points at the best healthy target.
-    Failover,
-    /// One record per target; down targets' records are disabled.
-    Active,
-}
-
-/// Whether recovered targets are put back automatically.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Failback {
-    Auto,
-    Manual,
-}
-
-/// One `[[group]]`: the records of one name on one line.
-#[derive(Debug, Clone)]
-pub struct Group {
-    pub name: String,
-    pub key: crate::dns::RecordKey,
-    pub mode: Mode,
-    pub failback: Failback,
-    /// How long a target must have been out before it may be put back; default 5 min.
-    pub failback_after: Duration,
-    /// Most traffic-moving changes one run may make; default 2.
-    pub max_changes: u32,
-    /// TTL of records written for this group; default `[dns].ttl`.
-    pub ttl: u32,
-    /// Sorted by priority (lowest first), then file order.
-    pub targets: Vec<Target>,
-}
-
-impl Group {
-    /// The target of a region, if it belongs to this group.
-    pub fn target(&self, region: &str) -> Option<&Target> {
-        self.targets.iter().find(|t| t.region == region)
-    }
-}
-
-/// One `[[group.target]]`.
-#[derive(Debug, Clone)]
-pub struct Target {
-    pub region: String,
-    /// The record value (gateway domain or IP).
-    pub value: String,
-    pub priority: i64,
-    pub check: Check,
-    /// Per attempt, overriding `[probe].timeout`.
-    pub timeout: Duration,
-}
-
-/// What a probe checks.
-#[derive(Debug, Clone)]
-pub enum Check {
-    Http(HttpCheck),
-    /// Connect to `host:port`.
-    Tcp {
-        /// `host:port`; shown as written (see [`EnvString`]).
-        addr: EnvString,
-    },
-}
-
-/// An HTTP(S) check.
-#[derive(Debug, Clone)]
-pub struct HttpCheck {
-    /// Probed as expanded, shown as written (see [`EnvString`]).
-    pub url: EnvString,
-    pub method: String,
-    pub headers: Vec<(String, Secret)>,
-    pub expect_status: StatusMatcher,
-    pub body_contains: Option<EnvString>,
-    pub max_latency: Option<Duration>,
-    /// Probe this IP while keeping the URL's Host and SNI.
-    pub resolve: Option<std::net::IpAddr>,
-    pub follow_redirects: bool,
-}
-
-/// Accepted HTTP status ranges, inclusive.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusMatcher(pub Vec<(u16, u16)>);
-
-impl StatusMatcher {
-    pub fn matches(&self, code: u16) -> bool {
-        self.0.iter().any(|(lo, hi)| (*lo..=*hi).contains(&code))
-    }
-    /// Parse "2xx", "200", "200-299".
-    pub fn parse_item(s: &str) -> Option<(u16, u16)> {
-        let s = s.trim();
-        if s.len() == 3 && s.ends_with("xx") {
-            let d = s[..1].parse::<u16>().ok().filter(|d| (1..=5).contains(d))?;
-            return Some((d * 100, d * 100 + 99));
-        }
-        if let Some((a, b)) = s.split_once('-') {
-            let a = a.trim().parse::<u16>().ok()?;
-            let b = b.trim().parse::<u16>().ok()?;
-            return ((100..=599).contains(&a) && (a..=599).contains(&b)).then_some((a, b));
-        }
-        let c = s.parse::<u16>().ok().filter(|c| (100..=599).contains(c))?;
-        Some((c, c))
-    }
-}
-
-impl fmt::Display for StatusMatcher {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> = self
-            .0
-            .iter()
-            .map(|(a, b)| {
-                if a == b {
-                    a.to_string()
-                } else if a % 100 == 0 && *b == a + 99 {
-                    format!("{}xx", a / 100)
-                } else {
-                    format!("{a}-{b}")
-                }
-            })
-            .collect();
-        f.write_str(&parts.join(","))
-    }
-}
-
 /// DNSPod accepts TTLs 1..=604800; the domain's plan may raise the minimum.
 pub const TTL_RANGE: std::ops::RangeInclusive<i64> = 1..=604_800;
 
-#[path = "config_limits.rs"]
-mod limits;
-use limits::show_duration;
-pub use limits::{duration_limits, string_limits};
+use crate::model::limits::show_duration;
+pub use crate::model::limits::{duration_limits, string_limits};
 
 #[path = "config_lines.rs"]
 pub mod lines;

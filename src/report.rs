@@ -7,42 +7,9 @@ use serde::Serialize;
 
 use crate::decide::{Event, Severity};
 use crate::dns::{Change, Record};
+pub use crate::model::record::ChangeStatus;
 use crate::notify::Delivery;
 use crate::probe::TargetOutcome;
-
-/// What happened to one planned change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ChangeStatus {
-    /// Planned only (`plan`, `--dry-run`, a drill without `--apply`).
-    Planned,
-    Applied,
-    /// The record was already in the planned state.
-    AlreadyApplied,
-    /// Another change of the run failed first; not attempted.
-    Skipped,
-    Conflict,
-    Failed,
-}
-
-impl ChangeStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChangeStatus::Planned => "planned",
-            ChangeStatus::Applied => "applied",
-            ChangeStatus::AlreadyApplied => "already_applied",
-            ChangeStatus::Skipped => "skipped",
-            ChangeStatus::Conflict => "conflict",
-            ChangeStatus::Failed => "failed",
-        }
-    }
-    pub fn is_failure(self) -> bool {
-        matches!(
-            self,
-            ChangeStatus::Conflict | ChangeStatus::Failed | ChangeStatus::Skipped
-        )
-    }
-}
 
 /// A change and its outcome.
 #[derive(Debug, Clone, Serialize)]

@@ -255,21 +255,7 @@ fn first_failure(o: Option<&TargetOutcome>) -> String {
         .map_or_else(|| "unknown".into(), |c| c.as_str().to_string())
 }
 
-/// "5m", "1h 2m", "40s".
-pub fn human(d: Duration) -> String {
-    let s = d.as_secs();
-    if s >= 3600 {
-        format!("{}h {}m", s / 3600, (s % 3600) / 60)
-    } else if s >= 60 {
-        if s.is_multiple_of(60) {
-            format!("{}m", s / 60)
-        } else {
-            format!("{}m {}s", s / 60, s % 60)
-        }
-    } else {
-        format!("{s}s")
-    }
-}
+pub use crate::model::duration::human;
 
 #[cfg(test)]
 mod tests;

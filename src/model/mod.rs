@@ -1,9 +1,21 @@
 //! The shared model: plain data that every stage passes to the next, with
-//! no I/O and no import of any other part of the crate (a structure test
+//! no I/O and no import of any other part of the crate (tests/structure.rs
 //! checks this). Stages depend on the model, never on each other's types.
 //!
-//! - [`record`]: DNS records, their keys, and the changes the tool plans;
-//! - [`event`]: what happened, how bad it is.
+//! - [`target`]: groups, targets, checks and probe settings (what is watched);
+//! - [`health`]: the evidence of probes and the verdict;
+//! - [`record`]: DNS records, their keys, the changes the tool plans and
+//!   what became of them;
+//! - [`event`]: what happened, how bad it is;
+//! - [`secret`]: values never shown ([`secret::Secret`]) or shown as written
+//!   ([`secret::EnvString`]);
+//! - [`duration`]: durations as written and read by people;
+//! - [`limits`]: the documented bounds of config values.
 
+pub mod duration;
 pub mod event;
+pub mod health;
+pub mod limits;
 pub mod record;
+pub mod secret;
+pub mod target;

@@ -254,6 +254,40 @@ pub fn status_word(enabled: bool) -> &'static str {
     }
 }
 
+/// What happened to one planned change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeStatus {
+    /// Planned only (`plan`, `--dry-run`, a drill without `--apply`).
+    Planned,
+    Applied,
+    /// The record was already in the planned state.
+    AlreadyApplied,
+    /// Another change of the run failed first; not attempted.
+    Skipped,
+    Conflict,
+    Failed,
+}
+
+impl ChangeStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeStatus::Planned => "planned",
+            ChangeStatus::Applied => "applied",
+            ChangeStatus::AlreadyApplied => "already_applied",
+            ChangeStatus::Skipped => "skipped",
+            ChangeStatus::Conflict => "conflict",
+            ChangeStatus::Failed => "failed",
+        }
+    }
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            ChangeStatus::Conflict | ChangeStatus::Failed | ChangeStatus::Skipped
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,242 +10,12 @@ pub mod http;
 pub mod tcp;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use crate::config::{Check, Config, Group, Target};
-
-/// Why an attempt failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FailureClass {
-    /// No answer within the attempt's timeout.
-    Timeout,
-    /// The port is closed (RST on connect).
-    ConnectionRefused,
-    /// The connection was reset or closed mid-request.
-    ConnectionReset,
-    /// The host name did not resolve.
-    Dns,
-    /// TLS handshake or certificate failure.
-    Tls,
-    /// HTTP status not in `expect_status`.
-    UnexpectedStatus,
-    /// `body_contains` not found in the first 64 KiB.
-    BodyMismatch,
-    /// Answered correctly but slower than `max_latency`.
-    TooSlow,
-    /// Any other connect or protocol failure.
-    Other,
-    /// Not probed: the region was declared down by a drill.
-    Drill,
-}
-
-impl FailureClass {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailureClass::Timeout => "timeout",
-            FailureClass::ConnectionRefused => "connection_refused",
-            FailureClass::ConnectionReset => "connection_reset",
-            FailureClass::Dns => "dns",
-            FailureClass::Tls => "tls",
-            FailureClass::UnexpectedStatus => "unexpected_status",
-            FailureClass::BodyMismatch => "body_mismatch",
-            FailureClass::TooSlow => "too_slow",
-            FailureClass::Other => "other",
-            FailureClass::Drill => "drill",
-        }
-    }
-}
-
-impl std::fmt::Display for FailureClass {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One attempt's evidence.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Attempt {
-    pub ok: bool,
-    /// Wall time of the attempt in milliseconds.
-    pub latency_ms: f64,
-    /// HTTP status, when one was received.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub failure: Option<FailureClass>,
-    /// Human detail of the failure (never contains header values).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-}
-
-impl Attempt {
-    pub fn success(latency: Duration, status: Option<u16>) -> Self {
-        Attempt {
-            ok: true,
-            latency_ms: ms(latency),
-            status,
-            failure: None,
-            detail: None,
-        }
-    }
-    pub fn failure(
-        latency: Duration,
-        status: Option<u16>,
-        class: FailureClass,
-        detail: impl Into<String>,
-    ) -> Self {
-        Attempt {
-            ok: false,
-            latency_ms: ms(latency),
-            status,
-            failure: Some(class),
-            detail: Some(detail.into()),
-        }
-    }
-    /// `timeout 2000ms`, `503 in 12ms`, `ok 200 in 3ms`.
-    pub fn short(&self) -> String {
-        let lat = format!("{:.0}ms", self.latency_ms);
-        match (self.ok, self.failure, self.status) {
-            (true, _, Some(s)) => format!("ok {s} in {lat}"),
-            (true, _, None) => format!("ok in {lat}"),
-            (false, Some(c), Some(s)) => format!("{c} ({s}) in {lat}"),
-            (false, Some(c), None) => format!("{c} after {lat}"),
-            (false, None, _) => format!("failed after {lat}"),
-        }
-    }
-}
-
-fn ms(d: Duration) -> f64 {
-    (d.as_secs_f64() * 1000.0 * 10.0).round() / 10.0
-}
-
-/// A target's state for this run, from its attempts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Health {
-    /// Every attempt succeeded: may be put back after an outage.
-    Healthy,
-    /// Some attempts failed, fewer than `fail_threshold`: stays in, is not put back.
-    Degraded,
-    /// At least `fail_threshold` attempts failed.
-    Down,
-    /// Not probed this run (deadline reached): no decision is made on it.
-    Unknown,
-}
-
-impl Health {
-    /// Counts as serving (not down, not unknown).
-    pub fn is_up(self) -> bool {
-        matches!(self, Health::Healthy | Health::Degraded)
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Health::Healthy => "healthy",
-            Health::Degraded => "degraded",
-            Health::Down => "down",
-            Health::Unknown => "unknown",
-        }
-    }
-}
-
-/// The verdict rule: down when at least `fail_threshold` attempts failed,
-/// healthy when all succeeded, degraded in between.
-pub fn health_of(attempts: &[Attempt], fail_threshold: u32) -> Health {
-    if attempts.is_empty() {
-        return Health::Unknown;
-    }
-    let failed = attempts.iter().filter(|a| !a.ok).count() as u32;
-    if failed >= fail_threshold.max(1) {
-        Health::Down
-    } else if failed == 0 {
-        Health::Healthy
-    } else {
-        Health::Degraded
-    }
-}
-
-/// Everything known about one target after this run's probes.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TargetOutcome {
-    pub group: String,
-    pub region: String,
-    pub value: String,
-    /// What was probed: the URL or `tcp://host:port`, as written in the
-    /// config (`${NAME}` references unexpanded: they may hold secrets).
-    pub endpoint: String,
-    pub health: Health,
-    pub attempts: Vec<Attempt>,
-    /// True when the health was imposed by a drill rather than measured.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub drill: bool,
-}
-
-impl TargetOutcome {
-    /// `2/3 failed: timeout after 2000ms; unexpected_status (502) in 4ms`
-    pub fn summary(&self) -> String {
-        let failed: Vec<String> = self
-            .attempts
-            .iter()
-            .filter(|a| !a.ok)
-            .map(Attempt::short)
-            .collect();
-        if failed.is_empty() {
-            let lat: Vec<String> = self
-                .attempts
-                .iter()
-                .map(|a| format!("{:.0}ms", a.latency_ms))
-                .collect();
-            format!(
-                "{}/{} ok ({})",
-                self.attempts.len(),
-                self.attempts.len(),
-                lat.join(", ")
-            )
-        } else {
-            format!(
-                "{}/{} failed: {}",
-                failed.len(),
-                self.attempts.len(),
-                failed.join("; ")
-            )
-        }
-    }
-
-    /// An outcome imposed by a drill: one synthetic failed attempt per configured attempt.
-    pub fn drilled(group: &Group, target: &Target, attempts: u32) -> Self {
-        TargetOutcome {
-            group: group.name.clone(),
-            region: target.region.clone(),
-            value: target.value.clone(),
-            endpoint: endpoint_of(&target.check),
-            health: Health::Down,
-            attempts: (0..attempts.max(1))
-                .map(|_| {
-                    Attempt::failure(
-                        Duration::ZERO,
-                        None,
-                        FailureClass::Drill,
-                        "declared down by a drill; not probed",
-                    )
-                })
-                .collect(),
-            drill: true,
-        }
-    }
-}
-
-/// The endpoint string shown in reports and alerts: as written in the
-/// config, so a `${NAME}` reference shows as itself, never as its value.
-pub fn endpoint_of(check: &Check) -> String {
-    match check {
-        Check::Http(h) => h.url.shown().to_string(),
-        Check::Tcp { addr } => format!("tcp://{}", addr.shown()),
-    }
-}
+pub use crate::model::health::{health_of, Attempt, FailureClass, Health, TargetOutcome};
 
 /// `a.detail` with every expanded value of `check` replaced by its
 /// reference, and header values by `***`. The detail comes from libraries
@@ -396,7 +166,7 @@ impl Prober {
                     group: group.name.clone(),
                     region: target.region.clone(),
                     value: target.value.clone(),
-                    endpoint: endpoint_of(&target.check),
+                    endpoint: target.check.endpoint(),
                     health,
                     attempts,
                     drill: false,
@@ -444,6 +214,7 @@ pub fn effective_concurrency(configured: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn a(ok: bool) -> Attempt {
         if ok {
@@ -473,7 +244,7 @@ mod tests {
         };
         let addr = crate::config::EnvString::expand("${HOST}:5432", &env).unwrap();
         let check = Check::Tcp { addr };
-        assert_eq!(endpoint_of(&check), "tcp://${HOST}:5432");
+        assert_eq!(check.endpoint(), "tcp://${HOST}:5432");
         let a = Attempt::failure(
             Duration::from_millis(1),
             None,

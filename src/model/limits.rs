@@ -83,6 +83,6 @@ pub mod string_limits {
 }
 
 /// "60s", "5m", "7days": a bound as people write it.
-pub(super) fn show_duration(d: Duration) -> String {
+pub fn show_duration(d: Duration) -> String {
     humantime::format_duration(d).to_string()
 }
