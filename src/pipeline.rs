@@ -48,7 +48,7 @@ impl Deps {
             dns,
             channels: notify::build(&cfg.alerts, clock.clone())?,
             clock,
-            prober: Prober::new(cfg)?,
+            prober: Prober::new(&cfg.probe).map_err(|e| e.to_string())?,
         })
     }
 }
@@ -197,7 +197,10 @@ pub async fn run_once(deps: &Deps, cfg: &Config, opts: &RunOptions) -> RunReport
     };
     let probe_fut = async {
         let t = Instant::now();
-        let out = deps.prober.probe_all(cfg, &skip, opts.deadline).await;
+        let out = deps
+            .prober
+            .probe_all(&cfg.groups, &skip, opts.deadline)
+            .await;
         (out, t.elapsed())
     };
     let read_fut = async {

@@ -252,10 +252,13 @@ fn http_target(region: &str, url: &str, extra: &str) -> String {
 }
 
 async fn probe_all(cfg: &Config) -> Vec<TargetOutcome> {
-    let prober = Prober::with_resolver(cfg, resolver()).unwrap();
-    tokio::time::timeout(TEST_LIMIT, prober.probe_all(cfg, &|_, _| false, None))
-        .await
-        .expect("probe_all did not finish in time")
+    let prober = Prober::with_resolver(&cfg.probe, resolver()).unwrap();
+    tokio::time::timeout(
+        TEST_LIMIT,
+        prober.probe_all(&cfg.groups, &|_, _| false, None),
+    )
+    .await
+    .expect("probe_all did not finish in time")
 }
 
 /// Probe a single HTTP target and return its only attempt.
@@ -856,10 +859,12 @@ async fn http_prober_classifies_hand_built_checks() {
 async fn a_deadline_leaves_targets_unknown_instead_of_probing_late() {
     let good = respond("200 OK", b"ok").await;
     let cfg = config(&http_target("r1", &format!("http://{good}/"), ""));
-    let prober = Prober::with_resolver(&cfg, resolver()).unwrap();
+    let prober = Prober::with_resolver(&cfg.probe, resolver()).unwrap();
     // A deadline closer than one timeout: no attempt may start.
     let deadline = std::time::Instant::now() + Duration::from_millis(100);
-    let out = prober.probe_all(&cfg, &|_, _| false, Some(deadline)).await;
+    let out = prober
+        .probe_all(&cfg.groups, &|_, _| false, Some(deadline))
+        .await;
     assert_eq!(out[0].health, Health::Unknown);
     assert!(out[0].attempts.is_empty());
 }

@@ -338,7 +338,7 @@ async fn pass(cfg: &Config, dns: Arc<Interleaved>, clock: Arc<FixedClock>) {
         dns,
         channels: vec![],
         clock,
-        prober: Prober::new(cfg).unwrap(),
+        prober: Prober::new(&cfg.probe).unwrap(),
     };
     let report = tokio::time::timeout(
         Duration::from_secs(20),

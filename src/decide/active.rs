@@ -2,10 +2,10 @@
 //! disabled, a recovered one enabled again; the name is never left empty.
 
 use super::{first_failure, human, Ctx, GroupPlan};
-use crate::config::{Failback, Target};
 use crate::model::event::{Event, EventKind, Severity};
+use crate::model::health::Health;
 use crate::model::record::{self, ChangeOp, NewRecord, Record};
-use crate::probe::Health;
+use crate::model::target::{Failback, Target};
 
 impl<'a> Ctx<'a> {
     // -- active mode ---------------------------------------------------------

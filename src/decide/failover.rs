@@ -2,10 +2,10 @@
 //! target; failback to a better target after `failback_after`.
 
 use super::{human, Ctx, GroupPlan};
-use crate::config::{Failback, Target};
 use crate::model::event::{EventKind, Severity};
+use crate::model::health::Health;
 use crate::model::record::{self, ChangeOp, NewRecord, Record};
-use crate::probe::Health;
+use crate::model::target::{Failback, Target};
 
 impl<'a> Ctx<'a> {
     // -- failover mode -------------------------------------------------------

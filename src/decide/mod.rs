@@ -34,9 +34,9 @@ use serde::Serialize;
 
 pub use crate::model::event::{Event, EventKind, Severity};
 
-use crate::config::{Group, Mode, Target};
+use crate::model::health::{Health, TargetOutcome};
 use crate::model::record::{self, Change, ChangeOp, Record};
-use crate::probe::{Health, TargetOutcome};
+use crate::model::target::{Group, Mode, Target};
 
 /// The plan for one group.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]

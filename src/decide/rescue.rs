@@ -4,10 +4,10 @@
 use chrono::{DateTime, Utc};
 
 use super::{Ctx, GroupPlan, Options};
-use crate::config::{Group, Mode, Target};
 use crate::model::event::{EventKind, Severity};
+use crate::model::health::TargetOutcome;
 use crate::model::record::{self, ChangeOp, Record};
-use crate::probe::TargetOutcome;
+use crate::model::target::{Group, Mode, Target};
 
 /// The check after a pass wrote a group: `records` are read back after
 /// the writes. If the name has no enabled record left (probers racing each

@@ -14,9 +14,9 @@ use chrono::{DateTime, TimeZone, Utc};
 use proptest::prelude::*;
 
 use super::*;
-use crate::config::{Check, Failback, Group, Mode, Target};
+use crate::model::health::{Attempt, FailureClass, Health, TargetOutcome};
 use crate::model::record::{self as dns, Change, ChangeOp, Record, RecordKey, RecordType};
-use crate::probe::{Attempt, FailureClass, Health, TargetOutcome};
+use crate::model::target::{Check, Failback, Group, Mode, Target};
 
 // -- builders ------------------------------------------------------------------
 

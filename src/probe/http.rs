@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use reqwest::dns::Resolve;
 
 use super::{Attempt, FailureClass};
-use crate::config::{HttpCheck, ProbeSettings};
+use crate::model::target::{HttpCheck, ProbeSettings};
 
 /// The most body we read looking for `body_contains`.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -40,7 +40,7 @@ type PinKey = (String, SocketAddr, bool);
 
 impl HttpProber {
     /// A prober resolving names through the system resolver.
-    pub fn new(settings: &ProbeSettings) -> Result<Self, String> {
+    pub fn new(settings: &ProbeSettings) -> Result<Self, super::Error> {
         Self::build(settings, None)
     }
 
@@ -49,11 +49,14 @@ impl HttpProber {
     pub fn with_resolver(
         settings: &ProbeSettings,
         resolver: Arc<dyn Resolve>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, super::Error> {
         Self::build(settings, Some(resolver))
     }
 
-    fn build(settings: &ProbeSettings, resolver: Option<Arc<dyn Resolve>>) -> Result<Self, String> {
+    fn build(
+        settings: &ProbeSettings,
+        resolver: Option<Arc<dyn Resolve>>,
+    ) -> Result<Self, super::Error> {
         let ua = &settings.user_agent;
         Ok(HttpProber {
             no_redirect: client(ua, &resolver, false, None)?,
@@ -180,7 +183,8 @@ impl HttpProber {
             &self.resolver,
             key.2,
             Some((&key.0, key.1)),
-        )?;
+        )
+        .map_err(|e| e.to_string())?;
         pinned.insert(key, c.clone());
         Ok(c)
     }
@@ -191,7 +195,7 @@ fn client(
     resolver: &Option<Arc<dyn Resolve>>,
     follow: bool,
     pin: Option<(&str, SocketAddr)>,
-) -> Result<reqwest::Client, String> {
+) -> Result<reqwest::Client, super::Error> {
     let mut b = reqwest::Client::builder()
         .user_agent(user_agent.to_string())
         // A probe must see the endpoint as a new client would: no reuse.
@@ -219,7 +223,7 @@ fn client(
         b = b.resolve(host, addr);
     }
     b.build()
-        .map_err(|e| format!("cannot build HTTP client: {e}"))
+        .map_err(|e| super::Error(format!("HTTP client: {e}")))
 }
 
 /// Read the body until `needle` shows up or [`BODY_LIMIT`] bytes were read.

@@ -14,8 +14,8 @@ use std::time::Instant;
 
 use tokio::sync::Semaphore;
 
-use crate::config::{Check, Config, Group, Target};
 pub use crate::model::health::{health_of, Attempt, FailureClass, Health, TargetOutcome};
+use crate::model::target::{Check, Group, ProbeSettings, Target};
 
 /// `a.detail` with every expanded value of `check` replaced by its
 /// reference, and header values by `***`. The detail comes from libraries
@@ -35,10 +35,10 @@ pub fn redact_attempt(mut a: Attempt, check: &Check) -> Attempt {
                 .headers
                 .iter()
                 .map(|(_, v)| v.expose())
-                .filter(|v| v.len() >= crate::config::REDACT_MIN_LEN)
+                .filter(|v| v.len() >= crate::model::secret::REDACT_MIN_LEN)
                 .map(|v| (v, "***"))
                 .collect();
-            crate::config::replace_all(&d, &headers)
+            crate::model::secret::replace_all(&d, &headers)
         }
         Check::Tcp { addr } => addr.redact(&d),
     };
@@ -46,17 +46,26 @@ pub fn redact_attempt(mut a: Attempt, check: &Check) -> Attempt {
     a
 }
 
+/// The prober could not be built (the TLS stack or the HTTP client refused
+/// its settings): nothing was probed.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the prober: {0}")]
+pub struct Error(pub String);
+
 /// Runs probes. Holds the HTTP clients, built once per process.
 #[derive(Clone)]
 pub struct Prober {
     http: http::HttpProber,
+    settings: ProbeSettings,
 }
 
 impl Prober {
-    /// A prober for `cfg`, resolving names through the system resolver.
-    pub fn new(cfg: &Config) -> Result<Self, String> {
+    /// A prober for `[probe]` settings, resolving names through the system
+    /// resolver.
+    pub fn new(settings: &ProbeSettings) -> Result<Self, Error> {
         Ok(Prober {
-            http: http::HttpProber::new(&cfg.probe)?,
+            http: http::HttpProber::new(settings)?,
+            settings: settings.clone(),
         })
     }
 
@@ -64,30 +73,31 @@ impl Prober {
     /// `resolver` instead of the system resolver (a `resolve` pin in a
     /// target still wins). Tests use it so that no name leaves the machine.
     pub fn with_resolver(
-        cfg: &Config,
+        settings: &ProbeSettings,
         resolver: Arc<dyn reqwest::dns::Resolve>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, Error> {
         Ok(Prober {
-            http: http::HttpProber::with_resolver(&cfg.probe, resolver)?,
+            http: http::HttpProber::with_resolver(settings, resolver)?,
+            settings: settings.clone(),
         })
     }
 
-    /// Probe every target of every group (or only `only_groups` when given).
+    /// Probe every target of every group, except those `skip` names.
     /// Never fails: every target gets an outcome. Targets that cannot start
     /// before `deadline` get [`Health::Unknown`].
     pub async fn probe_all(
         &self,
-        cfg: &Config,
+        groups: &[Group],
         skip: &(dyn Fn(&Group, &Target) -> bool + Sync),
         deadline: Option<Instant>,
     ) -> Vec<TargetOutcome> {
-        let settings = &cfg.probe;
+        let settings = &self.settings;
         let limit = effective_concurrency(settings.concurrency);
         let sem = Arc::new(Semaphore::new(limit));
         let mut set = tokio::task::JoinSet::new();
         let mut order = Vec::new();
         let mut done = Vec::new();
-        for group in &cfg.groups {
+        for group in groups {
             for target in &group.targets {
                 if skip(group, target) {
                     continue;
@@ -242,7 +252,7 @@ mod tests {
             "HOST" => Some("db.internal.example".to_string()),
             _ => None,
         };
-        let addr = crate::config::EnvString::expand("${HOST}:5432", &env).unwrap();
+        let addr = crate::model::secret::EnvString::expand("${HOST}:5432", &env).unwrap();
         let check = Check::Tcp { addr };
         assert_eq!(check.endpoint(), "tcp://${HOST}:5432");
         let a = Attempt::failure(
