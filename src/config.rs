@@ -25,21 +25,17 @@ pub use crate::model::target::{
 };
 use crate::notify::config::{AlertConfig, RawAlert};
 
-/// Where the config is looked for when `-c/--config` is not given.
-pub const CONFIG_ENV: &str = "DNS_FAILOVER_CONFIG";
-/// The last resort: a file in the working directory.
-pub const DEFAULT_CONFIG_FILE: &str = "dns-failover.toml";
+#[path = "config_settings.rs"]
+mod settings;
+pub use settings::{Context, Settings, CONFIG_ENV, DEFAULT_CODE_ROOT, DEFAULT_CONFIG_FILE};
 
-/// Resolve the config path: the flag, else `$DNS_FAILOVER_CONFIG`, else
-/// `./dns-failover.toml`.
+/// Resolve the CLI's config path from the process environment: the flag,
+/// else `$DNS_FAILOVER_CONFIG`, else `./dns-failover.toml`
+/// (see [`Settings::config_path`]).
 pub fn config_path(flag: Option<&Path>) -> PathBuf {
-    if let Some(p) = flag {
-        return p.to_path_buf();
-    }
-    match std::env::var_os(CONFIG_ENV) {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => PathBuf::from(DEFAULT_CONFIG_FILE),
-    }
+    Settings::process()
+        .config_path(flag, Context::Cli, &|_| true)
+        .unwrap_or_else(|_| PathBuf::from(DEFAULT_CONFIG_FILE))
 }
 
 // ---------------------------------------------------------------------------
@@ -76,9 +72,16 @@ impl std::error::Error for ConfigError {}
 // Values with environment expansion
 // ---------------------------------------------------------------------------
 
-/// Expansion from the process environment (see [`crate::model::secret`]).
+thread_local! {
+    /// The settings `${NAME}` references expand from while a config is
+    /// parsed ([`Config::from_toml_with`] sets it; serde gives a
+    /// `Deserialize` impl no other way in).
+    static SOURCE: std::cell::RefCell<Settings> = std::cell::RefCell::new(Settings::process());
+}
+
+/// Expansion from the current settings (see [`crate::model::secret`]).
 fn env_lookup(name: &str) -> Option<String> {
-    std::env::var(name).ok()
+    SOURCE.with(|s| s.borrow().var(name))
 }
 
 impl<'de> Deserialize<'de> for EnvString {
@@ -214,6 +217,9 @@ pub struct Config {
     /// lines: same shape as an error. `validate` prints them; the other
     /// commands log them.
     pub warnings: Vec<ConfigError>,
+    /// Where the config's `${NAME}`s came from; credentials are read from
+    /// it on every run.
+    pub settings: Settings,
 }
 
 /// `[dns]`.
@@ -277,8 +283,15 @@ mod structure;
 // ---------------------------------------------------------------------------
 
 impl Config {
-    /// Read, parse and validate a config file. Nothing else is touched.
+    /// Read, parse and validate a config file, `${NAME}` from the process
+    /// environment. Nothing else is touched.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Self::load_with(path, &Settings::process())
+    }
+
+    /// [`Config::load`] with `${NAME}` (and later the credentials) taken
+    /// from `settings`.
+    pub fn load_with(path: &Path, settings: &Settings) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             file: path.to_path_buf(),
             line: None,
@@ -291,12 +304,31 @@ impl Config {
                 format!("cannot read config file: {e}")
             },
         })?;
-        Config::from_toml(&text, path)
+        Config::from_toml_with(&text, path, settings)
     }
 
     /// Parse and validate config text; `path` is used in messages and to
     /// resolve relative paths (e.g. a file zone) against the file's folder.
     pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        Self::from_toml_with(text, path, &Settings::process())
+    }
+
+    /// [`Config::from_toml`] with `${NAME}` taken from `settings`, which the
+    /// config keeps for what is read later (credentials, on every run).
+    pub fn from_toml_with(
+        text: &str,
+        path: &Path,
+        settings: &Settings,
+    ) -> Result<Config, ConfigError> {
+        let previous = SOURCE.with(|s| s.replace(settings.clone()));
+        let result = Self::parse(text, path);
+        SOURCE.with(|s| *s.borrow_mut() = previous);
+        let mut cfg = result?;
+        cfg.settings = settings.clone();
+        Ok(cfg)
+    }
+
+    fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let span = e.span();
             let mut err = ConfigError {
@@ -520,6 +552,7 @@ impl Validator<'_> {
             groups,
             alerts,
             warnings: std::mem::take(&mut self.warnings),
+            settings: Settings::process(),
         })
     }
 
@@ -1140,7 +1173,7 @@ pub(crate) fn env_str(v: &Option<EnvString>) -> Option<&str> {
 }
 
 fn default_prober() -> String {
-    if let Ok(r) = std::env::var("TENCENTCLOUD_REGION") {
+    if let Some(r) = env_lookup("TENCENTCLOUD_REGION") {
         if !r.is_empty() {
             return r;
         }

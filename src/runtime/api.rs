@@ -131,8 +131,8 @@ impl RuntimeApi {
     }
 
     /// The endpoint from `SCF_RUNTIME_API` and `SCF_RUNTIME_API_PORT`.
-    pub fn from_env() -> Result<RuntimeApi, Error> {
-        Self::new(&base_url_from(&|k| std::env::var(k).ok())?)
+    pub fn from_settings(settings: &crate::config::Settings) -> Result<RuntimeApi, Error> {
+        Self::new(&base_url_from(&settings.lookup())?)
     }
 
     pub fn base_url(&self) -> &str {

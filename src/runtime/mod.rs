@@ -1,6 +1,6 @@
 //! `dns-failover serve`: the SCF custom-runtime loop.
 //!
-//! Start-up: find the runtime API ([`api::RuntimeApi::from_env`]), load the
+//! Start-up: find the runtime API ([`api::RuntimeApi::from_settings`]), load the
 //! config, report `init/ready` once. Then, forever: take the next event,
 //! handle it in its own task, post the result to `invocation/response` or
 //! `invocation/error`.
@@ -32,20 +32,19 @@ pub mod api;
 pub mod event;
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tracing::Instrument;
 
-use crate::config::{Config, CONFIG_ENV, DEFAULT_CONFIG_FILE};
+use crate::config::{Config, Context, Settings};
 use crate::pipeline::{self, Deps};
 use crate::report::RunReport;
 pub use api::{Invocation, RuntimeApi};
 
-/// Where SCF unpacks the code when `USER_CODE_ROOT` is not set.
-pub const DEFAULT_CODE_ROOT: &str = "/var/user/";
+pub use crate::config::DEFAULT_CODE_ROOT;
 
 /// What start-up produced: a config, or the reason there is none.
 #[derive(Debug, Clone)]
@@ -136,43 +135,18 @@ impl Budget {
     }
 }
 
-/// Resolve the config file under SCF: `-c`, else `$DNS_FAILOVER_CONFIG`,
-/// else `dns-failover.toml` in `$USER_CODE_ROOT` (default `/var/user/`, where
-/// the zip is unpacked, beside `bootstrap`), else `./dns-failover.toml`.
-pub fn config_path(
-    flag: Option<&Path>,
-    lookup: &dyn Fn(&str) -> Option<String>,
-    exists: &dyn Fn(&Path) -> bool,
-) -> Result<PathBuf, String> {
-    if let Some(p) = flag {
-        return Ok(p.to_path_buf());
-    }
-    if let Some(p) = lookup(CONFIG_ENV).filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(p));
-    }
-    let root = lookup("USER_CODE_ROOT")
-        .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| DEFAULT_CODE_ROOT.into());
-    let packaged = Path::new(&root).join(DEFAULT_CONFIG_FILE);
-    let local = PathBuf::from(DEFAULT_CONFIG_FILE);
-    for p in [&packaged, &local] {
-        if exists(p) {
-            return Ok(p.clone());
-        }
-    }
-    Err(format!(
-        "no config file: looked for {} and ./{DEFAULT_CONFIG_FILE}; package {DEFAULT_CONFIG_FILE} beside bootstrap, or set {CONFIG_ENV}",
-        packaged.display()
-    ))
-}
-
 /// Load the config for `serve`; any failure becomes [`Loaded::Broken`].
 pub fn load(flag: Option<&Path>) -> Loaded {
-    let path = match config_path(flag, &|k| std::env::var(k).ok(), &|p| p.exists()) {
+    load_with(flag, &Settings::process())
+}
+
+/// [`load`] from given settings (tests).
+pub fn load_with(flag: Option<&Path>, settings: &Settings) -> Loaded {
+    let path = match settings.config_path(flag, Context::Scf, &|p| p.exists()) {
         Ok(p) => p,
         Err(e) => return Loaded::Broken(e.into()),
     };
-    match Config::load(&path) {
+    match Config::load_with(&path, settings) {
         Ok(cfg) => Loaded::Ready(Arc::new(cfg)),
         Err(e) => Loaded::Broken(format!("bad config: {e}").into()),
     }
@@ -354,7 +328,8 @@ pub async fn serve_main(config_flag: Option<&Path>) -> u8 {
     std::panic::set_hook(Box::new(|info| {
         tracing::error!(panic = %info, "panicked");
     }));
-    let api = match RuntimeApi::from_env() {
+    let settings = Settings::process();
+    let api = match RuntimeApi::from_settings(&settings) {
         Ok(a) => a,
         Err(e) => {
             tracing::error!(error.message = %e, "cannot start");
@@ -362,7 +337,7 @@ pub async fn serve_main(config_flag: Option<&Path>) -> u8 {
             return 2;
         }
     };
-    let loaded = load(config_flag);
+    let loaded = load_with(config_flag, &settings);
     if let Loaded::Ready(cfg) = &loaded {
         let targets: usize = cfg.groups.iter().map(|g| g.targets.len()).sum();
         tracing::info!(config = %cfg.path.display(), groups = cfg.groups.len(), targets, provider = cfg.dns.provider.name(), prober = %cfg.prober, "config loaded");
@@ -404,39 +379,36 @@ mod tests {
 
     #[test]
     fn config_is_looked_for_in_the_documented_order() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| {
-                pairs
-                    .iter()
-                    .find(|(n, _)| *n == k)
-                    .map(|(_, v)| v.to_string())
-            }
-        };
+        use crate::config::{CONFIG_ENV, DEFAULT_CONFIG_FILE};
+        let config_path =
+            |flag: Option<&Path>, env: &[(&str, &str)], exists: &dyn Fn(&Path) -> bool| {
+                Settings::from_map(env.iter().copied()).config_path(flag, Context::Scf, exists)
+            };
         let all = |_: &Path| true;
         let none = |_: &Path| false;
         let flag = Path::new("/etc/x.toml");
         assert_eq!(
-            config_path(Some(flag), &env(&[(CONFIG_ENV, "/y.toml")]), &all).unwrap(),
+            config_path(Some(flag), &[(CONFIG_ENV, "/y.toml")], &all).unwrap(),
             flag
         );
         assert_eq!(
-            config_path(None, &env(&[(CONFIG_ENV, "/y.toml")]), &none).unwrap(),
+            config_path(None, &[(CONFIG_ENV, "/y.toml")], &none).unwrap(),
             Path::new("/y.toml")
         );
         assert_eq!(
-            config_path(None, &env(&[]), &all).unwrap(),
+            config_path(None, &[], &all).unwrap(),
             Path::new("/var/user/dns-failover.toml")
         );
         assert_eq!(
-            config_path(None, &env(&[("USER_CODE_ROOT", "/code")]), &all).unwrap(),
+            config_path(None, &[("USER_CODE_ROOT", "/code")], &all).unwrap(),
             Path::new("/code/dns-failover.toml")
         );
         let only_local = |p: &Path| p == Path::new(DEFAULT_CONFIG_FILE);
         assert_eq!(
-            config_path(None, &env(&[]), &only_local).unwrap(),
+            config_path(None, &[], &only_local).unwrap(),
             Path::new(DEFAULT_CONFIG_FILE)
         );
-        let e = config_path(None, &env(&[]), &none).unwrap_err();
+        let e = config_path(None, &[], &none).unwrap_err();
         assert!(
             e.contains("/var/user/dns-failover.toml") && e.contains(CONFIG_ENV),
             "{e}"
