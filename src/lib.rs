@@ -28,6 +28,7 @@ pub mod config;
 pub mod decide;
 pub mod demo;
 pub mod dns;
+pub mod memory;
 pub mod model;
 pub mod notify;
 pub mod online;

@@ -13,6 +13,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ProviderSettings};
 use crate::decide::{self, Event, EventKind, Severity};
 use crate::dns::{self, ChangeOp, DnsProvider, Record};
+use crate::memory;
 use crate::notify::{self, repeat, Alert, Channelled};
 use crate::probe::{Prober, TargetOutcome};
 use crate::report::{ChangeResult, ChangeStatus, GroupReport, RunReport, Timings};
@@ -364,24 +365,28 @@ pub async fn run_once(deps: &Deps, cfg: &Config, opts: &RunOptions) -> RunReport
         // and manual failbacks are asked for, so they always alert.
         let standing = matches!(opts.action, Action::Run) && !deps.channels.is_empty();
         let states = if standing {
-            read_alert_states(deps, cfg, &report).await
+            memory::read(deps.dns.as_ref(), cfg, &report).await
         } else {
-            HashMap::new()
+            memory::States::default()
         };
         let mut delivered = Default::default();
         if let Some(mut alert) = Alert::from_report(&report, &cfg.alert_timezone) {
             if standing {
-                let plain = states
-                    .iter()
-                    .map(|(g, (_, s))| (g.clone(), s.clone()))
-                    .collect();
-                repeat::annotate(&mut alert.events, &plain, started_at);
+                repeat::annotate(&mut alert.events, &states.plain(), started_at);
             }
             report.alerts = notify::send_all(&deps.channels, &alert, opts.alert_timeout).await;
             delivered = repeat::delivered(&deps.channels, &alert, &report.alerts);
         }
         if standing {
-            write_alert_states(deps, cfg, &report, &states, &delivered, started_at).await;
+            memory::write(
+                deps.dns.as_ref(),
+                cfg,
+                &report,
+                &states,
+                &delivered,
+                started_at,
+            )
+            .await;
         }
     }
     report.timings.notify_ms = ms(t_notify.elapsed());
@@ -394,89 +399,6 @@ pub async fn run_once(deps: &Deps, cfg: &Config, opts: &RunOptions) -> RunReport
         "pass done"
     );
     report
-}
-
-type AlertStates = HashMap<String, (Option<Record>, repeat::State)>;
-
-/// Read each decided group's state record (see [`notify::repeat`]). A group
-/// whose read fails is left out, so its conditions alert as new (fail open).
-async fn read_alert_states(deps: &Deps, cfg: &Config, report: &RunReport) -> AlertStates {
-    let reads = futures_util::future::join_all(
-        report
-            .groups
-            .iter()
-            .filter(|g| g.records.is_some())
-            .filter_map(|g| cfg.groups.iter().find(|c| c.name == g.name))
-            .map(|g| async move { (g, deps.dns.list(&repeat::state_key(&g.key)).await) }),
-    )
-    .await;
-    let mut out = HashMap::new();
-    for (g, r) in reads {
-        match r {
-            Ok(recs) => {
-                let rec = recs.into_iter().find(|r| r.value == repeat::STATE_VALUE);
-                let state = rec
-                    .as_ref()
-                    .map(|r| repeat::State::parse(&r.remark))
-                    .unwrap_or_default();
-                out.insert(g.name.clone(), (rec, state));
-            }
-            Err(e) => {
-                tracing::warn!(group = %g.name, error = %e, "cannot read the alert state record; standing conditions alert as new")
-            }
-        }
-    }
-    out
-}
-
-/// Write back the state records that changed. Failures are logged only: the
-/// worst outcome is one more alert on the next run.
-async fn write_alert_states(
-    deps: &Deps,
-    cfg: &Config,
-    report: &RunReport,
-    states: &AlertStates,
-    delivered: &std::collections::HashSet<String>,
-    now: chrono::DateTime<chrono::Utc>,
-) {
-    for g in report
-        .groups
-        .iter()
-        .filter(|g| g.records.is_some() && g.error.is_none())
-    {
-        let Some(group) = cfg.groups.iter().find(|c| c.name == g.name) else {
-            continue;
-        };
-        let Some((rec, before)) = states.get(&g.name) else {
-            continue; // unreadable: leave it alone
-        };
-        let raised: Vec<&Event> = g.events.iter().collect();
-        let next = repeat::next_state(&raised, before, delivered, now);
-        if &next == before {
-            continue;
-        }
-        let key = repeat::state_key(&group.key);
-        let remark = next.to_remark();
-        let result = match rec {
-            Some(r) => deps.dns.set_status(&key, r, false, &remark).await,
-            None => deps
-                .dns
-                .create(
-                    &key,
-                    &dns::NewRecord {
-                        value: repeat::STATE_VALUE.into(),
-                        ttl: group.ttl,
-                        enabled: false,
-                        remark,
-                    },
-                )
-                .await
-                .map(|_| ()),
-        };
-        if let Err(e) = result {
-            tracing::warn!(group = %g.name, error = %e, "cannot write the alert state record; the next run may alert again");
-        }
-    }
 }
 
 /// Apply one planned change and record its outcome; false when it failed

@@ -1,0 +1,115 @@
+//! The standing-condition memory: one disabled *state record* per group in
+//! the zone itself, read before alerting and written after, so a condition
+//! raised on every run (`all_down`, `empty_name`, ...) pages once, with
+//! reminders on `repeat_every` (the rules and the remark format are
+//! [`crate::notify::repeat`]'s). The function keeps no state of its own.
+//!
+//! Fails open: a state record that cannot be read makes its group's
+//! conditions alert as new; one that cannot be written makes the next run
+//! alert again.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+
+use crate::config::Config;
+use crate::dns::{self, DnsProvider, Record};
+use crate::model::event::Event;
+use crate::notify::repeat;
+use crate::report::RunReport;
+
+/// Each decided group's state record (absent when it has none yet) and what
+/// it remembers, by group name. A group whose record could not be read is
+/// missing.
+#[derive(Debug, Default)]
+pub struct States(HashMap<String, (Option<Record>, repeat::State)>);
+
+impl States {
+    /// What is remembered, by group.
+    pub fn plain(&self) -> HashMap<String, repeat::State> {
+        self.0
+            .iter()
+            .map(|(g, (_, s))| (g.clone(), s.clone()))
+            .collect()
+    }
+}
+
+/// Read each decided group's state record (see [`notify::repeat`]). A group
+/// whose read fails is left out, so its conditions alert as new (fail open).
+pub async fn read(dns: &dyn DnsProvider, cfg: &Config, report: &RunReport) -> States {
+    let reads = futures_util::future::join_all(
+        report
+            .groups
+            .iter()
+            .filter(|g| g.records.is_some())
+            .filter_map(|g| cfg.groups.iter().find(|c| c.name == g.name))
+            .map(|g| async move { (g, dns.list(&repeat::state_key(&g.key)).await) }),
+    )
+    .await;
+    let mut out = HashMap::new();
+    for (g, r) in reads {
+        match r {
+            Ok(recs) => {
+                let rec = recs.into_iter().find(|r| r.value == repeat::STATE_VALUE);
+                let state = rec
+                    .as_ref()
+                    .map(|r| repeat::State::parse(&r.remark))
+                    .unwrap_or_default();
+                out.insert(g.name.clone(), (rec, state));
+            }
+            Err(e) => {
+                tracing::warn!(group = %g.name, error = %e, "cannot read the alert state record; standing conditions alert as new")
+            }
+        }
+    }
+    States(out)
+}
+
+/// Write back the state records that changed. Failures are logged only: the
+/// worst outcome is one more alert on the next run.
+pub async fn write(
+    dns: &dyn DnsProvider,
+    cfg: &Config,
+    report: &RunReport,
+    states: &States,
+    delivered: &HashSet<String>,
+    now: DateTime<Utc>,
+) {
+    for g in report
+        .groups
+        .iter()
+        .filter(|g| g.records.is_some() && g.error.is_none())
+    {
+        let Some(group) = cfg.groups.iter().find(|c| c.name == g.name) else {
+            continue;
+        };
+        let Some((rec, before)) = states.0.get(&g.name) else {
+            continue; // unreadable: leave it alone
+        };
+        let raised: Vec<&Event> = g.events.iter().collect();
+        let next = repeat::next_state(&raised, before, delivered, now);
+        if &next == before {
+            continue;
+        }
+        let key = repeat::state_key(&group.key);
+        let remark = next.to_remark();
+        let result = match rec {
+            Some(r) => dns.set_status(&key, r, false, &remark).await,
+            None => dns
+                .create(
+                    &key,
+                    &dns::NewRecord {
+                        value: repeat::STATE_VALUE.into(),
+                        ttl: group.ttl,
+                        enabled: false,
+                        remark,
+                    },
+                )
+                .await
+                .map(|_| ()),
+        };
+        if let Err(e) = result {
+            tracing::warn!(group = %g.name, error = %e, "cannot write the alert state record; the next run may alert again");
+        }
+    }
+}
