@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 
 use crate::clock::{Clock, FixedClock};
 use crate::config::Config;
-use crate::decide::EventKind;
+use crate::model::event::EventKind;
 use crate::pipeline::{run_once, Action, Deps, RunOptions};
 use crate::report::RunReport;
 
