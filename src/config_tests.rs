@@ -403,10 +403,15 @@ fn env_expansion_rules() {
     assert_eq!(expand_env("$${A} costs $5", &env).unwrap(), "${A} costs $5");
     assert!(expand_env("${B}", &env)
         .unwrap_err()
+        .to_string()
         .contains("`B` is not set"));
-    assert!(expand_env("${A", &env).unwrap_err().contains("unclosed"));
+    assert!(expand_env("${A", &env)
+        .unwrap_err()
+        .to_string()
+        .contains("unclosed"));
     assert!(expand_env("${A-B}", &env)
         .unwrap_err()
+        .to_string()
         .contains("not a valid"));
 }
 

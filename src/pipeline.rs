@@ -117,9 +117,18 @@ impl RunOptions {
     }
 }
 
-/// Usage errors found before anything runs (exit code 2): unknown regions or
-/// groups named by a drill or a failback.
-pub fn check_options(cfg: &Config, opts: &RunOptions) -> Result<(), String> {
+/// A usage error found before anything runs (exit code 2): an unknown
+/// region or group named by a drill or a failback.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Check what a drill or a failback names against the config.
+pub fn check_options(cfg: &Config, opts: &RunOptions) -> Result<(), UsageError> {
+    usage(cfg, opts).map_err(UsageError)
+}
+
+fn usage(cfg: &Config, opts: &RunOptions) -> Result<(), String> {
     match &opts.action {
         Action::Drill { fail, .. } => {
             if fail.is_empty() {

@@ -5,9 +5,24 @@
 
 use std::fmt;
 
+/// Why a `${NAME}` reference could not be expanded. Messages name the
+/// reference as written, never a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExpandError {
+    /// `${` without its `}`; carries the text as written.
+    #[error("unclosed `${{` in {0:?}")]
+    Unclosed(String),
+    /// `${}` or a name with characters other than letters, digits and `_`.
+    #[error("`${{{0}}}` is not a valid environment variable reference")]
+    BadName(String),
+    /// The variable is not set.
+    #[error("environment variable `{0}` is not set")]
+    Missing(String),
+}
+
 /// Expand `${NAME}` references from the environment. `$${` is a literal `${`.
 /// Returns the name of the first missing variable as the error.
-pub fn expand_env(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+pub fn expand_env(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, ExpandError> {
     expand_tracked(s, lookup).map(|(v, _)| v)
 }
 
@@ -16,7 +31,7 @@ pub fn expand_env(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<St
 pub fn expand_tracked(
     s: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<(String, Vec<(String, String)>), String> {
+) -> Result<(String, Vec<(String, String)>), ExpandError> {
     let mut out = String::with_capacity(s.len());
     let mut refs = Vec::new();
     let mut rest = s;
@@ -29,19 +44,17 @@ pub fn expand_tracked(
         } else if let Some(t) = tail.strip_prefix("${") {
             let end = t
                 .find('}')
-                .ok_or_else(|| format!("unclosed `${{` in {s:?}"))?;
+                .ok_or_else(|| ExpandError::Unclosed(s.to_string()))?;
             let name = &t[..end];
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(format!(
-                    "`${{{name}}}` is not a valid environment variable reference"
-                ));
+                return Err(ExpandError::BadName(name.to_string()));
             }
             match lookup(name) {
                 Some(v) => {
                     out.push_str(&v);
                     refs.push((name.to_string(), v));
                 }
-                None => return Err(format!("environment variable `{name}` is not set")),
+                None => return Err(ExpandError::Missing(name.to_string())),
             }
             rest = &t[end + 1..];
         } else {
@@ -85,7 +98,10 @@ impl EnvString {
     }
 
     /// Expand `written` through `lookup`.
-    pub fn expand(written: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, String> {
+    pub fn expand(
+        written: &str,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ExpandError> {
         let (value, refs) = expand_tracked(written, lookup)?;
         let expansion = (!refs.is_empty()).then(|| {
             Box::new(Expansion {

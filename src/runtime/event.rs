@@ -71,8 +71,18 @@ const ACTIONS: &str = "run, plan, probe, status, drill, failback";
 /// Why a duplicate key is refused (the only data error of the strict reader).
 const ONCE: &str = "each key may appear once, so that no option silently replaces another";
 
-/// Parse an event body. The error is a sentence for the operator.
-pub fn parse(body: &[u8]) -> Result<Request, String> {
+/// An event the function refuses, with a sentence for the operator (the
+/// `errorMessage` of the `BadEvent` answer).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadEvent(pub String);
+
+/// Parse an event body.
+pub fn parse(body: &[u8]) -> Result<Request, BadEvent> {
+    parse_text(body).map_err(BadEvent)
+}
+
+fn parse_text(body: &[u8]) -> Result<Request, String> {
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = strict::Value(String::new())
         .deserialize(&mut de)
@@ -339,7 +349,7 @@ mod tests {
     fn err(body: &str) -> String {
         match parse(body.as_bytes()) {
             Ok(r) => panic!("{body}: expected an error, got {:?}", r.options),
-            Err(e) => e,
+            Err(e) => e.0,
         }
     }
 

@@ -166,7 +166,7 @@ pub async fn handle(loaded: Loaded, body: Vec<u8>, budget: Option<Budget>) -> Re
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(error.message = %e, "bad event");
-            return Reply::error("BadEvent", e);
+            return Reply::error("BadEvent", e.0);
         }
     };
     let mut opts = request.options;
@@ -186,7 +186,7 @@ pub async fn handle(loaded: Loaded, body: Vec<u8>, budget: Option<Budget>) -> Re
     }
     if let Err(e) = pipeline::check_options(&cfg, &opts) {
         tracing::warn!(error.message = %e, "event does not fit the config");
-        return Reply::error("BadEvent", e);
+        return Reply::error("BadEvent", e.0);
     }
     // Built per invocation: this re-reads the credentials from the environment.
     let deps = match Deps::from_config(&cfg) {
