@@ -1,0 +1,35 @@
+//! Notify: the run's alert, sent on every channel that wants it, with the
+//! standing-condition memory (see [`crate::memory`]) deciding what pages
+//! again.
+
+use crate::config::Config;
+use crate::memory;
+use crate::notify::{self, repeat, Alert};
+use crate::report::RunReport;
+
+use super::{Action, Deps, RunOptions};
+
+/// Send the run's alert and remember the standing conditions. Standing
+/// conditions page once per occurrence, with reminders; their memory is a
+/// state record per group. Drills and manual failbacks are asked for, so
+/// they always alert.
+pub(super) async fn alert(deps: &Deps, cfg: &Config, opts: &RunOptions, report: &mut RunReport) {
+    let now = report.started_at;
+    let standing = matches!(opts.action, Action::Run) && !deps.channels.is_empty();
+    let states = if standing {
+        memory::read(deps.dns.as_ref(), cfg, report).await
+    } else {
+        memory::States::default()
+    };
+    let mut delivered = Default::default();
+    if let Some(mut alert) = Alert::from_report(report, &cfg.alert_timezone) {
+        if standing {
+            repeat::annotate(&mut alert.events, &states.plain(), now);
+        }
+        report.alerts = notify::send_all(&deps.channels, &alert, opts.alert_timeout).await;
+        delivered = repeat::delivered(&deps.channels, &alert, &report.alerts);
+    }
+    if standing {
+        memory::write(deps.dns.as_ref(), cfg, report, &states, &delivered, now).await;
+    }
+}

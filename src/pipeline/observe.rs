@@ -1,0 +1,174 @@
+//! What a pass sees: the probes' outcomes and the records of each group,
+//! gathered at the same time, then put side by side per group with the
+//! plan `decide` makes of them.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use crate::config::{Config, Group, Target};
+use crate::decide::GroupPlan;
+use crate::dns::{self, Record};
+use crate::model::health::TargetOutcome;
+use crate::report::{ChangeResult, ChangeStatus, GroupReport};
+
+use super::{Action, Deps};
+
+/// Which groups and regions a pass is about.
+pub(super) struct Scope {
+    /// Regions a drill declares down (not probed).
+    pub drill: Option<Vec<String>>,
+    /// The one group of a manual failback.
+    only_group: Option<String>,
+    /// `probe` reads no DNS.
+    read_dns: bool,
+}
+
+impl Scope {
+    pub fn of(action: &Action) -> Scope {
+        Scope {
+            drill: match action {
+                Action::Drill { fail, .. } => Some(fail.clone()),
+                _ => None,
+            },
+            only_group: match action {
+                Action::Failback { group, .. } => Some(group.clone()),
+                _ => None,
+            },
+            read_dns: !matches!(action, Action::Probe),
+        }
+    }
+
+    pub fn covers(&self, group: &str) -> bool {
+        self.only_group.as_deref().is_none_or(|g| g == group)
+    }
+
+    fn drilled(&self, region: &str) -> bool {
+        self.drill
+            .as_ref()
+            .is_some_and(|f| f.iter().any(|x| x == region))
+    }
+}
+
+/// The probes' outcomes and each group's records, with how long each took.
+pub(super) struct Seen {
+    pub outcomes: Vec<TargetOutcome>,
+    pub records: HashMap<String, Result<Vec<Record>, dns::Error>>,
+    pub probe_time: Duration,
+    pub read_time: Duration,
+}
+
+/// Probe (drilled regions are declared down instead) and read DNS at once.
+pub(super) async fn observe(
+    deps: &Deps,
+    cfg: &Config,
+    scope: &Scope,
+    deadline: Option<Instant>,
+) -> Seen {
+    let skip = |g: &Group, t: &Target| !scope.covers(&g.name) || scope.drilled(&t.region);
+    let probe_fut = async {
+        let t = Instant::now();
+        let out = deps.prober.probe_all(&cfg.groups, &skip, deadline).await;
+        (out, t.elapsed())
+    };
+    let read_fut = async {
+        let t = Instant::now();
+        let reads = futures_util::future::join_all(
+            cfg.groups
+                .iter()
+                .filter(|g| scope.read_dns && scope.covers(&g.name))
+                .map(|g| async move { (g.name.clone(), deps.dns.list(&g.key).await) }),
+        )
+        .await;
+        (reads, t.elapsed())
+    };
+    let ((mut outcomes, probe_time), (reads, read_time)) = tokio::join!(probe_fut, read_fut);
+    for g in cfg.groups.iter().filter(|g| scope.covers(&g.name)) {
+        for t in g.targets.iter().filter(|t| scope.drilled(&t.region)) {
+            outcomes.push(TargetOutcome::drilled(g, t, cfg.probe.attempts));
+        }
+    }
+    for o in &outcomes {
+        tracing::info!(group = %o.group, region = %o.region, health = o.health.as_str(), evidence = %o.summary(), "probed");
+    }
+    Seen {
+        outcomes,
+        records: reads.into_iter().collect(),
+        probe_time,
+        read_time,
+    }
+}
+
+/// One report per group in scope: its outcomes in config order, its
+/// records, and the plan `decide` makes of them (`None` for `status`). A
+/// group whose records could not be read gets its error and no plan.
+pub(super) fn plan(
+    cfg: &Config,
+    scope: &Scope,
+    outcomes: Vec<TargetOutcome>,
+    mut records: HashMap<String, Result<Vec<Record>, dns::Error>>,
+    decide: impl Fn(&Group, &[Record], &[TargetOutcome]) -> Option<GroupPlan>,
+) -> Vec<GroupReport> {
+    // One pass over the outcomes, not one per group: with thousands of
+    // groups the per-group scan dominated a probe run.
+    let mut by_group: HashMap<String, Vec<TargetOutcome>> = HashMap::new();
+    for o in outcomes {
+        by_group.entry(o.group.clone()).or_default().push(o);
+    }
+    let mut out = Vec::new();
+    for g in cfg.groups.iter().filter(|g| scope.covers(&g.name)) {
+        // Keep config order of targets in the report.
+        let mut targets: Vec<TargetOutcome> = by_group.remove(&g.name).unwrap_or_default();
+        let order: HashMap<&str, usize> = g
+            .targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.region.as_str(), i))
+            .collect();
+        targets.sort_by_key(|o| order.get(o.region.as_str()).copied());
+        let mut report = GroupReport {
+            name: g.name.clone(),
+            record: g.key.to_string(),
+            mode: g.mode,
+            ttl: g.ttl,
+            targets,
+            records: None,
+            events: vec![],
+            changes: vec![],
+            refused: vec![],
+            error: None,
+        };
+        let plan = match records.remove(&g.name) {
+            None => None,
+            Some(Err(e)) => {
+                tracing::error!(group = %g.name, error = %e, "dns read failed");
+                report.error = Some(format!("cannot read records of {}: {e}", g.key));
+                None
+            }
+            Some(Ok(recs)) => {
+                let plan = decide(g, &recs, &report.targets);
+                report.records = Some(recs);
+                plan
+            }
+        };
+        if let Some(plan) = plan {
+            report.events = plan.events;
+            report.refused = plan.refused;
+            report.changes = plan
+                .changes
+                .into_iter()
+                .map(|c| ChangeResult {
+                    change: c,
+                    status: ChangeStatus::Planned,
+                    error: None,
+                    record: None,
+                    elapsed_ms: 0,
+                })
+                .collect();
+        }
+        for e in &report.events {
+            tracing::info!(group = %e.group, kind = e.kind.as_str(), severity = e.severity.as_str(), message = %e.message, "event");
+        }
+        out.push(report);
+    }
+    out
+}

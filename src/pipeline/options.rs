@@ -1,0 +1,128 @@
+//! What a pass is asked to do: the action, its options, and the checks of
+//! what a drill or a failback names.
+
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+
+/// What a pass does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Probe, decide, apply, notify.
+    Run,
+    /// Probe and decide; write nothing, send nothing.
+    Plan,
+    /// Probe only.
+    Probe,
+    /// Probe and read the records.
+    Status,
+    /// Treat `fail` as down; plan, or apply with `apply`.
+    Drill { fail: Vec<String>, apply: bool },
+    /// Put `region` of `group` back (manual failback).
+    Failback { group: String, region: String },
+}
+
+impl Action {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Run => "run",
+            Action::Plan => "plan",
+            Action::Probe => "probe",
+            Action::Status => "status",
+            Action::Drill { .. } => "drill",
+            Action::Failback { .. } => "failback",
+        }
+    }
+    /// Whether the pass writes DNS and sends alerts.
+    pub fn writes(&self, dry_run: bool) -> bool {
+        match self {
+            Action::Run | Action::Failback { .. } => !dry_run,
+            Action::Drill { apply, .. } => *apply && !dry_run,
+            Action::Plan | Action::Probe | Action::Status => false,
+        }
+    }
+}
+
+/// Options of one pass.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub action: Action,
+    /// Decide but write nothing and send nothing.
+    pub dry_run: bool,
+    /// Go past `max_changes` (and failback of a degraded target).
+    pub force: bool,
+    /// Stop starting probes so the pass can finish before this instant.
+    pub deadline: Option<Instant>,
+    /// Upper bound on every alert channel's own timeout (per try).
+    pub alert_timeout: Option<Duration>,
+}
+
+impl RunOptions {
+    pub fn new(action: Action) -> Self {
+        RunOptions {
+            action,
+            dry_run: false,
+            force: false,
+            deadline: None,
+            alert_timeout: None,
+        }
+    }
+}
+
+/// A usage error found before anything runs (exit code 2): an unknown
+/// region or group named by a drill or a failback.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Check what a drill or a failback names against the config.
+pub fn check_options(cfg: &Config, opts: &RunOptions) -> Result<(), UsageError> {
+    usage(cfg, opts).map_err(UsageError)
+}
+
+fn usage(cfg: &Config, opts: &RunOptions) -> Result<(), String> {
+    match &opts.action {
+        Action::Drill { fail, .. } => {
+            if fail.is_empty() {
+                return Err("drill needs at least one --fail REGION".into());
+            }
+            for r in fail {
+                if !cfg.groups.iter().any(|g| g.target(r).is_some()) {
+                    return Err(format!(
+                        "--fail {r:?}: no group has a target in that region (known: {})",
+                        regions(cfg).join(", ")
+                    ));
+                }
+            }
+        }
+        Action::Failback { group, region } => {
+            let Some(g) = cfg.groups.iter().find(|g| &g.name == group) else {
+                let names: Vec<&str> = cfg.groups.iter().map(|g| g.name.as_str()).collect();
+                return Err(format!(
+                    "--group {group:?}: no such group (known: {})",
+                    names.join(", ")
+                ));
+            };
+            if g.target(region).is_none() {
+                let rs: Vec<&str> = g.targets.iter().map(|t| t.region.as_str()).collect();
+                return Err(format!(
+                    "--region {region:?}: not a target of group {group:?} (its regions: {})",
+                    rs.join(", ")
+                ));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn regions(cfg: &Config) -> Vec<String> {
+    let mut v: Vec<String> = cfg
+        .groups
+        .iter()
+        .flat_map(|g| g.targets.iter().map(|t| t.region.clone()))
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
