@@ -66,12 +66,17 @@ pub fn dnspod_client(cfg: &Config) -> Option<Result<Client, String>> {
         return None;
     };
     Some(
-        Credentials::from_env(&s.secret_id_env, &s.secret_key_env, &s.session_token_env).and_then(
-            |creds| {
-                let opts = ClientOptions::new(s.endpoint.clone(), s.api_timeout, s.api_budget);
-                Client::new(&SERVICE, creds, opts, Arc::new(SystemClock))
-            },
-        ),
+        Credentials::from_lookup(
+            &s.secret_id_env,
+            &s.secret_key_env,
+            &s.session_token_env,
+            &config::credentials_lookup,
+        )
+        .map_err(String::from)
+        .and_then(|creds| {
+            let opts = ClientOptions::new(s.endpoint.clone(), s.api_timeout, s.api_budget);
+            Client::new(&SERVICE, creds, opts, Arc::new(SystemClock)).map_err(String::from)
+        }),
     )
 }
 

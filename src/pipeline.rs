@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, ProviderSettings};
+use crate::config::{self, Config};
 use crate::decide::{self, Event, EventKind, Severity};
 use crate::dns::{self, ChangeOp, DnsProvider, Record};
 use crate::notify::{self, repeat, Alert, Channelled};
@@ -35,15 +35,10 @@ impl Deps {
     }
 
     pub fn with_clock(cfg: &Config, clock: Arc<dyn Clock>) -> Result<Deps, String> {
-        let dns: Arc<dyn DnsProvider> = match &cfg.dns.provider {
-            ProviderSettings::File { path } => {
-                Arc::new(dns::file::FileProvider::new(path.clone(), clock.clone()))
-            }
-            ProviderSettings::Dnspod(s) => Arc::new(dns::dnspod::DnspodProvider::from_settings(
-                s,
-                clock.clone(),
-            )?),
-        };
+        let dns = cfg.dns.provider.build(&dns::BuildContext {
+            clock: &clock,
+            lookup: &config::credentials_lookup,
+        })?;
         Ok(Deps {
             dns,
             channels: notify::build(&cfg.alerts, clock.clone())?,

@@ -120,6 +120,11 @@ fn keys() -> Vec<Key> {
     ]
 }
 
+/// The credentials' lookup: these tests set unique variables (`cred_env`).
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
 fn settings(
     fake: &FakeTencent,
     envs: &(String, String, String),
@@ -142,7 +147,7 @@ async fn setup(test: &str) -> (FakeTencent, DnspodProvider) {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let fake = FakeTencent::start(DOMAIN, keys(), clock.clone()).await;
     let envs = cred_env(test, SECRET_ID, SECRET_KEY, None);
-    let p = DnspodProvider::from_settings(&settings(&fake, &envs, 300, 4000), clock).unwrap();
+    let p = DnspodProvider::from_settings(&settings(&fake, &envs, 300, 4000), clock, &env).unwrap();
     (fake, p)
 }
 
@@ -186,7 +191,8 @@ async fn lists_every_page_of_a_name_with_more_than_3000_records() {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let fake = FakeTencent::start(DOMAIN, keys(), clock.clone()).await;
     let envs = cred_env("paging", SECRET_ID, SECRET_KEY, None);
-    let p = DnspodProvider::from_settings(&settings(&fake, &envs, 10_000, 20_000), clock).unwrap();
+    let p = DnspodProvider::from_settings(&settings(&fake, &envs, 10_000, 20_000), clock, &env)
+        .unwrap();
     fake.with(|s| {
         for i in 0..3005 {
             s.add_record(
@@ -308,7 +314,7 @@ async fn retries_stop_when_the_budget_is_spent() {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let fake = FakeTencent::start(DOMAIN, keys(), clock.clone()).await;
     let envs = cred_env("budget", SECRET_ID, SECRET_KEY, None);
-    let p = DnspodProvider::from_settings(&settings(&fake, &envs, 300, 1500), clock).unwrap();
+    let p = DnspodProvider::from_settings(&settings(&fake, &envs, 300, 1500), clock, &env).unwrap();
     for _ in 0..100 {
         fake.inject(
             Some("DescribeRecordList"),
@@ -402,7 +408,7 @@ async fn a_wrong_secret_key_is_refused_by_the_signature_check() {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let fake = FakeTencent::start(DOMAIN, keys(), clock.clone()).await;
     let envs = cred_env("wrongkey", SECRET_ID, "not-the-right-key", None);
-    let p = DnspodProvider::from_settings(&settings(&fake, &envs, 300, 4000), clock).unwrap();
+    let p = DnspodProvider::from_settings(&settings(&fake, &envs, 300, 4000), clock, &env).unwrap();
     let e = p.list(&key()).await.unwrap_err();
     let m = match e {
         dns::Error::Auth(m) => m,
@@ -421,9 +427,12 @@ async fn a_stale_clock_is_refused_and_the_message_says_to_check_the_clock() {
     let server_clock = Arc::new(FixedClock::new(Utc::now() + chrono::Duration::minutes(10)));
     let fake = FakeTencent::start(DOMAIN, keys(), server_clock).await;
     let envs = cred_env("stale", SECRET_ID, SECRET_KEY, None);
-    let p =
-        DnspodProvider::from_settings(&settings(&fake, &envs, 300, 4000), Arc::new(SystemClock))
-            .unwrap();
+    let p = DnspodProvider::from_settings(
+        &settings(&fake, &envs, 300, 4000),
+        Arc::new(SystemClock),
+        &env,
+    )
+    .unwrap();
     let e = p.list(&key()).await.unwrap_err();
     let m = match e {
         dns::Error::Auth(m) => m,
@@ -442,13 +451,13 @@ async fn temporary_credentials_send_their_token_and_fail_without_it() {
     let fake = FakeTencent::start(DOMAIN, keys(), clock.clone()).await;
     add(&fake, "a.example.net", true);
     let envs = cred_env("tmp_ok", TMP_SECRET_ID, TMP_SECRET_KEY, Some(TOKEN));
-    let p =
-        DnspodProvider::from_settings(&settings(&fake, &envs, 300, 4000), clock.clone()).unwrap();
+    let p = DnspodProvider::from_settings(&settings(&fake, &envs, 300, 4000), clock.clone(), &env)
+        .unwrap();
     assert_eq!(p.list(&key()).await.unwrap().len(), 1);
     assert_eq!(fake.calls()[0].headers["x-tc-token"], TOKEN);
 
     let envs = cred_env("tmp_missing", TMP_SECRET_ID, TMP_SECRET_KEY, None);
-    let p = DnspodProvider::from_settings(&settings(&fake, &envs, 300, 4000), clock).unwrap();
+    let p = DnspodProvider::from_settings(&settings(&fake, &envs, 300, 4000), clock, &env).unwrap();
     match p.list(&key()).await.unwrap_err() {
         dns::Error::Auth(m) => assert!(
             m.contains("AuthFailure.TokenFailure") && m.contains("session token"),
@@ -463,10 +472,13 @@ async fn missing_credentials_fail_before_any_call_naming_the_variable() {
     let fake = FakeTencent::start(DOMAIN, keys(), Arc::new(SystemClock)).await;
     let envs = cred_env("missing", SECRET_ID, SECRET_KEY, None);
     std::env::remove_var(&envs.1);
-    let e =
-        DnspodProvider::from_settings(&settings(&fake, &envs, 300, 4000), Arc::new(SystemClock))
-            .unwrap_err();
-    assert!(e.contains(&envs.1), "{e}");
+    let e = DnspodProvider::from_settings(
+        &settings(&fake, &envs, 300, 4000),
+        Arc::new(SystemClock),
+        &env,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains(&envs.1), "{e}");
     // Through the config and Deps, as the CLI does.
     let cfg = run_config(&fake, &envs, &[]);
     let err = Deps::with_clock(&cfg, Arc::new(SystemClock))
@@ -1235,8 +1247,8 @@ async fn an_edit_since_our_read_is_a_conflict_even_when_value_and_status_match()
     let clock = Arc::new(FixedClock::new(Utc::now()));
     let fake = FakeTencent::start(DOMAIN, keys(), clock.clone()).await;
     let envs = cred_env("edit_since_read", SECRET_ID, SECRET_KEY, None);
-    let p =
-        DnspodProvider::from_settings(&settings(&fake, &envs, 300, 4000), clock.clone()).unwrap();
+    let p = DnspodProvider::from_settings(&settings(&fake, &envs, 300, 4000), clock.clone(), &env)
+        .unwrap();
     let id = add(&fake, "a.example.net", true);
     add(&fake, "b.example.net", true);
     let read = p.list(&key()).await.unwrap();
