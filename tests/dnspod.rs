@@ -1359,3 +1359,106 @@ async fn three_prober_processes_on_dnspod_never_leave_the_name_empty() {
         }
     }
 }
+
+/// `[dns]` with `keys` (after `provider` and `domain`), as one test file.
+fn dns_config(keys: &str) -> Result<Config, dns_failover::config::ConfigError> {
+    let text = format!(
+        "prober = \"p\"\n[dns]\n{keys}\n\n[[group]]\nname = \"api\"\nsubdomain = \"api\"\ntype = \"CNAME\"\n\n[[group.target]]\nregion = \"gz\"\nvalue = \"gz.example.com\"\ntcp = \"gz.example.com:80\"\n"
+    );
+    Config::from_toml(&text, std::path::Path::new("t.toml"))
+}
+
+#[test]
+fn the_provider_registry_keeps_the_messages_and_lines_of_the_dns_keys() {
+    // Issue 9 moved the provider keys out of config; what people read of
+    // them did not change: `(keys, line, key, message)`.
+    let cases = [
+        (
+            "provider = \"file\"\ndomain = \"example.com\"\npath = \"z.json\"\ncolour = 1",
+            6,
+            "dns.colour",
+            "unknown field `colour`, expected one of `provider`, `domain`, `ttl`, `path`, `endpoint`, `secret_id_env`, `secret_key_env`, `session_token_env`, `api_timeout`, `api_budget`",
+        ),
+        (
+            "provider = \"file\"\ndomain = \"example.com\"\npath = \"z.json\"\nendpoint = \"http://127.0.0.1:1\"",
+            6,
+            "dns.endpoint",
+            "only used by provider = \"dnspod\"; remove it for provider = \"file\"",
+        ),
+        (
+            "provider = \"dnspod\"\ndomain = \"example.com\"\npath = \"z.json\"",
+            5,
+            "dns.path",
+            "only used by provider = \"file\"",
+        ),
+        (
+            "provider = \"file\"\ndomain = \"example.com\"\npath = \"z.json\"\napi_timeout = 5",
+            6,
+            "dns.api_timeout",
+            "invalid type: integer `5`, expected a duration such as \"2s\", \"500ms\" or \"5m\"",
+        ),
+        (
+            "provider = \"route53\"\ndomain = \"example.com\"",
+            3,
+            "dns.provider",
+            "unknown provider \"route53\"; expected \"file\" or \"dnspod\"",
+        ),
+        (
+            "provider = \"file\"\ndomain = \"example.com\"",
+            3,
+            "dns.provider",
+            "provider = \"file\" needs `path`, the zone file (JSON)",
+        ),
+        (
+            "provider = \"dnspod\"\ndomain = \"example.com\"\nsecret_key_env = \"1X\"",
+            5,
+            "dns.secret_key_env",
+            "\"1X\" is not an environment variable name",
+        ),
+        (
+            "provider = \"dnspod\"\ndomain = \"example.com\"\napi_timeout = \"10s\"\napi_budget = \"5s\"",
+            6,
+            "dns.api_budget",
+            "api_timeout must be > 0 and api_budget at least api_timeout",
+        ),
+    ];
+    for (keys, line, key, message) in cases {
+        let e = dns_config(keys).unwrap_err();
+        assert_eq!((e.line, e.key.as_str()), (Some(line), key), "{e}");
+        assert_eq!(e.message, message, "{e}");
+    }
+    let c = dns_config("provider = \"dnspod\"\ndomain = \"example.com\"").unwrap();
+    let dns_failover::config::ProviderSettings::Dnspod(s) = &c.dns.provider else {
+        panic!("{:?}", c.dns.provider)
+    };
+    assert_eq!(s.endpoint, "https://dnspod.tencentcloudapi.com");
+    assert_eq!(s.secret_id_env, "TENCENTCLOUD_SECRETID");
+    assert_eq!(
+        (s.api_timeout, s.api_budget),
+        (Duration::from_secs(5), Duration::from_secs(20))
+    );
+    assert_eq!(c.dns.provider.name(), "dnspod");
+}
+
+#[test]
+fn the_provider_reads_its_credentials_through_the_lookup_it_is_given() {
+    // No environment variable: a map stands in for config's settings.
+    let s = DnspodSettings {
+        endpoint: "http://127.0.0.1:9".into(),
+        secret_id_env: "MAP_ID".into(),
+        secret_key_env: "MAP_KEY".into(),
+        session_token_env: "MAP_TOKEN".into(),
+        api_timeout: Duration::from_secs(1),
+        api_budget: Duration::from_secs(1),
+    };
+    let map = std::collections::HashMap::from([("MAP_ID", "AKIDmap"), ("MAP_KEY", "k")]);
+    let lookup = |n: &str| map.get(n).map(|v| v.to_string());
+    DnspodProvider::from_settings(&s, Arc::new(SystemClock), &lookup).unwrap();
+    let only_id = |n: &str| (n == "MAP_ID").then(|| "AKIDmap".to_string());
+    let e = DnspodProvider::from_settings(&s, Arc::new(SystemClock), &only_id).unwrap_err();
+    assert!(matches!(e, dns::BuildError::Credentials(_)), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        "Tencent Cloud credentials: environment variable MAP_KEY (the SecretKey) is not set or empty"
+    );
+}

@@ -4,7 +4,7 @@
 //! `config` keeps the common keys (`provider`, `domain`, `ttl`) and hands
 //! every other `[dns]` key here; this module knows which provider owns it.
 //! A provider is a type implementing [`Section`] in its own file (its
-//! settings, validated), plus one line in [`providers!`] below. Adding one:
+//! settings, validated), plus one line in `providers!` below. Adding one:
 //! 1. `src/dns/<name>.rs`: the provider ([`super::DnsProvider`]) and its
 //!    settings type implementing [`Section`] (`NAME`, `KEYS`, `Raw`,
 //!    `lengths`, `validate`, `build`);

@@ -10,12 +10,11 @@
 //! environment is `config`'s job. Build them once per run, because the
 //! temporary credentials of an SCF execution role rotate.
 //!
-//! - [`client`]: the client, its options, one signed POST with retries;
-//! - [`credentials`]: the key pair and token, and redaction;
-//! - [`error`]: what a call or a build fails with, what is retried;
-//! - [`envelope`]: the `{"Response": ...}` answer;
-//! - [`retry`]: backoff and per-action pacing;
-//! - [`sign`]: TC3-HMAC-SHA256.
+//! Files: `client` (the client, its options, one signed POST with
+//! retries), `credentials` (the key pair and token, and redaction), `error`
+//! (what a call or a build fails with, what is retried), `envelope` (the
+//! `{"Response": ...}` answer), `retry` (backoff and per-action pacing),
+//! `sign` (TC3-HMAC-SHA256).
 
 pub mod client;
 pub mod credentials;
