@@ -258,7 +258,9 @@ fn owner(key: &str) -> Option<&'static Entry> {
 }
 
 /// Every `[dns]` key: `common` (config's own), then each provider's, in
-/// the order of the list. What an unknown key's error says is expected.
+/// the order of the list: what an unknown key's error says is expected.
+/// serde wants it `'static`, so it is made once (and leaked, once); config
+/// has one `common` list, read on the first call.
 fn all_keys(common: &'static [&'static str]) -> &'static [&'static str] {
     static ALL: OnceLock<&'static [&'static str]> = OnceLock::new();
     ALL.get_or_init(|| {
