@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+use crate::dns::registry::{self, ProviderKeys};
 use crate::dns::RecordType;
 pub use crate::model::duration::HumanDuration;
 pub use crate::model::secret::{expand_env, replace_all, EnvString, Secret, REDACT_MIN_LEN};
@@ -127,21 +128,59 @@ struct RawProbe {
     user_agent: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `[dns]`: the common keys, and the provider's keys for the DNS registry
+/// (`dns::registry`), which owns them.
+#[derive(Debug)]
 struct RawDns {
     provider: String,
     domain: EnvString,
     ttl: Option<i64>,
-    // file
-    path: Option<EnvString>,
-    // dnspod
-    endpoint: Option<EnvString>,
-    secret_id_env: Option<String>,
-    secret_key_env: Option<String>,
-    session_token_env: Option<String>,
-    api_timeout: Option<HumanDuration>,
-    api_budget: Option<HumanDuration>,
+    /// Every other key, each value checked by the provider owning it.
+    keys: ProviderKeys,
+}
+
+/// The keys of `[dns]` that config reads itself.
+const DNS_KEYS: &[&str] = &["provider", "domain", "ttl"];
+
+/// By hand rather than derived, to hand the provider keys over: an unknown
+/// key and a value of the wrong type are still errors of the TOML reader,
+/// with the same line and message as when `[dns]` was one struct.
+impl<'de> Deserialize<'de> for RawDns {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawDns;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("struct RawDns")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RawDns, A::Error> {
+                use serde::de::Error;
+                let (mut provider, mut domain, mut ttl) = (None, None, None);
+                let mut keys = ProviderKeys::new();
+                while let Some(key) = map.next_key_seed(registry::KeySeed(DNS_KEYS))? {
+                    match key.as_str() {
+                        "provider" => provider = Some(map.next_value()?),
+                        "domain" => domain = Some(map.next_value()?),
+                        "ttl" => ttl = map.next_value()?,
+                        _ => {
+                            let v = map.next_value_seed(registry::ValueSeed(&key))?;
+                            keys.insert(key, v);
+                        }
+                    }
+                }
+                Ok(RawDns {
+                    provider: provider.ok_or_else(|| A::Error::missing_field("provider"))?,
+                    domain: domain.ok_or_else(|| A::Error::missing_field("domain"))?,
+                    ttl,
+                    keys,
+                })
+            }
+        }
+        d.deserialize_struct("RawDns", DNS_KEYS, Visitor)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -231,40 +270,10 @@ pub struct DnsSettings {
     pub provider: ProviderSettings,
 }
 
-/// The provider and its own keys.
-#[derive(Debug, Clone)]
-pub enum ProviderSettings {
-    /// A zone kept as JSON on disk.
-    File { path: PathBuf },
-    /// DNSPod through Tencent Cloud API 3.0.
-    Dnspod(DnspodSettings),
-}
-
-impl ProviderSettings {
-    pub fn name(&self) -> &'static str {
-        match self {
-            ProviderSettings::File { .. } => "file",
-            ProviderSettings::Dnspod(_) => "dnspod",
-        }
-    }
-}
-
-/// `[dns]` keys of `provider = "dnspod"`.
-#[derive(Debug, Clone)]
-pub struct DnspodSettings {
-    /// API URL; default `https://dnspod.tencentcloudapi.com`.
-    pub endpoint: String,
-    /// Environment variable holding the SecretId; default `TENCENTCLOUD_SECRETID`.
-    pub secret_id_env: String,
-    /// Default `TENCENTCLOUD_SECRETKEY`.
-    pub secret_key_env: String,
-    /// Default `TENCENTCLOUD_SESSIONTOKEN`.
-    pub session_token_env: String,
-    /// Per API call; default 5 s.
-    pub api_timeout: Duration,
-    /// Total time for retries of one call; default 20 s.
-    pub api_budget: Duration,
-}
+pub use crate::dns::dnspod::DnspodSettings;
+pub use crate::dns::file::FileSettings;
+/// The provider and its own keys (`dns::registry`).
+pub use crate::dns::registry::ProviderSettings;
 
 /// DNSPod accepts TTLs 1..=604800; the domain's plan may raise the minimum.
 pub const TTL_RANGE: std::ops::RangeInclusive<i64> = 1..=604_800;
@@ -615,103 +624,11 @@ impl Validator<'_> {
             ));
         }
         let ttl = self.ttl(raw.ttl, &key("ttl"))?.unwrap_or(60);
-        let dnspod_keys = [
-            ("endpoint", raw.endpoint.is_some()),
-            ("secret_id_env", raw.secret_id_env.is_some()),
-            ("secret_key_env", raw.secret_key_env.is_some()),
-            ("session_token_env", raw.session_token_env.is_some()),
-            ("api_timeout", raw.api_timeout.is_some()),
-            ("api_budget", raw.api_budget.is_some()),
-        ];
-        let provider = match raw.provider.as_str() {
-            "file" => {
-                if let Some((k, _)) = dnspod_keys.iter().find(|(_, set)| *set) {
-                    return Err(self.err(
-                        &key(k),
-                        "only used by provider = \"dnspod\"; remove it for provider = \"file\"",
-                    ));
-                }
-                let Some(p) = raw.path else {
-                    return Err(self.err(
-                        &key("provider"),
-                        "provider = \"file\" needs `path`, the zone file (JSON)",
-                    ));
-                };
-                let p = PathBuf::from(p.0);
-                let p = if p.is_relative() {
-                    self.file.parent().unwrap_or(Path::new(".")).join(p)
-                } else {
-                    p
-                };
-                ProviderSettings::File { path: p }
-            }
-            "dnspod" => {
-                if raw.path.is_some() {
-                    return Err(self.err(&key("path"), "only used by provider = \"file\""));
-                }
-                let endpoint = raw
-                    .endpoint
-                    .unwrap_or_else(|| "https://dnspod.tencentcloudapi.com".into());
-                match reqwest::Url::parse(&endpoint.0) {
-                    Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => {}
-                    _ => {
-                        return Err(self.err(
-                            &key("endpoint"),
-                            format!("{} is not an http(s) URL such as \"https://dnspod.tencentcloudapi.com\"", endpoint.quoted()),
-                        ))
-                    }
-                }
-                let endpoint = endpoint.0;
-                for (k, v) in [
-                    ("secret_id_env", &raw.secret_id_env),
-                    ("secret_key_env", &raw.secret_key_env),
-                    ("session_token_env", &raw.session_token_env),
-                ] {
-                    if let Some(v) = v {
-                        if !is_env_name(v) {
-                            return Err(self.err(
-                                &key(k),
-                                format!("{v:?} is not an environment variable name"),
-                            ));
-                        }
-                    }
-                }
-                let api_timeout = raw.api_timeout.map_or(Duration::from_secs(5), |d| d.0);
-                let api_budget = raw.api_budget.map_or(Duration::from_secs(20), |d| d.0);
-                for (k, d, max) in [
-                    ("api_timeout", api_timeout, duration_limits::API_TIMEOUT),
-                    ("api_budget", api_budget, duration_limits::API_BUDGET),
-                ] {
-                    self.at_most(&key(k), d, max)?;
-                }
-                if api_timeout.is_zero() || api_budget < api_timeout {
-                    return Err(self.err(
-                        &key("api_budget"),
-                        "api_timeout must be > 0 and api_budget at least api_timeout",
-                    ));
-                }
-                ProviderSettings::Dnspod(DnspodSettings {
-                    endpoint,
-                    secret_id_env: raw
-                        .secret_id_env
-                        .unwrap_or_else(|| "TENCENTCLOUD_SECRETID".into()),
-                    secret_key_env: raw
-                        .secret_key_env
-                        .unwrap_or_else(|| "TENCENTCLOUD_SECRETKEY".into()),
-                    session_token_env: raw
-                        .session_token_env
-                        .unwrap_or_else(|| "TENCENTCLOUD_SESSIONTOKEN".into()),
-                    api_timeout,
-                    api_budget,
-                })
-            }
-            other => {
-                return Err(self.err(
-                    &key("provider"),
-                    format!("unknown provider {other:?}; expected \"file\" or \"dnspod\""),
-                ))
-            }
+        let ctx = registry::ParseContext {
+            base_dir: self.file.parent().unwrap_or(Path::new(".")),
         };
+        let provider = registry::validate(&raw.provider, &raw.keys, &ctx)
+            .map_err(|e| self.err(&key(e.key), e.message))?;
         Ok(DnsSettings {
             domain,
             ttl,
@@ -739,23 +656,10 @@ impl Validator<'_> {
             self.len(&[Seg::Key("probe"), Seg::Key("user_agent")], ua, SHORT_TEXT)?;
         }
         let d = &raw.dns;
-        for (k, v, max) in [
-            ("provider", Some(d.provider.as_str()), WORD),
-            ("domain", Some(d.domain.0.as_str()), HOST),
-            ("path", env_str(&d.path), PATH),
-            ("endpoint", env_str(&d.endpoint), URL),
-            ("secret_id_env", d.secret_id_env.as_deref(), ENV_NAME),
-            ("secret_key_env", d.secret_key_env.as_deref(), ENV_NAME),
-            (
-                "session_token_env",
-                d.session_token_env.as_deref(),
-                ENV_NAME,
-            ),
-        ] {
-            if let Some(v) = v {
-                self.len(&[Seg::Key("dns"), Seg::Key(k)], v, max)?;
-            }
-        }
+        self.len(&[Seg::Key("dns"), Seg::Key("provider")], &d.provider, WORD)?;
+        self.len(&[Seg::Key("dns"), Seg::Key("domain")], &d.domain.0, HOST)?;
+        registry::check_lengths(&d.keys)
+            .map_err(|e| self.err(&[Seg::Key("dns"), Seg::Key(e.key)], e.message))?;
         for (gi, g) in raw.groups.iter().enumerate() {
             let gk = |k| [Seg::Key("group"), Seg::Index(gi), Seg::Key(k)];
             for (k, v, max) in [
@@ -1183,12 +1087,6 @@ fn default_prober() -> String {
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "local".into())
-}
-
-fn is_env_name(s: &str) -> bool {
-    !s.is_empty()
-        && !s.starts_with(|c: char| c.is_ascii_digit())
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn is_hostname(s: &str) -> bool {

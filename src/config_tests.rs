@@ -76,7 +76,9 @@ fn a_full_config_loads_with_its_values_and_defaults() {
     assert_eq!(c.dns.domain, "example.com");
     assert_eq!(c.alert_timezone, "Asia/Shanghai");
     match &c.dns.provider {
-        ProviderSettings::File { path } => assert_eq!(path, Path::new("/etc/df/zone.json")),
+        ProviderSettings::File(FileSettings { path }) => {
+            assert_eq!(path, Path::new("/etc/df/zone.json"))
+        }
         other => panic!("{other:?}"),
     }
     let g = &c.groups[0];

@@ -60,18 +60,23 @@ struct Named {
 }
 
 /// The DNSPod client of a `provider = "dnspod"` config, with its
-/// credentials read from the environment now. `None` for other providers.
+/// credentials read from the config's settings now. `None` for other providers.
 pub fn dnspod_client(cfg: &Config) -> Option<Result<Client, String>> {
     let ProviderSettings::Dnspod(s) = &cfg.dns.provider else {
         return None;
     };
     Some(
-        Credentials::from_env(&s.secret_id_env, &s.secret_key_env, &s.session_token_env).and_then(
-            |creds| {
-                let opts = ClientOptions::new(s.endpoint.clone(), s.api_timeout, s.api_budget);
-                Client::new(&SERVICE, creds, opts, Arc::new(SystemClock))
-            },
-        ),
+        Credentials::from_lookup(
+            &s.secret_id_env,
+            &s.secret_key_env,
+            &s.session_token_env,
+            &cfg.settings.lookup(),
+        )
+        .map_err(String::from)
+        .and_then(|creds| {
+            let opts = ClientOptions::new(s.endpoint.clone(), s.api_timeout, s.api_budget);
+            Client::new(&SERVICE, creds, opts, Arc::new(SystemClock)).map_err(String::from)
+        }),
     )
 }
 

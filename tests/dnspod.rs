@@ -120,6 +120,11 @@ fn keys() -> Vec<Key> {
     ]
 }
 
+/// The credentials' lookup: these tests set unique variables (`cred_env`).
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
 fn settings(
     fake: &FakeTencent,
     envs: &(String, String, String),
@@ -142,7 +147,7 @@ async fn setup(test: &str) -> (FakeTencent, DnspodProvider) {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let fake = FakeTencent::start(DOMAIN, keys(), clock.clone()).await;
     let envs = cred_env(test, SECRET_ID, SECRET_KEY, None);
-    let p = DnspodProvider::from_settings(&settings(&fake, &envs, 300, 4000), clock).unwrap();
+    let p = DnspodProvider::from_settings(&settings(&fake, &envs, 300, 4000), clock, &env).unwrap();
     (fake, p)
 }
 
@@ -186,7 +191,8 @@ async fn lists_every_page_of_a_name_with_more_than_3000_records() {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let fake = FakeTencent::start(DOMAIN, keys(), clock.clone()).await;
     let envs = cred_env("paging", SECRET_ID, SECRET_KEY, None);
-    let p = DnspodProvider::from_settings(&settings(&fake, &envs, 10_000, 20_000), clock).unwrap();
+    let p = DnspodProvider::from_settings(&settings(&fake, &envs, 10_000, 20_000), clock, &env)
+        .unwrap();
     fake.with(|s| {
         for i in 0..3005 {
             s.add_record(
@@ -308,7 +314,7 @@ async fn retries_stop_when_the_budget_is_spent() {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let fake = FakeTencent::start(DOMAIN, keys(), clock.clone()).await;
     let envs = cred_env("budget", SECRET_ID, SECRET_KEY, None);
-    let p = DnspodProvider::from_settings(&settings(&fake, &envs, 300, 1500), clock).unwrap();
+    let p = DnspodProvider::from_settings(&settings(&fake, &envs, 300, 1500), clock, &env).unwrap();
     for _ in 0..100 {
         fake.inject(
             Some("DescribeRecordList"),
@@ -402,7 +408,7 @@ async fn a_wrong_secret_key_is_refused_by_the_signature_check() {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let fake = FakeTencent::start(DOMAIN, keys(), clock.clone()).await;
     let envs = cred_env("wrongkey", SECRET_ID, "not-the-right-key", None);
-    let p = DnspodProvider::from_settings(&settings(&fake, &envs, 300, 4000), clock).unwrap();
+    let p = DnspodProvider::from_settings(&settings(&fake, &envs, 300, 4000), clock, &env).unwrap();
     let e = p.list(&key()).await.unwrap_err();
     let m = match e {
         dns::Error::Auth(m) => m,
@@ -421,9 +427,12 @@ async fn a_stale_clock_is_refused_and_the_message_says_to_check_the_clock() {
     let server_clock = Arc::new(FixedClock::new(Utc::now() + chrono::Duration::minutes(10)));
     let fake = FakeTencent::start(DOMAIN, keys(), server_clock).await;
     let envs = cred_env("stale", SECRET_ID, SECRET_KEY, None);
-    let p =
-        DnspodProvider::from_settings(&settings(&fake, &envs, 300, 4000), Arc::new(SystemClock))
-            .unwrap();
+    let p = DnspodProvider::from_settings(
+        &settings(&fake, &envs, 300, 4000),
+        Arc::new(SystemClock),
+        &env,
+    )
+    .unwrap();
     let e = p.list(&key()).await.unwrap_err();
     let m = match e {
         dns::Error::Auth(m) => m,
@@ -442,13 +451,13 @@ async fn temporary_credentials_send_their_token_and_fail_without_it() {
     let fake = FakeTencent::start(DOMAIN, keys(), clock.clone()).await;
     add(&fake, "a.example.net", true);
     let envs = cred_env("tmp_ok", TMP_SECRET_ID, TMP_SECRET_KEY, Some(TOKEN));
-    let p =
-        DnspodProvider::from_settings(&settings(&fake, &envs, 300, 4000), clock.clone()).unwrap();
+    let p = DnspodProvider::from_settings(&settings(&fake, &envs, 300, 4000), clock.clone(), &env)
+        .unwrap();
     assert_eq!(p.list(&key()).await.unwrap().len(), 1);
     assert_eq!(fake.calls()[0].headers["x-tc-token"], TOKEN);
 
     let envs = cred_env("tmp_missing", TMP_SECRET_ID, TMP_SECRET_KEY, None);
-    let p = DnspodProvider::from_settings(&settings(&fake, &envs, 300, 4000), clock).unwrap();
+    let p = DnspodProvider::from_settings(&settings(&fake, &envs, 300, 4000), clock, &env).unwrap();
     match p.list(&key()).await.unwrap_err() {
         dns::Error::Auth(m) => assert!(
             m.contains("AuthFailure.TokenFailure") && m.contains("session token"),
@@ -463,10 +472,13 @@ async fn missing_credentials_fail_before_any_call_naming_the_variable() {
     let fake = FakeTencent::start(DOMAIN, keys(), Arc::new(SystemClock)).await;
     let envs = cred_env("missing", SECRET_ID, SECRET_KEY, None);
     std::env::remove_var(&envs.1);
-    let e =
-        DnspodProvider::from_settings(&settings(&fake, &envs, 300, 4000), Arc::new(SystemClock))
-            .unwrap_err();
-    assert!(e.contains(&envs.1), "{e}");
+    let e = DnspodProvider::from_settings(
+        &settings(&fake, &envs, 300, 4000),
+        Arc::new(SystemClock),
+        &env,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains(&envs.1), "{e}");
     // Through the config and Deps, as the CLI does.
     let cfg = run_config(&fake, &envs, &[]);
     let err = Deps::with_clock(&cfg, Arc::new(SystemClock))
@@ -1235,8 +1247,8 @@ async fn an_edit_since_our_read_is_a_conflict_even_when_value_and_status_match()
     let clock = Arc::new(FixedClock::new(Utc::now()));
     let fake = FakeTencent::start(DOMAIN, keys(), clock.clone()).await;
     let envs = cred_env("edit_since_read", SECRET_ID, SECRET_KEY, None);
-    let p =
-        DnspodProvider::from_settings(&settings(&fake, &envs, 300, 4000), clock.clone()).unwrap();
+    let p = DnspodProvider::from_settings(&settings(&fake, &envs, 300, 4000), clock.clone(), &env)
+        .unwrap();
     let id = add(&fake, "a.example.net", true);
     add(&fake, "b.example.net", true);
     let read = p.list(&key()).await.unwrap();
@@ -1346,4 +1358,107 @@ async fn three_prober_processes_on_dnspod_never_leave_the_name_empty() {
             assert_no_secrets("stderr", err);
         }
     }
+}
+
+/// `[dns]` with `keys` (after `provider` and `domain`), as one test file.
+fn dns_config(keys: &str) -> Result<Config, dns_failover::config::ConfigError> {
+    let text = format!(
+        "prober = \"p\"\n[dns]\n{keys}\n\n[[group]]\nname = \"api\"\nsubdomain = \"api\"\ntype = \"CNAME\"\n\n[[group.target]]\nregion = \"gz\"\nvalue = \"gz.example.com\"\ntcp = \"gz.example.com:80\"\n"
+    );
+    Config::from_toml(&text, std::path::Path::new("t.toml"))
+}
+
+#[test]
+fn the_provider_registry_keeps_the_messages_and_lines_of_the_dns_keys() {
+    // Issue 9 moved the provider keys out of config; what people read of
+    // them did not change: `(keys, line, key, message)`.
+    let cases = [
+        (
+            "provider = \"file\"\ndomain = \"example.com\"\npath = \"z.json\"\ncolour = 1",
+            6,
+            "dns.colour",
+            "unknown field `colour`, expected one of `provider`, `domain`, `ttl`, `path`, `endpoint`, `secret_id_env`, `secret_key_env`, `session_token_env`, `api_timeout`, `api_budget`",
+        ),
+        (
+            "provider = \"file\"\ndomain = \"example.com\"\npath = \"z.json\"\nendpoint = \"http://127.0.0.1:1\"",
+            6,
+            "dns.endpoint",
+            "only used by provider = \"dnspod\"; remove it for provider = \"file\"",
+        ),
+        (
+            "provider = \"dnspod\"\ndomain = \"example.com\"\npath = \"z.json\"",
+            5,
+            "dns.path",
+            "only used by provider = \"file\"",
+        ),
+        (
+            "provider = \"file\"\ndomain = \"example.com\"\npath = \"z.json\"\napi_timeout = 5",
+            6,
+            "dns.api_timeout",
+            "invalid type: integer `5`, expected a duration such as \"2s\", \"500ms\" or \"5m\"",
+        ),
+        (
+            "provider = \"route53\"\ndomain = \"example.com\"",
+            3,
+            "dns.provider",
+            "unknown provider \"route53\"; expected \"file\" or \"dnspod\"",
+        ),
+        (
+            "provider = \"file\"\ndomain = \"example.com\"",
+            3,
+            "dns.provider",
+            "provider = \"file\" needs `path`, the zone file (JSON)",
+        ),
+        (
+            "provider = \"dnspod\"\ndomain = \"example.com\"\nsecret_key_env = \"1X\"",
+            5,
+            "dns.secret_key_env",
+            "\"1X\" is not an environment variable name",
+        ),
+        (
+            "provider = \"dnspod\"\ndomain = \"example.com\"\napi_timeout = \"10s\"\napi_budget = \"5s\"",
+            6,
+            "dns.api_budget",
+            "api_timeout must be > 0 and api_budget at least api_timeout",
+        ),
+    ];
+    for (keys, line, key, message) in cases {
+        let e = dns_config(keys).unwrap_err();
+        assert_eq!((e.line, e.key.as_str()), (Some(line), key), "{e}");
+        assert_eq!(e.message, message, "{e}");
+    }
+    let c = dns_config("provider = \"dnspod\"\ndomain = \"example.com\"").unwrap();
+    let dns_failover::config::ProviderSettings::Dnspod(s) = &c.dns.provider else {
+        panic!("{:?}", c.dns.provider)
+    };
+    assert_eq!(s.endpoint, "https://dnspod.tencentcloudapi.com");
+    assert_eq!(s.secret_id_env, "TENCENTCLOUD_SECRETID");
+    assert_eq!(
+        (s.api_timeout, s.api_budget),
+        (Duration::from_secs(5), Duration::from_secs(20))
+    );
+    assert_eq!(c.dns.provider.name(), "dnspod");
+}
+
+#[test]
+fn the_provider_reads_its_credentials_through_the_lookup_it_is_given() {
+    // No environment variable: a map stands in for config's settings.
+    let s = DnspodSettings {
+        endpoint: "http://127.0.0.1:9".into(),
+        secret_id_env: "MAP_ID".into(),
+        secret_key_env: "MAP_KEY".into(),
+        session_token_env: "MAP_TOKEN".into(),
+        api_timeout: Duration::from_secs(1),
+        api_budget: Duration::from_secs(1),
+    };
+    let map = std::collections::HashMap::from([("MAP_ID", "AKIDmap"), ("MAP_KEY", "k")]);
+    let lookup = |n: &str| map.get(n).map(|v| v.to_string());
+    DnspodProvider::from_settings(&s, Arc::new(SystemClock), &lookup).unwrap();
+    let only_id = |n: &str| (n == "MAP_ID").then(|| "AKIDmap".to_string());
+    let e = DnspodProvider::from_settings(&s, Arc::new(SystemClock), &only_id).unwrap_err();
+    assert!(matches!(e, dns::BuildError::Credentials(_)), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        "Tencent Cloud credentials: environment variable MAP_KEY (the SecretKey) is not set or empty"
+    );
 }

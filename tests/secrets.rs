@@ -961,7 +961,10 @@ async fn debug_output_of_the_loaded_config_and_clients_shows_no_secret() {
         panic!("dnspod expected")
     };
     let p =
-        dns_failover::dns::dnspod::DnspodProvider::from_settings(s, Arc::new(SystemClock)).unwrap();
+        dns_failover::dns::dnspod::DnspodProvider::from_settings(s, Arc::new(SystemClock), &|n| {
+            std::env::var(n).ok()
+        })
+        .unwrap();
     assert_clean("Debug of the DNSPod provider", &format!("{p:?}"));
     for a in &cfg.alerts {
         if let dns_failover::notify::config::Channel::Sms(c) = &a.channel {

@@ -8,14 +8,21 @@
 //! read back. Backends therefore never decide anything; they only list and
 //! write.
 //!
+//! Each provider owns, in its own file, its `[dns]` keys (validated), and
+//! how it is built; [`registry`] maps `provider = "..."` to them. This
+//! module imports the model, the clock and `tencent`, nothing of config.
+//!
 //! Nothing here deletes a record: the trait has no such method on purpose.
 
 pub mod dnspod;
 pub mod file;
+pub mod registry;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+pub use registry::{BuildContext, BuildError, ProviderSettings};
 
 pub use crate::model::record::{
     remark, same_value, status_word, Change, ChangeOp, NewRecord, Record, RecordKey, RecordType,

@@ -322,10 +322,13 @@ impl Sms {
         cfg: SmsConfig,
         clock: Arc<dyn Clock>,
     ) -> Result<Sms, String> {
-        let creds = Credentials::from_env(
+        // Issue 9: `tencent` no longer reads the environment; the channel
+        // does until it is handed the config's lookup.
+        let creds = Credentials::from_lookup(
             &cfg.secret_id_env,
             &cfg.secret_key_env,
             &cfg.session_token_env,
+            &|name| std::env::var(name).ok(),
         )?;
         let mut opts = ClientOptions::new(
             cfg.endpoint

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, ProviderSettings};
+use crate::config::Config;
 use crate::decide;
 use crate::dns::{self, DnsProvider};
 use crate::notify::{self, Channelled};
@@ -34,15 +34,12 @@ impl Deps {
     }
 
     pub fn with_clock(cfg: &Config, clock: Arc<dyn Clock>) -> Result<Deps, String> {
-        let dns: Arc<dyn DnsProvider> = match &cfg.dns.provider {
-            ProviderSettings::File { path } => {
-                Arc::new(dns::file::FileProvider::new(path.clone(), clock.clone()))
-            }
-            ProviderSettings::Dnspod(s) => Arc::new(dns::dnspod::DnspodProvider::from_settings(
-                s,
-                clock.clone(),
-            )?),
-        };
+        // Credentials come from the config's settings, read now (each run).
+        let lookup = cfg.settings.lookup();
+        let dns = cfg.dns.provider.build(&dns::BuildContext {
+            clock: &clock,
+            lookup: &lookup,
+        })?;
         Ok(Deps {
             dns,
             channels: notify::build(&cfg.alerts, clock.clone())?,

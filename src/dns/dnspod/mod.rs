@@ -24,6 +24,9 @@
 //! failover happens; the pipeline sees the TTL on read-back and raises
 //! `ttl_refused`.
 //!
+//! Settings: `[dns]` keys of `provider = "dnspod"` are [`DnspodSettings`]
+//! (`settings.rs`); DNSPod's answers are read in `wire.rs`.
+//!
 //! Times: `UpdatedOn` ("2021-03-28 11:27:09") carries no zone. We assume
 //! Beijing time (UTC+8, no daylight saving), as the DNSPod console shows it,
 //! and convert to UTC.
@@ -32,14 +35,19 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDateTime, Utc};
-use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::registry::BuildError;
 use super::{DnsProvider, Error, NewRecord, Record, RecordKey};
 use crate::clock::Clock;
-use crate::config::DnspodSettings;
 use crate::tencent::{self, Client, ClientOptions, Credentials, Service};
+use wire::{DomainReply, IdReply, ListReply, PackageReply};
+
+mod settings;
+mod wire;
+
+pub use settings::{DnspodSettings, RawDnspod};
+pub use wire::parse_updated_on;
 
 /// DNSPod's API, with its documented default per-action rate limits
 /// (requests per second; reference §2).
@@ -62,9 +70,6 @@ pub const PAGE_LIMIT: u32 = 3000;
 /// highest minimum of any plan, so it is accepted everywhere.
 pub const FALLBACK_MIN_TTL: u32 = 600;
 
-/// DNSPod's wall clock for `UpdatedOn`: Beijing time.
-const BEIJING_OFFSET_SECS: i64 = 8 * 3600;
-
 #[derive(Debug)]
 pub struct DnspodProvider {
     client: Client,
@@ -73,12 +78,20 @@ pub struct DnspodProvider {
 }
 
 impl DnspodProvider {
-    /// Build from the `[dns]` settings, reading the credentials from the
-    /// environment now (once per run). Fails, naming the variable, when they
-    /// are missing.
-    pub fn from_settings(s: &DnspodSettings, clock: Arc<dyn Clock>) -> Result<Self, String> {
-        let creds =
-            Credentials::from_env(&s.secret_id_env, &s.secret_key_env, &s.session_token_env)?;
+    /// Build from the `[dns]` settings, reading the credentials now (once
+    /// per run) through `lookup`, which `config` supplies (the environment;
+    /// a map in tests). Fails, naming the variable, when they are missing.
+    pub fn from_settings(
+        s: &DnspodSettings,
+        clock: Arc<dyn Clock>,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, BuildError> {
+        let creds = Credentials::from_lookup(
+            &s.secret_id_env,
+            &s.secret_key_env,
+            &s.session_token_env,
+            lookup,
+        )?;
         let opts = ClientOptions::new(s.endpoint.clone(), s.api_timeout, s.api_budget);
         Ok(Self::new(Client::new(&SERVICE, creds, opts, clock)?))
     }
@@ -244,98 +257,6 @@ fn map_error(action: &str, e: tencent::Error, record_id: Option<&str>) -> Error 
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ListReply {
-    record_count_info: CountInfo,
-    #[serde(default)]
-    record_list: Vec<ListItem>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct CountInfo {
-    total_count: u64,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ListItem {
-    record_id: u64,
-    value: String,
-    status: String,
-    #[serde(default)]
-    updated_on: Option<String>,
-    name: String,
-    line: String,
-    #[serde(rename = "Type")]
-    rtype: String,
-    #[serde(default)]
-    weight: Option<u32>,
-    #[serde(default)]
-    remark: Option<String>,
-    #[serde(rename = "TTL")]
-    ttl: u32,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct IdReply {
-    record_id: u64,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct DomainReply {
-    domain_info: DomainInfo,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct DomainInfo {
-    grade: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct PackageReply {
-    #[serde(default)]
-    info: Vec<PackageInfo>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct PackageInfo {
-    grade: String,
-    #[serde(default)]
-    min_ttl: Option<u32>,
-}
-
-/// `2021-03-28 11:27:09` in Beijing time -> UTC.
-pub fn parse_updated_on(s: &str) -> Option<DateTime<Utc>> {
-    let naive = NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%d %H:%M:%S").ok()?;
-    Some(naive.and_utc() - chrono::Duration::seconds(BEIJING_OFFSET_SECS))
-}
-
-impl ListItem {
-    fn matches(&self, key: &RecordKey) -> bool {
-        self.name.eq_ignore_ascii_case(&key.subdomain)
-            && self.rtype.eq_ignore_ascii_case(key.rtype.as_str())
-            && self.line == key.line
-    }
-    fn into_record(self) -> Record {
-        Record {
-            id: self.record_id.to_string(),
-            value: self.value,
-            ttl: self.ttl,
-            enabled: self.status.eq_ignore_ascii_case("ENABLE"),
-            updated_on: self.updated_on.as_deref().and_then(parse_updated_on),
-            remark: self.remark.unwrap_or_default(),
-            weight: self.weight,
-        }
-    }
-}
-
 #[async_trait]
 impl DnsProvider for DnspodProvider {
     fn name(&self) -> &str {
@@ -497,86 +418,4 @@ impl DnsProvider for DnspodProvider {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    #[test]
-    fn updated_on_is_beijing_time() {
-        assert_eq!(
-            parse_updated_on("2021-03-28 11:27:09"),
-            Some(Utc.with_ymd_and_hms(2021, 3, 28, 3, 27, 9).unwrap())
-        );
-        // Just after midnight in Beijing is the previous day in UTC.
-        assert_eq!(
-            parse_updated_on("2021-03-28 00:10:00"),
-            Some(Utc.with_ymd_and_hms(2021, 3, 27, 16, 10, 0).unwrap())
-        );
-        assert_eq!(parse_updated_on("yesterday"), None);
-    }
-
-    fn api(code: &str) -> tencent::Error {
-        tencent::Error::Api {
-            code: code.into(),
-            message: "m".into(),
-            request_id: "r".into(),
-        }
-    }
-
-    #[test]
-    fn errors_map_to_what_callers_branch_on() {
-        assert!(matches!(
-            map_error("A", api("AuthFailure.SignatureFailure"), None),
-            Error::Auth(_)
-        ));
-        assert!(matches!(
-            map_error("A", api("UnauthorizedOperation"), None),
-            Error::Auth(_)
-        ));
-        assert!(matches!(
-            map_error("A", api("RequestLimitExceeded"), None),
-            Error::RateLimited(_)
-        ));
-        let gave_up = tencent::Error::GaveUp {
-            attempts: 4,
-            budget: std::time::Duration::from_secs(1),
-            last: Box::new(api("FailedOperation.FrequencyLimit")),
-        };
-        match map_error("A", gave_up, None) {
-            Error::RateLimited(m) => assert!(m.contains("4 attempts"), "{m}"),
-            e => panic!("{e:?}"),
-        }
-        assert!(matches!(
-            map_error("A", api("LimitExceeded.RecordTtlLimit"), None),
-            Error::TtlRefused { .. }
-        ));
-        assert!(matches!(
-            map_error("A", api("InvalidParameter.RecordIdInvalid"), Some("7")),
-            Error::NotFound(id) if id == "7"
-        ));
-        match map_error(
-            "ModifyRecord",
-            api("InvalidParameter.RecordValueInvalid"),
-            Some("7"),
-        ) {
-            Error::Api {
-                code,
-                message,
-                request_id,
-            } => {
-                assert_eq!(code, "InvalidParameter.RecordValueInvalid");
-                assert!(message.starts_with("ModifyRecord"));
-                assert_eq!(request_id.as_deref(), Some("r"));
-            }
-            e => panic!("{e:?}"),
-        }
-        assert!(matches!(
-            map_error(
-                "A",
-                tencent::Error::Timeout(std::time::Duration::from_secs(1)),
-                None
-            ),
-            Error::Transport(_)
-        ));
-    }
-}
+mod tests;
