@@ -19,6 +19,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::dns::registry::{self, ProviderKeys};
 use crate::dns::RecordType;
+pub use crate::model::consensus::{ConsensusSettings, NoQuorum};
 pub use crate::model::duration::HumanDuration;
 pub use crate::model::secret::{expand_env, replace_all, EnvString, Secret, REDACT_MIN_LEN};
 pub use crate::model::target::{
@@ -26,6 +27,8 @@ pub use crate::model::target::{
 };
 use crate::notify::config::{AlertConfig, RawAlert};
 
+#[path = "config_consensus.rs"]
+mod consensus;
 #[path = "config_settings.rs"]
 mod settings;
 pub use settings::{Context, Settings, CONFIG_ENV, DEFAULT_CODE_ROOT, DEFAULT_CONFIG_FILE};
@@ -114,6 +117,7 @@ struct RawConfig {
     groups: Vec<RawGroup>,
     #[serde(default, rename = "alert")]
     alerts: Vec<RawAlert>,
+    consensus: Option<consensus::RawConsensus>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -126,6 +130,8 @@ struct RawProbe {
     concurrency: Option<usize>,
     follow_redirects: Option<bool>,
     user_agent: Option<String>,
+    #[serde(default)]
+    witnesses: Vec<EnvString>,
 }
 
 /// `[dns]`: the common keys, and the provider's keys for the DNS registry
@@ -259,6 +265,12 @@ pub struct Config {
     /// Where the config's `${NAME}`s came from; credentials are read from
     /// it on every run.
     pub settings: Settings,
+    /// `[consensus]`: probers that vote before traffic moves; absent = this
+    /// prober acts alone.
+    pub consensus: Option<ConsensusSettings>,
+    /// `[probe] witnesses`: neutral endpoints that prove this prober's own
+    /// network; when every one fails, the prober neither votes nor writes.
+    pub witnesses: Vec<Check>,
 }
 
 /// `[dns]`.
@@ -495,9 +507,11 @@ type VResult<T> = Result<T, ConfigError>;
 const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "OPTIONS", "PATCH", "DELETE"];
 
 impl Validator<'_> {
-    fn config(&mut self, raw: RawConfig) -> VResult<Config> {
+    fn config(&mut self, mut raw: RawConfig) -> VResult<Config> {
         self.lengths(&raw)?;
+        let witnesses = std::mem::take(&mut raw.probe.witnesses);
         let probe = self.probe(raw.probe)?;
+        let witnesses = self.witnesses(witnesses)?;
         let dns = self.dns(raw.dns)?;
         if raw.groups.is_empty() {
             return Err(self.err(
@@ -552,6 +566,10 @@ impl Validator<'_> {
             Some(_) => return Err(self.err(&[Seg::Key("prober")], "must not be empty")),
             None => default_prober(),
         };
+        let consensus = match raw.consensus {
+            Some(c) => Some(self.consensus(c, &prober)?),
+            None => None,
+        };
         Ok(Config {
             path: self.file.to_path_buf(),
             prober,
@@ -562,6 +580,8 @@ impl Validator<'_> {
             alerts,
             warnings: std::mem::take(&mut self.warnings),
             settings: Settings::process(),
+            consensus,
+            witnesses,
         })
     }
 

@@ -23,6 +23,7 @@
 use std::collections::HashMap;
 
 mod active;
+pub mod consensus;
 mod failover;
 mod rescue;
 

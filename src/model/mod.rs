@@ -2,6 +2,7 @@
 //! no I/O and no import of any other part of the crate (tests/structure.rs
 //! checks this). Stages depend on the model, never on each other's types.
 //!
+//! - [`consensus`]: the probers' votes kept in DNS, and their settings;
 //! - [`target`]: groups, targets, checks and probe settings (what is watched);
 //! - [`health`]: the evidence of probes and the verdict;
 //! - [`record`]: DNS records, their keys, the changes the tool plans and
@@ -12,6 +13,7 @@
 //! - [`duration`]: durations as written and read by people;
 //! - [`limits`]: the documented bounds of config values.
 
+pub mod consensus;
 pub mod duration;
 pub mod event;
 pub mod health;
