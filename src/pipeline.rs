@@ -13,7 +13,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ProviderSettings};
 use crate::decide::{self, Event, EventKind, Severity};
 use crate::dns::{self, ChangeOp, DnsProvider, Record};
-use crate::notify::{self, repeat, Alert, Channelled};
+use crate::notify::{self, repeat, Channelled};
 use crate::probe::{Prober, TargetOutcome};
 use crate::report::{ChangeResult, ChangeStatus, GroupReport, RunReport, Timings};
 
@@ -46,7 +46,7 @@ impl Deps {
         };
         Ok(Deps {
             dns,
-            channels: notify::build(&cfg.alerts, clock.clone())?,
+            channels: notify::build(&cfg.alerts, clock.clone()).map_err(|e| e.to_string())?,
             clock,
             prober: Prober::new(&cfg.probe).map_err(|e| e.to_string())?,
         })
@@ -369,7 +369,7 @@ pub async fn run_once(deps: &Deps, cfg: &Config, opts: &RunOptions) -> RunReport
             HashMap::new()
         };
         let mut delivered = Default::default();
-        if let Some(mut alert) = Alert::from_report(&report, &cfg.alert_timezone) {
+        if let Some(mut alert) = report.alert(&cfg.alert_timezone) {
             if standing {
                 let plain = states
                     .iter()

@@ -196,5 +196,5 @@ async fn api_errors_and_bad_credentials_are_reported() {
         Arc::new(SystemClock),
     )
     .unwrap_err();
-    assert!(e.contains(&envs.0), "{e}");
+    assert!(e.to_string().contains(&envs.0), "{e}");
 }

@@ -21,8 +21,13 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Alert, Error, Notifier};
+use super::config::{
+    check_items, check_len, env_str, required, ChannelSettings, ChannelType, KeyError, Section,
+};
+use super::{Alert, BuildError, Error, Notifier};
 use crate::clock::Clock;
+use crate::model::limits::string_limits::{ENV_NAME, NAME, SHORT_TEXT, URL};
+use crate::model::secret::EnvString;
 use crate::tencent::{self, Client, ClientOptions, Credentials, Service};
 
 /// Tencent Cloud SMS; SendSms allows 3000 requests/s (reference §2).
@@ -35,6 +40,25 @@ pub static SERVICE: Service = Service {
 pub const DEFAULT_ENDPOINT: &str = "https://sms.tencentcloudapi.com";
 /// API limit per request (reference §4).
 pub const MAX_NUMBERS: usize = 200;
+/// `type = "sms"`.
+pub const TYPE: ChannelType = ChannelType {
+    name: "sms",
+    keys: &[
+        "sdk_app_id",
+        "sign_name",
+        "template_id",
+        "phone_numbers",
+        "region",
+        "endpoint",
+        "template_params",
+        "param_max_len",
+        "secret_id_env",
+        "secret_key_env",
+        "session_token_env",
+    ],
+    parse,
+};
+
 const PLACEHOLDERS: [&str; 6] = ["name", "event", "regions", "severity", "prober", "time"];
 
 /// `[[alert]] type = "sms"` keys.
@@ -254,6 +278,81 @@ impl SmsConfig {
     }
 }
 
+/// Take the `type = "sms"` keys out of `section` and validate them.
+fn parse(section: &mut Section) -> Result<Box<dyn ChannelSettings>, KeyError> {
+    let sdk_app_id: Option<EnvString> = section.take("sdk_app_id")?;
+    let sign_name: Option<EnvString> = section.take("sign_name")?;
+    let template_id: Option<EnvString> = section.take("template_id")?;
+    let phone_numbers: Option<Vec<EnvString>> = section.take("phone_numbers")?;
+    let region: Option<String> = section.take("region")?;
+    let endpoint: Option<EnvString> = section.take("endpoint")?;
+    let template_params: Option<Vec<String>> = section.take("template_params")?;
+    let param_max_len: Option<usize> = section.take("param_max_len")?;
+    let secret_id_env: Option<String> = section.take("secret_id_env")?;
+    let secret_key_env: Option<String> = section.take("secret_key_env")?;
+    let session_token_env: Option<String> = section.take("session_token_env")?;
+    for (k, v, max) in [
+        ("sdk_app_id", env_str(&sdk_app_id), NAME),
+        ("sign_name", env_str(&sign_name), NAME),
+        ("template_id", env_str(&template_id), NAME),
+        ("region", region.as_deref(), NAME),
+        ("endpoint", env_str(&endpoint), URL),
+        ("secret_id_env", secret_id_env.as_deref(), ENV_NAME),
+        ("secret_key_env", secret_key_env.as_deref(), ENV_NAME),
+        ("session_token_env", session_token_env.as_deref(), ENV_NAME),
+    ] {
+        check_len(k, v, max)?;
+    }
+    let numbers = phone_numbers.iter().flatten().map(|s| s.0.as_str());
+    check_items("phone_numbers", numbers, SHORT_TEXT)?;
+    let params = template_params.iter().flatten().map(String::as_str);
+    check_items("template_params", params, SHORT_TEXT)?;
+
+    let d = SmsConfig::defaults();
+    let sdk_app_id = required(sdk_app_id, "sdk_app_id", "sms")?;
+    let template_id = required(template_id, "template_id", "sms")?;
+    let phone_numbers = required(phone_numbers, "phone_numbers", "sms")?;
+    // Messages about these quote them as written: a value from `${NAME}`
+    // shows as the reference.
+    let mut written: Vec<EnvString> = vec![sdk_app_id.clone(), template_id.clone()];
+    written.extend(phone_numbers.iter().cloned());
+    written.extend(endpoint.iter().cloned());
+    let quote = |v: &str| {
+        written
+            .iter()
+            .find(|w| w.0 == v)
+            .map_or_else(|| format!("{v:?}"), EnvString::quoted)
+    };
+    let cfg = SmsConfig {
+        sdk_app_id: sdk_app_id.0,
+        sign_name: sign_name.map(|s| s.0).unwrap_or_default(),
+        template_id: template_id.0,
+        phone_numbers: phone_numbers.into_iter().map(|s| s.0).collect(),
+        region: region.unwrap_or(d.region),
+        endpoint: endpoint.map(|e| e.0),
+        template_params: template_params.unwrap_or(d.template_params),
+        param_max_len: param_max_len.unwrap_or(d.param_max_len),
+        secret_id_env: secret_id_env.unwrap_or(d.secret_id_env),
+        secret_key_env: secret_key_env.unwrap_or(d.secret_key_env),
+        session_token_env: session_token_env.unwrap_or(d.session_token_env),
+    };
+    section.finish()?;
+    cfg.validate_quoting(&quote)
+        .map_err(|(k, m)| (Some(k), m))?;
+    Ok(Box::new(cfg))
+}
+
+impl ChannelSettings for SmsConfig {
+    fn build(
+        &self,
+        name: &str,
+        _timeout: Duration,
+        clock: &Arc<dyn Clock>,
+    ) -> Result<Arc<dyn Notifier>, BuildError> {
+        Ok(Arc::new(Sms::new(name, self.clone(), clock.clone())?))
+    }
+}
+
 fn unknown_placeholder(s: &str) -> Option<String> {
     let mut rest = s;
     while let Some(i) = rest.find('{') {
@@ -321,12 +420,13 @@ impl Sms {
         name: impl Into<String>,
         cfg: SmsConfig,
         clock: Arc<dyn Clock>,
-    ) -> Result<Sms, String> {
+    ) -> Result<Sms, BuildError> {
         let creds = Credentials::from_env(
             &cfg.secret_id_env,
             &cfg.secret_key_env,
             &cfg.session_token_env,
-        )?;
+        )
+        .map_err(BuildError::Credentials)?;
         let mut opts = ClientOptions::new(
             cfg.endpoint
                 .clone()
@@ -338,7 +438,7 @@ impl Sms {
         opts.region = Some(cfg.region.clone());
         Ok(Sms {
             name: name.into(),
-            client: Client::new(&SERVICE, creds, opts, clock)?,
+            client: Client::new(&SERVICE, creds, opts, clock).map_err(BuildError::Setup)?,
             cfg,
         })
     }
@@ -433,109 +533,5 @@ impl Notifier for Sms {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::decide::{Event, EventKind, Severity};
-    use crate::notify::AlertEvent;
-    use chrono::TimeZone;
-
-    fn cfg() -> SmsConfig {
-        SmsConfig {
-            sdk_app_id: "1400006666".into(),
-            sign_name: "腾讯云".into(),
-            template_id: "1110".into(),
-            phone_numbers: vec!["+8613711112222".into()],
-            region: default_region(),
-            endpoint: None,
-            template_params: default_params(),
-            param_max_len: 6,
-            secret_id_env: default_id_env(),
-            secret_key_env: default_key_env(),
-            session_token_env: default_token_env(),
-        }
-    }
-
-    fn alert() -> Alert {
-        let ev = |group: &str, kind, regions: &[&str]| AlertEvent {
-            event: Event {
-                kind,
-                severity: Severity::Critical,
-                group: group.into(),
-                regions: regions.iter().map(|r| r.to_string()).collect(),
-                message: "m".into(),
-            },
-            record: "api.example.com CNAME [默认]".into(),
-            evidence: vec![],
-            changes: vec![],
-            standing: None,
-        };
-        Alert {
-            severity: Severity::Critical,
-            title: "t".into(),
-            drill: false,
-            test: false,
-            prober: "ap-hongkong".into(),
-            at: Utc.with_ymd_and_hms(2026, 11, 22, 3, 4, 5).unwrap(),
-            timezone: "Asia/Shanghai".into(),
-            events: vec![
-                ev("api", EventKind::Failover, &["ap-shanghai"]),
-                ev("www", EventKind::Failover, &["ap-shanghai", "ap-beijing"]),
-            ],
-        }
-    }
-    use chrono::Utc;
-
-    #[test]
-    fn a_good_config_validates_and_bad_keys_are_named() {
-        assert_eq!(cfg().validate(), Ok(()));
-        let bad = |f: fn(&mut SmsConfig)| {
-            let mut c = cfg();
-            f(&mut c);
-            c.validate().unwrap_err().0
-        };
-        assert_eq!(
-            bad(|c| c.phone_numbers = vec!["13711112222".into()]),
-            "phone_numbers"
-        );
-        assert_eq!(bad(|c| c.phone_numbers = vec![]), "phone_numbers");
-        assert_eq!(
-            bad(|c| c.phone_numbers = vec!["+8613711112222".into(), "+14155550100".into()]),
-            "phone_numbers"
-        );
-        assert_eq!(bad(|c| c.sign_name = String::new()), "sign_name");
-        assert_eq!(bad(|c| c.sdk_app_id = "app".into()), "sdk_app_id");
-        assert_eq!(
-            bad(|c| c.template_params = vec!["{nope}".into()]),
-            "template_params"
-        );
-        assert_eq!(bad(|c| c.param_max_len = 0), "param_max_len");
-        assert_eq!(bad(|c| c.endpoint = Some("ftp://x".into())), "endpoint");
-        assert_eq!(bad(|c| c.secret_key_env = "1BAD".into()), "secret_key_env");
-        let mut intl = cfg();
-        intl.phone_numbers = vec!["+14155550100".into()];
-        intl.sign_name = String::new();
-        assert_eq!(
-            intl.validate(),
-            Ok(()),
-            "no signature needed outside mainland China"
-        );
-    }
-
-    #[test]
-    fn placeholders_are_filled_and_cut() {
-        let a = alert();
-        assert_eq!(fill("{name}", &a, 20), "api,www");
-        assert_eq!(fill("{event}", &a, 20), "failover");
-        assert_eq!(fill("{regions}", &a, 40), "ap-shanghai,ap-beijing");
-        assert_eq!(fill("{severity}@{prober}", &a, 40), "critical@ap-hongkong");
-        assert_eq!(fill("{time}", &a, 6), "11:04", "Beijing time");
-        assert_eq!(fill("{regions}", &a, 6), "ap-sha");
-        assert_eq!(fill("宕机{name}", &a, 3), "宕机a", "cut by characters");
-    }
-
-    #[test]
-    fn numbers_are_masked() {
-        assert_eq!(mask("+8613711112222"), "+86137****2222");
-        assert_eq!(mask("+1234"), "****");
-    }
-}
+#[path = "sms_tests.rs"]
+mod tests;
