@@ -1,5 +1,6 @@
 //! Unit tests of `sms.rs`: validation, placeholders, masking.
 
+use super::config::*;
 use super::*;
 use crate::model::event::{Event, EventKind, Severity};
 use crate::notify::AlertEvent;
