@@ -451,3 +451,66 @@ impl SignedWebhook {
         Ok(SignedWebhook { webhook, secret })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<RawAlert, String> {
+        toml::from_str::<RawAlert>(text).map_err(|e| e.message().to_string())
+    }
+
+    #[test]
+    fn the_registry_names_each_type_once_and_no_channel_takes_a_common_key() {
+        for (i, c) in CHANNELS.iter().enumerate() {
+            assert!(
+                CHANNELS[..i].iter().all(|o| o.name != c.name),
+                "{} twice",
+                c.name
+            );
+            for k in c.keys {
+                assert!(!COMMON.contains(k), "{}: {k} is a common key", c.name);
+            }
+        }
+        assert_eq!(
+            types(),
+            "\"console\", \"email\", \"wecom\", \"sms\", \"dingtalk\", \"feishu\" or \"webhook\""
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_while_parsing_and_a_key_of_another_channel_does_not_apply() {
+        let e = parse("type = \"console\"\nwebhok = \"x\"\n").unwrap_err();
+        assert!(
+            e.starts_with("unknown field `webhok`, expected one of `type`, `name`, `min_severity`"),
+            "{e}"
+        );
+        assert!(
+            e.contains("`session_token_env`") && e.contains("`headers`"),
+            "{e}"
+        );
+        assert_eq!(parse("name = \"x\"\n").unwrap_err(), "missing field `type`");
+
+        let raw = parse("type = \"console\"\nwebhook = \"https://x.example/y\"\n").unwrap();
+        let (k, m) = validate(raw).unwrap_err();
+        assert_eq!(k, Some("webhook"));
+        assert_eq!(
+            m,
+            "`webhook` does not apply to an alert of type \"console\""
+        );
+    }
+
+    #[test]
+    fn a_channel_key_of_the_wrong_type_is_an_error_on_that_key() {
+        let raw = parse(
+            "type = \"wecom\"\nwebhook = \"https://x.example/y\"\nmentioned_mobile_list = \"1\"\n",
+        )
+        .unwrap();
+        let (k, m) = validate(raw).unwrap_err();
+        assert_eq!(k, Some("mentioned_mobile_list"));
+        assert!(
+            m.starts_with("invalid type: string \"1\", expected a sequence"),
+            "{m}"
+        );
+    }
+}

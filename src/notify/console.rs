@@ -64,3 +64,24 @@ impl Notifier for Console {
         .map_err(|e| Error::Transport(e.to_string()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::config::{validate, RawAlert};
+
+    #[test]
+    fn a_console_section_has_no_keys_of_its_own_and_builds_the_console() {
+        let raw: RawAlert = toml::from_str("type = \"console\"\nname = \"stderr\"\n").unwrap();
+        let cfg = validate(raw).unwrap();
+        assert_eq!(cfg.channel.kind(), "console");
+        assert!(cfg.channel.settings::<Config>().is_some());
+        let clock: Arc<dyn Clock> = Arc::new(crate::clock::SystemClock);
+        let n = cfg.channel.build(&cfg.name, cfg.timeout, &clock).unwrap();
+        assert_eq!((n.channel(), n.name()), ("console", "stderr"));
+
+        let raw: RawAlert =
+            toml::from_str("type = \"console\"\nurl = \"https://x.example/\"\n").unwrap();
+        assert_eq!(validate(raw).unwrap_err().0, Some("url"));
+    }
+}
