@@ -559,7 +559,7 @@ impl Validator<'_> {
         }
         let alert_timezone = raw.alert_timezone.unwrap_or_else(|| "Asia/Shanghai".into());
         if let Err(msg) = crate::notify::config::validate_timezone(&alert_timezone) {
-            return Err(self.err(&[Seg::Key("alert_timezone")], msg));
+            return Err(self.err(&[Seg::Key("alert_timezone")], msg.to_string()));
         }
         let prober = match raw.prober {
             Some(p) if !p.0.trim().is_empty() => p.0.trim().to_string(),

@@ -37,13 +37,16 @@ impl Validator<'_> {
         if n == 0 || n > MAX_PROBERS {
             return Err(self.err(
                 &key("probers"),
-                format!("list 1 to {MAX_PROBERS} prober names, one per region that runs the function"),
+                format!(
+                    "list 1 to {MAX_PROBERS} prober names, one per region that runs the function"
+                ),
             ));
         }
         for (i, p) in raw.probers.iter().enumerate() {
             let plain = !p.is_empty()
                 && p.len() <= MAX_PROBER_NAME
-                && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
             if !plain {
                 return Err(self.err(
                     &[Seg::Key("consensus"), Seg::Key("probers"), Seg::Index(i)],
@@ -115,9 +118,15 @@ impl Validator<'_> {
                     .rsplit_once(':')
                     .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
                 if !ok {
-                    return Err(self.err(&path, format!("{}: expected tcp://host:port", w.quoted())));
+                    return Err(
+                        self.err(&path, format!("{}: expected tcp://host:port", w.quoted()))
+                    );
                 }
-                let shown = w.shown().strip_prefix("tcp://").unwrap_or(w.shown()).to_string();
+                let shown = w
+                    .shown()
+                    .strip_prefix("tcp://")
+                    .unwrap_or(w.shown())
+                    .to_string();
                 let addr = if w.is_expanded() {
                     EnvString::expand(&shown, &super::env_lookup)
                         .unwrap_or_else(|_| EnvString::literal(addr))
@@ -140,7 +149,10 @@ impl Validator<'_> {
             } else {
                 return Err(self.err(
                     &path,
-                    format!("{}: expected an http(s):// URL or tcp://host:port", w.quoted()),
+                    format!(
+                        "{}: expected an http(s):// URL or tcp://host:port",
+                        w.quoted()
+                    ),
                 ));
             }
         }

@@ -462,13 +462,16 @@ fn an_sms_alert_is_validated_through_the_config_file() {
         "{ALERT_BASE}\n[[alert]]\ntype = \"sms\"\nsdk_app_id = \"1400006666\"\nsign_name = \"腾讯云\"\ntemplate_id = \"1110\"\nphone_numbers = [\"+8613711112222\"]\ntemplate_params = [\"{{name}}\", \"{{event}}\"]\n"
     );
     let c = parse(&ok).unwrap();
-    match &c.alerts[0].channel {
-        crate::notify::config::Channel::Sms(s) => {
+    match c.alerts[0]
+        .channel
+        .settings::<crate::notify::sms::SmsConfig>()
+    {
+        Some(s) => {
             assert_eq!(s.region, "ap-guangzhou");
             assert_eq!(s.param_max_len, 6);
             assert_eq!(s.secret_key_env, "TENCENTCLOUD_SECRETKEY");
         }
-        other => panic!("{other:?}"),
+        None => panic!("{:?}", c.alerts[0].channel),
     }
     let e = err(&ok.replace("template_id = \"1110\"\n", ""));
     assert_eq!(e.key, "alert[0].template_id");

@@ -283,23 +283,17 @@ fn write_json<T: serde::Serialize>(value: &T) -> std::io::Result<()> {
 
 /// `notify-test`: one test alert per channel, ignoring their filters.
 async fn notify_test(cfg: &Config, json: bool) -> u8 {
-    use dns_failover::notify;
     if cfg.alerts.is_empty() {
         eprintln!("error: no [[alert]] channel is configured");
         return 2;
     }
-    let channels = match notify::build(
-        &cfg.alerts,
-        std::sync::Arc::new(dns_failover::clock::SystemClock),
-    ) {
-        Ok(c) => c,
+    let deliveries = match pipeline::notify_test(cfg).await {
+        Ok(d) => d,
         Err(e) => {
             eprintln!("error: {e}");
             return 2;
         }
     };
-    let alert = notify::Alert::test(&cfg.prober, &cfg.alert_timezone, chrono::Utc::now());
-    let deliveries = notify::send_all(&channels, &alert, None).await;
     if json {
         if let Err(e) = write_json(&deliveries) {
             eprintln!("error: cannot write the results: {e}");

@@ -1,6 +1,8 @@
 //! The run report: everything one pass saw, decided, changed and sent.
 //! Returned as JSON to SCF and by `--json`; rendered as text for people by
 //! [`RunReport::render_text`]. The library never prints; the CLI does.
+//! The report side also builds the run's [`Alert`] ([`RunReport::alert`]):
+//! notify reads alerts, never reports.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -8,7 +10,7 @@ use serde::Serialize;
 use crate::decide::{Event, Severity};
 use crate::dns::{Change, Record};
 pub use crate::model::record::ChangeStatus;
-use crate::notify::Delivery;
+use crate::notify::{self, Alert, AlertEvent, ChangeNote, Delivery, RegionEvidence};
 use crate::probe::TargetOutcome;
 
 /// A change and its outcome.
@@ -100,6 +102,72 @@ impl RunReport {
             .iter()
             .flat_map(|g| g.changes.iter())
             .filter(|c| c.status == ChangeStatus::Applied)
+    }
+
+    /// The run's alert: every alerting event ([`notify::alerts_on`]), with
+    /// the evidence of its regions and the changes of its group; times shown
+    /// in `timezone` beside UTC. `None` when nothing alert-worthy happened.
+    pub fn alert(&self, timezone: &str) -> Option<Alert> {
+        let report = self;
+        let mut events = Vec::new();
+        for g in &report.groups {
+            for e in g
+                .events
+                .iter()
+                .filter(|e| notify::alerts_on(e.kind, e.severity))
+            {
+                let evidence = g
+                    .targets
+                    .iter()
+                    .filter(|t| e.regions.contains(&t.region))
+                    .map(|t| RegionEvidence {
+                        region: t.region.clone(),
+                        endpoint: t.endpoint.clone(),
+                        health: t.health,
+                        attempts: t.attempts.clone(),
+                    })
+                    .collect();
+                let changes = g
+                    .changes
+                    .iter()
+                    .filter(|c| e.regions.contains(&c.change.region))
+                    .filter(|c| c.change.moves_traffic())
+                    .map(|c| ChangeNote {
+                        summary: c.change.summary(),
+                        status: c.status,
+                        ttl: c.record.as_ref().map(|r| r.ttl),
+                        error: c.error.clone(),
+                    })
+                    .collect();
+                events.push(AlertEvent {
+                    event: e.clone(),
+                    record: g.record.clone(),
+                    evidence,
+                    changes,
+                    standing: None,
+                });
+            }
+        }
+        if events.is_empty() {
+            return None;
+        }
+        let severity = events
+            .iter()
+            .map(|e| e.event.severity)
+            .max()
+            .unwrap_or(Severity::Info);
+        let drill = report.drill.is_some();
+        let title = notify::title_of(&events, drill);
+        Some(Alert {
+            severity,
+            title,
+            drill,
+            test: false,
+            prober: report.prober.clone(),
+            at: report.started_at,
+            timezone: timezone.to_string(),
+            events,
+        })
     }
 
     /// A compact text rendering for people.

@@ -17,7 +17,7 @@ use sha2::Sha256;
 
 use dns_failover::config::{EnvString, HumanDuration, Secret};
 use dns_failover::decide::{Event, EventKind, Severity};
-use dns_failover::notify::config::{validate, RawAlert};
+use dns_failover::notify::config::{AlertConfig, KeyError};
 use dns_failover::notify::{self, Alert, AlertEvent, ChangeNote, Channelled, RegionEvidence};
 use dns_failover::probe::{Attempt, FailureClass, Health};
 use dns_failover::report::ChangeStatus;
@@ -79,6 +79,72 @@ fn sample_alert(n: usize, drill: bool) -> Alert {
     }
 }
 
+/// An `[[alert]]` as the tests write it: one field per key. [`validate`]
+/// turns it into the table the config file would hold and validates that.
+#[derive(Default)]
+struct RawAlert {
+    kind: String,
+    timeout: Option<HumanDuration>,
+    repeat_every: Option<HumanDuration>,
+    smtp_host: Option<EnvString>,
+    smtp_port: Option<i64>,
+    tls: Option<String>,
+    username: Option<EnvString>,
+    password: Option<Secret>,
+    from: Option<EnvString>,
+    to: Option<Vec<EnvString>>,
+    ca_file: Option<EnvString>,
+    webhook: Option<Secret>,
+    secret: Option<Secret>,
+    mentioned_mobile_list: Option<Vec<EnvString>>,
+    url: Option<Secret>,
+    headers: Option<BTreeMap<String, Secret>>,
+}
+
+fn validate(r: RawAlert) -> Result<AlertConfig, KeyError> {
+    use toml::Value;
+    let mut t = toml::Table::new();
+    let mut put = |k: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            t.insert(k.to_string(), v);
+        }
+    };
+    let env = |v: Option<EnvString>| v.map(|v| Value::String(v.0));
+    let secret = |v: Option<Secret>| v.map(|v| Value::String(v.expose().to_string()));
+    let envs = |v: Option<Vec<EnvString>>| {
+        v.map(|l| Value::Array(l.into_iter().map(|s| Value::String(s.0)).collect()))
+    };
+    put("smtp_host", env(r.smtp_host));
+    put("smtp_port", r.smtp_port.map(Value::Integer));
+    put("tls", r.tls.map(Value::String));
+    put("username", env(r.username));
+    put("password", secret(r.password));
+    put("from", env(r.from));
+    put("to", envs(r.to));
+    put("ca_file", env(r.ca_file));
+    put("webhook", secret(r.webhook));
+    put("secret", secret(r.secret));
+    put("mentioned_mobile_list", envs(r.mentioned_mobile_list));
+    put("url", secret(r.url));
+    put(
+        "headers",
+        r.headers.map(|h| {
+            Value::Table(
+                h.into_iter()
+                    .map(|(k, v)| (k, Value::String(v.expose().to_string())))
+                    .collect(),
+            )
+        }),
+    );
+    dns_failover::notify::config::validate(dns_failover::notify::config::RawAlert {
+        kind: r.kind,
+        timeout: r.timeout,
+        repeat_every: r.repeat_every,
+        section: t,
+        ..Default::default()
+    })
+}
+
 fn raw(kind: &str) -> RawAlert {
     RawAlert {
         kind: kind.into(),
@@ -91,7 +157,12 @@ fn channels(raws: Vec<RawAlert>) -> Vec<Channelled> {
         .into_iter()
         .map(|r| validate(r).map_err(|(k, m)| format!("{k:?}: {m}")).unwrap())
         .collect();
-    notify::build(&cfgs, std::sync::Arc::new(dns_failover::clock::SystemClock)).unwrap()
+    notify::build(
+        &cfgs,
+        std::sync::Arc::new(dns_failover::clock::SystemClock),
+        &|n| std::env::var(n).ok(),
+    )
+    .unwrap()
 }
 
 fn hmac_b64(key: &[u8], msg: &[u8]) -> String {

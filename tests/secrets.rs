@@ -967,9 +967,14 @@ async fn debug_output_of_the_loaded_config_and_clients_shows_no_secret() {
         .unwrap();
     assert_clean("Debug of the DNSPod provider", &format!("{p:?}"));
     for a in &cfg.alerts {
-        if let dns_failover::notify::config::Channel::Sms(c) = &a.channel {
-            let sms = dns_failover::notify::sms::Sms::new("sms", c.clone(), Arc::new(SystemClock))
-                .unwrap();
+        if let Some(c) = a.channel.settings::<dns_failover::notify::sms::SmsConfig>() {
+            let sms = dns_failover::notify::sms::Sms::new(
+                "sms",
+                c.clone(),
+                Arc::new(SystemClock),
+                &|n| std::env::var(n).ok(),
+            )
+            .unwrap();
             assert_clean("Debug of the SMS channel", &format!("{sms:?}"));
         }
     }

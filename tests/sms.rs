@@ -85,6 +85,7 @@ async fn an_alert_is_sent_signed_with_region_and_token() {
         "oncall",
         config(&fake, &envs, &["+8613711112222", "+8613711113333"]),
         Arc::new(SystemClock),
+        &|n| std::env::var(n).ok(),
     )
     .unwrap();
     assert_eq!(sms.channel(), "sms");
@@ -129,6 +130,7 @@ async fn a_number_the_api_rejects_fails_the_channel_with_its_code() {
         "oncall",
         config(&fake, &envs, &["+8613711112222", "+8613711113333"]),
         Arc::new(SystemClock),
+        &|n| std::env::var(n).ok(),
     )
     .unwrap();
     match sms.send(&alert()).await.unwrap_err() {
@@ -154,6 +156,7 @@ async fn api_errors_and_bad_credentials_are_reported() {
         "oncall",
         config(&fake, &envs, &["+8613711112222"]),
         Arc::new(SystemClock),
+        &|n| std::env::var(n).ok(),
     )
     .unwrap();
     fake.inject(
@@ -177,6 +180,7 @@ async fn api_errors_and_bad_credentials_are_reported() {
         "oncall",
         config(&fake, &envs, &["+8613711112222"]),
         Arc::new(SystemClock),
+        &|n| std::env::var(n).ok(),
     )
     .unwrap();
     match sms.send(&alert()).await.unwrap_err() {
@@ -194,7 +198,8 @@ async fn api_errors_and_bad_credentials_are_reported() {
         "oncall",
         config(&fake, &envs, &["+8613711112222"]),
         Arc::new(SystemClock),
+        &|n| std::env::var(n).ok(),
     )
     .unwrap_err();
-    assert!(e.contains(&envs.0), "{e}");
+    assert!(e.to_string().contains(&envs.0), "{e}");
 }

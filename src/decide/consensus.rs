@@ -134,7 +134,11 @@ mod tests {
             &settings(2),
             "abcd",
             3,
-            &[ballot(0, "dhh", true), ballot(1, "hhh", true), ballot(2, "hhh", true)],
+            &[
+                ballot(0, "dhh", true),
+                ballot(1, "hhh", true),
+                ballot(2, "hhh", true),
+            ],
         );
         assert_eq!(t.health, vec![Health::Healthy; 3]);
         assert_eq!(t.writer, Some(0));
@@ -146,9 +150,16 @@ mod tests {
             &settings(2),
             "abcd",
             3,
-            &[ballot(0, "hdh", true), ballot(1, "hdh", true), ballot(2, "hhh", true)],
+            &[
+                ballot(0, "hdh", true),
+                ballot(1, "hdh", true),
+                ballot(2, "hhh", true),
+            ],
         );
-        assert_eq!(t.health, vec![Health::Healthy, Health::Down, Health::Healthy]);
+        assert_eq!(
+            t.health,
+            vec![Health::Healthy, Health::Down, Health::Healthy]
+        );
         assert!(t.no_quorum.is_empty());
     }
 
@@ -179,7 +190,12 @@ mod tests {
         assert_eq!(t.health, vec![Health::Unknown, Health::Degraded]);
         assert_eq!(t.no_quorum, vec![0]);
         // A quorum of one: a healthy vote wins over a down one.
-        let t = tally(&settings(1), "abcd", 1, &[ballot(0, "d", true), ballot(1, "h", true)]);
+        let t = tally(
+            &settings(1),
+            "abcd",
+            1,
+            &[ballot(0, "d", true), ballot(1, "h", true)],
+        );
         assert_eq!(t.health, vec![Health::Healthy]);
     }
 }

@@ -107,7 +107,11 @@ pub fn digest(group: &Group) -> String {
 impl Vote {
     /// The remark that carries this vote.
     pub fn to_remark(&self) -> String {
-        let states: String = self.targets.iter().map(|(h, _)| health_letter(*h)).collect();
+        let states: String = self
+            .targets
+            .iter()
+            .map(|(h, _)| health_letter(*h))
+            .collect();
         let since: Vec<String> = self
             .targets
             .iter()
@@ -155,7 +159,10 @@ fn base36(mut n: u64) -> String {
 /// Key of a group's vote records: `_dns-failover-vote-<type>.<subdomain>`
 /// (a wildcard label becomes `_wildcard`), type A, same domain and line.
 pub fn vote_key(key: &RecordKey) -> RecordKey {
-    let prefix = format!("_dns-failover-vote-{}", key.rtype.as_str().to_ascii_lowercase());
+    let prefix = format!(
+        "_dns-failover-vote-{}",
+        key.rtype.as_str().to_ascii_lowercase()
+    );
     let sub = if key.subdomain == "@" || key.subdomain.is_empty() {
         prefix
     } else {
@@ -200,7 +207,12 @@ mod tests {
             targets: (0..10)
                 .map(|i| {
                     (
-                        [Health::Healthy, Health::Down, Health::Degraded, Health::Unknown][i % 4],
+                        [
+                            Health::Healthy,
+                            Health::Down,
+                            Health::Degraded,
+                            Health::Unknown,
+                        ][i % 4],
                         t + chrono::Duration::seconds(i as i64),
                     )
                 })

@@ -1,23 +1,101 @@
 //! `[[alert]]` sections: one per channel. The keys common to every channel
 //! (`type`, `name`, `min_severity`, `events`, `timeout`, `repeat_every`) are
-//! validated here; each channel's own keys by its file's `validate`
-//! (`email.rs`, `wecom.rs`, ...), before any network call. Secrets are
-//! [`Secret`]s, read from `${ENV}` placeholders.
+//! read and validated here; the rest go, as written, to the channel named by
+//! `type`, which reads them from its [`Section`] in its own file
+//! (`email.rs`, `wecom.rs`, ...), before any network call.
+//!
+//! Adding a channel: a file with its settings type, a [`ChannelType`] const
+//! (`name`, `keys`, `parse`) and an impl of [`ChannelSettings`]; one line in
+//! [`CHANNELS`]; a test file. Nothing here imports the crate's `config`: it
+//! calls [`validate`] on each `[[alert]]` it deserialised.
 
-use std::collections::BTreeMap;
+use std::any::Any;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
-use crate::config::{duration_limits, EnvString, HumanDuration, Secret};
-use crate::decide::{EventKind, Severity};
+use super::{BuildError, Notifier};
+use crate::clock::Clock;
+use crate::model::duration::HumanDuration;
+use crate::model::event::{EventKind, Severity};
+use crate::model::limits::{duration_limits, string_limits};
+use crate::model::secret::{EnvString, Secret};
 
-/// The raw `[[alert]]` table as written in the file. One flat table for every
-/// channel type; a key that the chosen `type` does not use is an error.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Every channel type, in the order the "unknown alert type" message lists
+/// them. Adding a channel is one line here (and its file).
+pub static CHANNELS: &[ChannelType] = &[
+    super::console::TYPE,
+    super::email::TYPE,
+    super::wecom::TYPE,
+    super::sms::TYPE,
+    super::dingtalk::TYPE,
+    super::feishu::TYPE,
+    super::webhook::TYPE,
+];
+
+/// One alert channel type, as the registry knows it.
+pub struct ChannelType {
+    /// The `type` value, e.g. `"wecom"`.
+    pub name: &'static str,
+    /// The channel's own keys, beside the common ones. A key of another
+    /// channel is refused ("does not apply"); a key of none is unknown.
+    pub keys: &'static [&'static str],
+    /// Read and validate the channel's keys, then [`Section::finish`].
+    pub parse: fn(&mut Section) -> Result<Box<dyn ChannelSettings>, KeyError>,
+}
+
+/// A channel's validated settings: they make the channel.
+pub trait ChannelSettings: fmt::Debug + Send + Sync + Any {
+    /// Make the channel named `name`, each try bounded by `timeout`.
+    /// Channels that hold credentials named by environment variables (SMS)
+    /// read them through `lookup` (the config's settings) here, so this runs
+    /// once per pass.
+    fn build(
+        &self,
+        name: &str,
+        timeout: Duration,
+        clock: &Arc<dyn Clock>,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Arc<dyn Notifier>, BuildError>;
+}
+
+/// The keys common to every `[[alert]]`, in the order serde lists them.
+const COMMON: [&str; 6] = [
+    "type",
+    "name",
+    "min_severity",
+    "events",
+    "timeout",
+    "repeat_every",
+];
+
+/// Every key an `[[alert]]` may have: the common ones, then each channel's
+/// in registry order (for the "unknown field" message and the order in
+/// which a key of another channel is reported).
+fn all_keys() -> &'static [&'static str] {
+    static KEYS: OnceLock<Vec<&'static str>> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let mut keys: Vec<&'static str> = COMMON.to_vec();
+        for k in CHANNELS.iter().flat_map(|c| c.keys) {
+            if !keys.contains(k) {
+                keys.push(k);
+            }
+        }
+        keys
+    })
+}
+
+/// Error of one `[[alert]]`: (key, message).
+pub type KeyError = (Option<&'static str>, String);
+
+/// The raw `[[alert]]` table as written in the file: the common keys, typed,
+/// and the channel's own keys as TOML values, read by the channel. A key
+/// that no channel knows is refused while parsing, with its line.
+#[derive(Debug, Default)]
 pub struct RawAlert {
-    #[serde(rename = "type")]
     pub kind: String,
     /// A label for reports; default: the type.
     pub name: Option<String>,
@@ -27,80 +105,118 @@ pub struct RawAlert {
     pub timeout: Option<HumanDuration>,
     /// Remind about a standing condition (all targets down, ...) this often.
     pub repeat_every: Option<HumanDuration>,
-    // -- email
-    pub smtp_host: Option<EnvString>,
-    pub smtp_port: Option<i64>,
-    pub tls: Option<String>,
-    pub username: Option<EnvString>,
-    pub password: Option<Secret>,
-    pub from: Option<EnvString>,
-    pub to: Option<Vec<EnvString>>,
-    pub ca_file: Option<EnvString>,
-    // -- wecom, dingtalk, feishu
-    pub webhook: Option<Secret>,
-    pub secret: Option<Secret>,
-    pub mentioned_mobile_list: Option<Vec<EnvString>>,
-    // -- webhook
-    pub url: Option<Secret>,
-    pub headers: Option<BTreeMap<String, Secret>>,
-    // -- sms (Tencent Cloud SendSms)
-    pub sdk_app_id: Option<EnvString>,
-    pub sign_name: Option<EnvString>,
-    pub template_id: Option<EnvString>,
-    pub phone_numbers: Option<Vec<EnvString>>,
-    pub region: Option<String>,
-    pub endpoint: Option<EnvString>,
-    pub template_params: Option<Vec<String>>,
-    pub param_max_len: Option<usize>,
-    pub secret_id_env: Option<String>,
-    pub secret_key_env: Option<String>,
-    pub session_token_env: Option<String>,
+    /// The channel's keys, values as written (`${NAME}` not yet expanded).
+    pub section: toml::Table,
 }
 
-/// Error of one `[[alert]]`: (key, message).
-pub type KeyError = (Option<&'static str>, String);
+/// A key of `[[alert]]`: a common one, or one some channel knows.
+enum Field {
+    Type,
+    Name,
+    MinSeverity,
+    Events,
+    Timeout,
+    RepeatEvery,
+    Channel(&'static str),
+}
 
-impl RawAlert {
-    /// The first channel-specific key that is set, with its name. Each
-    /// channel's `validate` takes the keys it uses, then calls this to reject
-    /// the rest ("`smtp_host` does not apply to type wecom").
-    pub fn leftover(&self) -> Option<&'static str> {
-        [
-            ("smtp_host", self.smtp_host.is_some()),
-            ("smtp_port", self.smtp_port.is_some()),
-            ("tls", self.tls.is_some()),
-            ("username", self.username.is_some()),
-            ("password", self.password.is_some()),
-            ("from", self.from.is_some()),
-            ("to", self.to.is_some()),
-            ("ca_file", self.ca_file.is_some()),
-            ("webhook", self.webhook.is_some()),
-            ("secret", self.secret.is_some()),
-            (
-                "mentioned_mobile_list",
-                self.mentioned_mobile_list.is_some(),
-            ),
-            ("url", self.url.is_some()),
-            ("headers", self.headers.is_some()),
-            ("sdk_app_id", self.sdk_app_id.is_some()),
-            ("sign_name", self.sign_name.is_some()),
-            ("template_id", self.template_id.is_some()),
-            ("phone_numbers", self.phone_numbers.is_some()),
-            ("region", self.region.is_some()),
-            ("endpoint", self.endpoint.is_some()),
-            ("template_params", self.template_params.is_some()),
-            ("param_max_len", self.param_max_len.is_some()),
-            ("secret_id_env", self.secret_id_env.is_some()),
-            ("secret_key_env", self.secret_key_env.is_some()),
-            ("session_token_env", self.session_token_env.is_some()),
-        ]
-        .into_iter()
-        .find(|(_, set)| *set)
-        .map(|(k, _)| k)
+impl<'de> Deserialize<'de> for Field {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Field;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("field identifier")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Field, E> {
+                Ok(match v {
+                    "type" => Field::Type,
+                    "name" => Field::Name,
+                    "min_severity" => Field::MinSeverity,
+                    "events" => Field::Events,
+                    "timeout" => Field::Timeout,
+                    "repeat_every" => Field::RepeatEvery,
+                    other => match all_keys().iter().find(|k| **k == other) {
+                        Some(k) => Field::Channel(k),
+                        None => return Err(E::unknown_field(other, all_keys())),
+                    },
+                })
+            }
+        }
+        d.deserialize_identifier(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawAlert {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawAlert;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("struct RawAlert")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawAlert, A::Error> {
+                let mut raw = RawAlert::default();
+                let mut kind = None;
+                while let Some(field) = map.next_key::<Field>()? {
+                    match field {
+                        Field::Type => kind = Some(map.next_value()?),
+                        Field::Name => raw.name = Some(map.next_value()?),
+                        Field::MinSeverity => raw.min_severity = Some(map.next_value()?),
+                        Field::Events => raw.events = Some(map.next_value()?),
+                        Field::Timeout => raw.timeout = Some(map.next_value()?),
+                        Field::RepeatEvery => raw.repeat_every = Some(map.next_value()?),
+                        Field::Channel(k) => {
+                            let v: toml::Value = map.next_value()?;
+                            raw.section.insert(k.to_string(), v);
+                        }
+                    }
+                }
+                raw.kind = kind.ok_or_else(|| de::Error::missing_field("type"))?;
+                Ok(raw)
+            }
+        }
+        d.deserialize_struct("RawAlert", all_keys(), V)
+    }
+}
+
+/// The keys of one `[[alert]]` that belong to its channel. The channel takes
+/// the keys it uses ([`Section::take`]), then [`Section::finish`] refuses
+/// the rest.
+#[derive(Debug)]
+pub struct Section {
+    kind: String,
+    table: toml::Table,
+}
+
+impl Section {
+    pub fn new(kind: impl Into<String>, table: toml::Table) -> Section {
+        Section {
+            kind: kind.into(),
+            table,
+        }
     }
 
-    pub fn reject_leftover(&self) -> Result<(), KeyError> {
-        match self.leftover() {
+    /// The channel type, for messages.
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    /// Take `key` out, read as `T` (`${NAME}` expanded for [`EnvString`] and
+    /// [`Secret`]); a value of the wrong type is an error on the key.
+    pub fn take<T: DeserializeOwned>(&mut self, key: &'static str) -> Result<Option<T>, KeyError> {
+        match self.table.remove(key) {
+            None => Ok(None),
+            Some(v) => T::deserialize(v)
+                .map(Some)
+                .map_err(|e| (Some(key), e.message().trim().to_string())),
+        }
+    }
+
+    /// Refuse the keys left: they belong to another channel type. The first
+    /// in [`all_keys`] order is named.
+    pub fn finish(&self) -> Result<(), KeyError> {
+        match all_keys().iter().find(|k| self.table.contains_key(**k)) {
             None => Ok(()),
             Some(k) => Err((
                 Some(k),
@@ -129,22 +245,45 @@ pub struct AlertConfig {
 /// Default per-try timeout of a channel.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Channel-specific settings.
+/// A channel's type and validated settings.
 #[derive(Debug, Clone)]
-pub enum Channel {
-    /// Print the alert to standard error.
-    Console,
-    Email(super::email::Config),
-    Wecom(super::wecom::Config),
-    Dingtalk(super::dingtalk::Config),
-    Feishu(super::feishu::Config),
-    Webhook(super::webhook::Config),
-    /// Tencent Cloud SMS (SendSms).
-    Sms(super::sms::SmsConfig),
+pub struct Channel {
+    kind: &'static str,
+    settings: Arc<dyn ChannelSettings>,
 }
 
-const TYPES: &str =
-    "\"console\", \"email\", \"wecom\", \"sms\", \"dingtalk\", \"feishu\" or \"webhook\"";
+impl Channel {
+    /// The channel type, e.g. `"wecom"`.
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// The settings when they are a `T` (e.g. `sms::SmsConfig`).
+    pub fn settings<T: ChannelSettings>(&self) -> Option<&T> {
+        let any: &dyn Any = &*self.settings;
+        any.downcast_ref()
+    }
+
+    /// Make the channel (see [`ChannelSettings::build`]).
+    pub fn build(
+        &self,
+        name: &str,
+        timeout: Duration,
+        clock: &Arc<dyn Clock>,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Arc<dyn Notifier>, BuildError> {
+        self.settings.build(name, timeout, clock, lookup)
+    }
+}
+
+/// "\"console\", \"email\", ... or \"webhook\"": the registry's types.
+fn types() -> String {
+    let names: Vec<String> = CHANNELS.iter().map(|c| format!("{:?}", c.name)).collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => names.join(""),
+    }
+}
 
 /// Validate one `[[alert]]`; on error returns (key, message).
 pub fn validate(mut raw: RawAlert) -> Result<AlertConfig, KeyError> {
@@ -195,106 +334,74 @@ pub fn validate(mut raw: RawAlert) -> Result<AlertConfig, KeyError> {
             "must be at most 7days (without it a standing condition pages once)".into(),
         ));
     }
-    let channel = match raw.kind.as_str() {
-        "console" => {
-            raw.reject_leftover()?;
-            Channel::Console
-        }
-        "email" => Channel::Email(super::email::Config::validate(&mut raw)?),
-        "wecom" => Channel::Wecom(super::wecom::Config::validate(&mut raw)?),
-        "dingtalk" => Channel::Dingtalk(SignedWebhook::validate(&mut raw, "dingtalk")?),
-        "feishu" => Channel::Feishu(SignedWebhook::validate(&mut raw, "feishu")?),
-        "webhook" => Channel::Webhook(super::webhook::Config::validate(&mut raw)?),
-        "sms" => Channel::Sms(sms_from_raw(&mut raw)?),
-        other => {
-            return Err((
-                Some("type"),
-                format!("unknown alert type {other:?}; expected {TYPES}"),
-            ))
-        }
+    let Some(ty) = CHANNELS.iter().find(|c| c.name == raw.kind) else {
+        return Err((
+            Some("type"),
+            format!("unknown alert type {:?}; expected {}", raw.kind, types()),
+        ));
     };
+    let mut section = Section::new(raw.kind.clone(), std::mem::take(&mut raw.section));
+    let settings = (ty.parse)(&mut section)?;
     Ok(AlertConfig {
         name: raw.name.unwrap_or_else(|| raw.kind.clone()),
         min_severity,
         events,
         timeout,
         repeat_every,
-        channel,
+        channel: Channel {
+            kind: ty.name,
+            settings: Arc::from(settings),
+        },
     })
 }
 
-/// Every string of one `[[alert]]` within its limit
-/// ([`crate::config::string_limits`]), before any check that could echo one.
-/// The message gives the length, never the value (most are secrets).
+/// The common strings of one `[[alert]]` within their limits
+/// ([`string_limits`]), before any check that could echo one. Each channel
+/// checks its own keys the same way ([`check_len`], [`check_items`]).
 fn check_lengths(raw: &RawAlert) -> Result<(), KeyError> {
-    use crate::config::env_str as one;
-    use crate::config::string_limits::*;
-    fn secret(v: &Option<Secret>) -> Option<&str> {
-        v.as_ref().map(|v| v.expose())
+    use string_limits::{NAME, WORD};
+    check_len("type", Some(raw.kind.as_str()), WORD)?;
+    check_len("name", raw.name.as_deref(), NAME)?;
+    check_len("min_severity", raw.min_severity.as_deref(), WORD)?;
+    check_items(
+        "events",
+        raw.events.iter().flatten().map(String::as_str),
+        WORD,
+    )
+}
+
+/// `key`'s value, when set, within `max` characters. The message gives the
+/// length, never the value (most are secrets).
+pub fn check_len(key: &'static str, value: Option<&str>, max: usize) -> Result<(), KeyError> {
+    match value {
+        Some(v) => string_limits::check(v, max).map_err(|m| (Some(key), m)),
+        None => Ok(()),
     }
-    let singles = [
-        ("type", Some(raw.kind.as_str()), WORD),
-        ("name", raw.name.as_deref(), NAME),
-        ("min_severity", raw.min_severity.as_deref(), WORD),
-        ("smtp_host", one(&raw.smtp_host), HOST),
-        ("tls", raw.tls.as_deref(), WORD),
-        ("username", one(&raw.username), SHORT_TEXT),
-        ("password", secret(&raw.password), TEXT),
-        ("from", one(&raw.from), SHORT_TEXT),
-        ("ca_file", one(&raw.ca_file), PATH),
-        ("webhook", secret(&raw.webhook), URL),
-        ("secret", secret(&raw.secret), TEXT),
-        ("url", secret(&raw.url), URL),
-        ("sdk_app_id", one(&raw.sdk_app_id), NAME),
-        ("sign_name", one(&raw.sign_name), NAME),
-        ("template_id", one(&raw.template_id), NAME),
-        ("region", raw.region.as_deref(), NAME),
-        ("endpoint", one(&raw.endpoint), URL),
-        ("secret_id_env", raw.secret_id_env.as_deref(), ENV_NAME),
-        ("secret_key_env", raw.secret_key_env.as_deref(), ENV_NAME),
-        (
-            "session_token_env",
-            raw.session_token_env.as_deref(),
-            ENV_NAME,
-        ),
-    ];
-    for (k, v, max) in singles {
-        if let Some(v) = v {
-            check(v, max).map_err(|m| (Some(k), m))?;
-        }
-    }
-    let env_list = |v: &Option<Vec<EnvString>>| -> Vec<String> {
-        v.iter().flatten().map(|s| s.0.clone()).collect()
-    };
-    let lists = [
-        ("events", raw.events.clone().unwrap_or_default(), WORD),
-        ("to", env_list(&raw.to), SHORT_TEXT),
-        (
-            "mentioned_mobile_list",
-            env_list(&raw.mentioned_mobile_list),
-            SHORT_TEXT,
-        ),
-        ("phone_numbers", env_list(&raw.phone_numbers), SHORT_TEXT),
-        (
-            "template_params",
-            raw.template_params.clone().unwrap_or_default(),
-            SHORT_TEXT,
-        ),
-    ];
-    for (k, items, max) in lists {
-        for (i, v) in items.iter().enumerate() {
-            check(v, max).map_err(|m| (Some(k), format!("item {} {m}", i + 1)))?;
-        }
-    }
-    for (name, v) in raw.headers.iter().flatten() {
-        check(name, HEADER_NAME).map_err(|m| (Some("headers"), format!("a header name {m}")))?;
-        check(v.expose(), HEADER_VALUE)
-            .map_err(|m| (Some("headers"), format!("the value of header {name:?} {m}")))?;
+}
+
+/// Every item of the list `key` within `max` characters.
+pub fn check_items<'a>(
+    key: &'static str,
+    items: impl IntoIterator<Item = &'a str>,
+    max: usize,
+) -> Result<(), KeyError> {
+    for (i, v) in items.into_iter().enumerate() {
+        string_limits::check(v, max).map_err(|m| (Some(key), format!("item {} {m}", i + 1)))?;
     }
     Ok(())
 }
 
-/// A required key, taken out of the raw table.
+/// The expanded value of an optional [`EnvString`], for length checks.
+pub fn env_str(v: &Option<EnvString>) -> Option<&str> {
+    v.as_ref().map(|v| v.0.as_str())
+}
+
+/// The value of an optional [`Secret`], for length checks.
+pub fn secret_str(v: &Option<Secret>) -> Option<&str> {
+    v.as_ref().map(|v| v.expose())
+}
+
+/// A required key.
 pub fn required<T>(v: Option<T>, key: &'static str, kind: &str) -> Result<T, KeyError> {
     v.ok_or_else(|| (Some(key), format!("required for an alert of type {kind:?}")))
 }
@@ -308,49 +415,16 @@ pub fn check_url(url: &Secret, key: &'static str) -> Result<(), KeyError> {
     }
 }
 
-/// `alert_timezone` must be a zone we can render times in.
-pub fn validate_timezone(tz: &str) -> Result<(), String> {
-    crate::notify::timezone_offset(tz)
-        .map(|_| ())
-        .ok_or_else(|| format!("unknown time zone {tz:?}; expected an IANA name such as \"Asia/Shanghai\" or \"UTC\""))
-}
+/// `alert_timezone` names a zone we cannot render times in.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown time zone {0:?}; expected an IANA name such as \"Asia/Shanghai\" or \"UTC\"")]
+pub struct UnknownTimeZone(pub String);
 
-/// Take the `type = "sms"` keys out of the raw table and validate them.
-fn sms_from_raw(raw: &mut RawAlert) -> Result<super::sms::SmsConfig, KeyError> {
-    use super::sms;
-    let d = sms::SmsConfig::defaults();
-    let sdk_app_id = required(raw.sdk_app_id.take(), "sdk_app_id", "sms")?;
-    let template_id = required(raw.template_id.take(), "template_id", "sms")?;
-    let phone_numbers = required(raw.phone_numbers.take(), "phone_numbers", "sms")?;
-    let endpoint = raw.endpoint.take();
-    // Messages about these quote them as written: a value from `${NAME}`
-    // shows as the reference.
-    let mut written: Vec<EnvString> = vec![sdk_app_id.clone(), template_id.clone()];
-    written.extend(phone_numbers.iter().cloned());
-    written.extend(endpoint.iter().cloned());
-    let quote = |v: &str| {
-        written
-            .iter()
-            .find(|w| w.0 == v)
-            .map_or_else(|| format!("{v:?}"), EnvString::quoted)
-    };
-    let cfg = sms::SmsConfig {
-        sdk_app_id: sdk_app_id.0,
-        sign_name: raw.sign_name.take().map(|s| s.0).unwrap_or_default(),
-        template_id: template_id.0,
-        phone_numbers: phone_numbers.into_iter().map(|s| s.0).collect(),
-        region: raw.region.take().unwrap_or(d.region),
-        endpoint: endpoint.map(|e| e.0),
-        template_params: raw.template_params.take().unwrap_or(d.template_params),
-        param_max_len: raw.param_max_len.take().unwrap_or(d.param_max_len),
-        secret_id_env: raw.secret_id_env.take().unwrap_or(d.secret_id_env),
-        secret_key_env: raw.secret_key_env.take().unwrap_or(d.secret_key_env),
-        session_token_env: raw.session_token_env.take().unwrap_or(d.session_token_env),
-    };
-    raw.reject_leftover()?;
-    cfg.validate_quoting(&quote)
-        .map_err(|(k, m)| (Some(k), m))?;
-    Ok(cfg)
+/// `alert_timezone` must be a zone we can render times in.
+pub fn validate_timezone(tz: &str) -> Result<(), UnknownTimeZone> {
+    super::timezone_offset(tz)
+        .map(|_| ())
+        .ok_or_else(|| UnknownTimeZone(tz.to_string()))
 }
 
 /// A chat robot's webhook and its optional signing secret: the settings of
@@ -364,11 +438,82 @@ pub struct SignedWebhook {
 }
 
 impl SignedWebhook {
-    pub fn validate(raw: &mut RawAlert, kind: &str) -> Result<SignedWebhook, KeyError> {
-        let webhook = required(raw.webhook.take(), "webhook", kind)?;
+    /// The keys of a signed robot.
+    pub const KEYS: &'static [&'static str] = &["webhook", "secret"];
+
+    /// Read `webhook` and `secret` from `section` and validate them.
+    pub fn read(section: &mut Section) -> Result<SignedWebhook, KeyError> {
+        let webhook: Option<Secret> = section.take("webhook")?;
+        let secret: Option<Secret> = section.take("secret")?;
+        check_len("webhook", secret_str(&webhook), string_limits::URL)?;
+        check_len("secret", secret_str(&secret), string_limits::TEXT)?;
+        let kind = section.kind().to_string();
+        let webhook = required(webhook, "webhook", &kind)?;
         check_url(&webhook, "webhook")?;
-        let secret = raw.secret.take().filter(|s| !s.is_empty());
-        raw.reject_leftover()?;
+        let secret = secret.filter(|s| !s.is_empty());
         Ok(SignedWebhook { webhook, secret })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<RawAlert, String> {
+        toml::from_str::<RawAlert>(text).map_err(|e| e.message().to_string())
+    }
+
+    #[test]
+    fn the_registry_names_each_type_once_and_no_channel_takes_a_common_key() {
+        for (i, c) in CHANNELS.iter().enumerate() {
+            assert!(
+                CHANNELS[..i].iter().all(|o| o.name != c.name),
+                "{} twice",
+                c.name
+            );
+            for k in c.keys {
+                assert!(!COMMON.contains(k), "{}: {k} is a common key", c.name);
+            }
+        }
+        assert_eq!(
+            types(),
+            "\"console\", \"email\", \"wecom\", \"sms\", \"dingtalk\", \"feishu\" or \"webhook\""
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_while_parsing_and_a_key_of_another_channel_does_not_apply() {
+        let e = parse("type = \"console\"\nwebhok = \"x\"\n").unwrap_err();
+        assert!(
+            e.starts_with("unknown field `webhok`, expected one of `type`, `name`, `min_severity`"),
+            "{e}"
+        );
+        assert!(
+            e.contains("`session_token_env`") && e.contains("`headers`"),
+            "{e}"
+        );
+        assert_eq!(parse("name = \"x\"\n").unwrap_err(), "missing field `type`");
+
+        let raw = parse("type = \"console\"\nwebhook = \"https://x.example/y\"\n").unwrap();
+        let (k, m) = validate(raw).unwrap_err();
+        assert_eq!(k, Some("webhook"));
+        assert_eq!(
+            m,
+            "`webhook` does not apply to an alert of type \"console\""
+        );
+    }
+
+    #[test]
+    fn a_channel_key_of_the_wrong_type_is_an_error_on_that_key() {
+        let raw = parse(
+            "type = \"wecom\"\nwebhook = \"https://x.example/y\"\nmentioned_mobile_list = \"1\"\n",
+        )
+        .unwrap();
+        let (k, m) = validate(raw).unwrap_err();
+        assert_eq!(k, Some("mentioned_mobile_list"));
+        assert!(
+            m.starts_with("invalid type: string \"1\", expected a sequence"),
+            "{m}"
+        );
     }
 }

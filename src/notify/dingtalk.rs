@@ -7,21 +7,57 @@
 //! A reply with `errcode` other than 0 is a failure. The URL (access token)
 //! and the secret never appear in errors.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::Engine;
 use serde_json::json;
 
+use super::config::{ChannelSettings, ChannelType, KeyError, Section, SignedWebhook};
 use super::render::{self, truncate_bytes, Flavour};
-use super::{post_json, Alert, Error, Notifier};
+use super::{post_json, Alert, BuildError, Error, Notifier};
+use crate::clock::Clock;
 
 /// Markdown text limit in bytes. DingTalk documents about 20,000 bytes per
 /// message; we keep a margin for the JSON around it.
 pub const TEXT_MAX: usize = 18_000;
 
 /// `type = "dingtalk"` settings: the webhook and its optional signing secret.
-pub type Config = super::config::SignedWebhook;
+pub type Config = SignedWebhook;
+
+/// `type = "dingtalk"`.
+pub const TYPE: ChannelType = ChannelType {
+    name: "dingtalk",
+    keys: SignedWebhook::KEYS,
+    parse,
+};
+
+fn parse(section: &mut Section) -> Result<Box<dyn ChannelSettings>, KeyError> {
+    let cfg = Settings(SignedWebhook::read(section)?);
+    section.finish()?;
+    Ok(Box::new(cfg))
+}
+
+/// The validated `type = "dingtalk"` settings (a [`SignedWebhook`]).
+#[derive(Debug, Clone)]
+pub struct Settings(pub Config);
+
+impl ChannelSettings for Settings {
+    fn build(
+        &self,
+        name: &str,
+        timeout: Duration,
+        _clock: &Arc<dyn Clock>,
+        _lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Arc<dyn Notifier>, BuildError> {
+        Ok(Arc::new(Dingtalk::new(
+            name.to_string(),
+            self.0.clone(),
+            timeout,
+        )?))
+    }
+}
 
 /// `base64(HMAC-SHA256(key = secret, msg = "<ts_ms>\n<secret>"))`, before URL encoding.
 pub fn sign(secret: &str, timestamp_ms: i64) -> String {
@@ -48,9 +84,10 @@ pub struct Dingtalk {
 }
 
 impl Dingtalk {
-    pub fn new(name: String, cfg: Config, timeout: Duration) -> Result<Self, String> {
-        let url = reqwest::Url::parse(cfg.webhook.expose())
-            .map_err(|_| format!("alert {name:?}: invalid webhook URL (not shown)"))?;
+    pub fn new(name: String, cfg: Config, timeout: Duration) -> Result<Self, BuildError> {
+        let url = reqwest::Url::parse(cfg.webhook.expose()).map_err(|_| {
+            BuildError::Setup(format!("alert {name:?}: invalid webhook URL (not shown)"))
+        })?;
         Ok(Dingtalk {
             name,
             cfg,

@@ -18,9 +18,80 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use super::config::{required, KeyError, RawAlert};
-use super::{render, Alert, Error, Notifier};
-use crate::config::Secret;
+use std::sync::Arc;
+
+use super::config::{
+    check_items, check_len, env_str, required, secret_str, ChannelSettings, ChannelType, KeyError,
+    Section,
+};
+use super::{render, Alert, BuildError, Error, Notifier};
+use crate::clock::Clock;
+use crate::model::limits::string_limits::{HOST, PATH, SHORT_TEXT, TEXT, WORD};
+use crate::model::secret::{EnvString, Secret};
+
+/// `type = "email"`.
+pub const TYPE: ChannelType = ChannelType {
+    name: "email",
+    keys: &[
+        "smtp_host",
+        "smtp_port",
+        "tls",
+        "username",
+        "password",
+        "from",
+        "to",
+        "ca_file",
+    ],
+    parse,
+};
+
+fn parse(section: &mut Section) -> Result<Box<dyn ChannelSettings>, KeyError> {
+    let raw = Raw::read(section)?;
+    let cfg = Config::validate(raw)?;
+    section.finish()?;
+    Ok(Box::new(cfg))
+}
+
+/// The `type = "email"` keys as written.
+#[derive(Debug, Default)]
+pub struct Raw {
+    pub smtp_host: Option<EnvString>,
+    pub smtp_port: Option<i64>,
+    pub tls: Option<String>,
+    pub username: Option<EnvString>,
+    pub password: Option<Secret>,
+    pub from: Option<EnvString>,
+    pub to: Option<Vec<EnvString>>,
+    pub ca_file: Option<EnvString>,
+}
+
+impl Raw {
+    /// Take the e-mail keys out of `section` and check their lengths.
+    pub fn read(section: &mut Section) -> Result<Raw, KeyError> {
+        let raw = Raw {
+            smtp_host: section.take("smtp_host")?,
+            smtp_port: section.take("smtp_port")?,
+            tls: section.take("tls")?,
+            username: section.take("username")?,
+            password: section.take("password")?,
+            from: section.take("from")?,
+            to: section.take("to")?,
+            ca_file: section.take("ca_file")?,
+        };
+        check_len("smtp_host", env_str(&raw.smtp_host), HOST)?;
+        check_len("tls", raw.tls.as_deref(), WORD)?;
+        check_len("username", env_str(&raw.username), SHORT_TEXT)?;
+        check_len("password", secret_str(&raw.password), TEXT)?;
+        check_len("from", env_str(&raw.from), SHORT_TEXT)?;
+        check_len("ca_file", env_str(&raw.ca_file), PATH)?;
+        check_items(
+            "to",
+            raw.to.iter().flatten().map(|s| s.0.as_str()),
+            SHORT_TEXT,
+        )?;
+        Ok(raw)
+    }
+}
 
 /// How the SMTP connection is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +119,7 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn validate(raw: &mut RawAlert) -> Result<Config, KeyError> {
+    pub fn validate(mut raw: Raw) -> Result<Config, KeyError> {
         let smtp_host = required(raw.smtp_host.take(), "smtp_host", "email")?.0;
         if smtp_host.trim().is_empty() {
             return Err((Some("smtp_host"), "must not be empty".into()));
@@ -122,7 +193,6 @@ impl Config {
         if ca_pem.is_some() && tls == TlsMode::None {
             return Err((Some("ca_file"), "has no effect with tls = \"none\"".into()));
         }
-        raw.reject_leftover()?;
         Ok(Config {
             smtp_host,
             smtp_port,
@@ -136,6 +206,22 @@ impl Config {
     }
 }
 
+impl ChannelSettings for Config {
+    fn build(
+        &self,
+        name: &str,
+        timeout: Duration,
+        _clock: &Arc<dyn Clock>,
+        _lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Arc<dyn Notifier>, BuildError> {
+        Ok(Arc::new(Email::new(
+            name.to_string(),
+            self.clone(),
+            timeout,
+        )?))
+    }
+}
+
 /// The e-mail channel; the transport is built once.
 pub struct Email {
     name: String,
@@ -144,17 +230,17 @@ pub struct Email {
 }
 
 impl Email {
-    pub fn new(name: String, cfg: Config, timeout: Duration) -> Result<Self, String> {
+    pub fn new(name: String, cfg: Config, timeout: Duration) -> Result<Self, BuildError> {
         let host = cfg.smtp_host.clone();
-        let params = || -> Result<TlsParameters, String> {
+        let params = || -> Result<TlsParameters, BuildError> {
             let mut b = TlsParameters::builder(host.clone());
             if let Some(pem) = &cfg.ca_pem {
                 let cert = Certificate::from_pem(pem)
-                    .map_err(|e| format!("alert {name:?}: ca_file: {e}"))?;
+                    .map_err(|e| BuildError::Setup(format!("alert {name:?}: ca_file: {e}")))?;
                 b = b.add_root_certificate(cert);
             }
             b.build_rustls()
-                .map_err(|e| format!("alert {name:?}: TLS set-up: {e}"))
+                .map_err(|e| BuildError::Setup(format!("alert {name:?}: TLS set-up: {e}")))
         };
         let tls = match cfg.tls {
             TlsMode::None => Tls::None,

@@ -6,20 +6,56 @@
 //! shared/reference/tencent-cloud.md §8.3). A reply whose `code` (or legacy
 //! `StatusCode`) is not 0 is a failure. Bodies are limited to 20 KB.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::Engine;
 use serde_json::json;
 
+use super::config::{ChannelSettings, ChannelType, KeyError, Section, SignedWebhook};
 use super::render::{self, truncate_bytes};
-use super::{post_json, Alert, Error, Notifier};
+use super::{post_json, Alert, BuildError, Error, Notifier};
+use crate::clock::Clock;
 
 /// Text limit in bytes (the whole body must stay under 20 KB).
 pub const TEXT_MAX: usize = 18_000;
 
 /// `type = "feishu"` settings: the webhook and its optional signing secret.
-pub type Config = super::config::SignedWebhook;
+pub type Config = SignedWebhook;
+
+/// `type = "feishu"`.
+pub const TYPE: ChannelType = ChannelType {
+    name: "feishu",
+    keys: SignedWebhook::KEYS,
+    parse,
+};
+
+fn parse(section: &mut Section) -> Result<Box<dyn ChannelSettings>, KeyError> {
+    let cfg = Settings(SignedWebhook::read(section)?);
+    section.finish()?;
+    Ok(Box::new(cfg))
+}
+
+/// The validated `type = "feishu"` settings (a [`SignedWebhook`]).
+#[derive(Debug, Clone)]
+pub struct Settings(pub Config);
+
+impl ChannelSettings for Settings {
+    fn build(
+        &self,
+        name: &str,
+        timeout: Duration,
+        _clock: &Arc<dyn Clock>,
+        _lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Arc<dyn Notifier>, BuildError> {
+        Ok(Arc::new(Feishu::new(
+            name.to_string(),
+            self.0.clone(),
+            timeout,
+        )?))
+    }
+}
 
 /// `base64(HMAC-SHA256(key = "<ts_s>\n<secret>", msg = ""))`.
 pub fn sign(secret: &str, timestamp_s: i64) -> String {
@@ -48,9 +84,10 @@ pub struct Feishu {
 }
 
 impl Feishu {
-    pub fn new(name: String, cfg: Config, timeout: Duration) -> Result<Self, String> {
-        let url = reqwest::Url::parse(cfg.webhook.expose())
-            .map_err(|_| format!("alert {name:?}: invalid webhook URL (not shown)"))?;
+    pub fn new(name: String, cfg: Config, timeout: Duration) -> Result<Self, BuildError> {
+        let url = reqwest::Url::parse(cfg.webhook.expose()).map_err(|_| {
+            BuildError::Setup(format!("alert {name:?}: invalid webhook URL (not shown)"))
+        })?;
         Ok(Feishu {
             name,
             cfg,

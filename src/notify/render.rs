@@ -5,8 +5,9 @@
 //! each event what happened before the evidence behind it.
 
 use super::{Alert, AlertEvent};
-use crate::decide::{human, Severity};
-use crate::probe::Attempt;
+use crate::model::duration::human;
+use crate::model::event::Severity;
+use crate::model::health::Attempt;
 
 /// Appended when a message had to be cut to fit a channel's limit.
 pub const TRUNCATED: &str = "\n…(truncated)";

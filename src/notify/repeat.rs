@@ -35,8 +35,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::{Alert, AlertEvent, Channelled, Delivery};
-use crate::decide::{Event, EventKind, Severity};
-use crate::dns::{RecordKey, RecordType, REMARK_MARKER};
+use crate::model::event::{Event, EventKind, Severity};
+use crate::model::record::{RecordKey, RecordType, REMARK_MARKER};
 
 /// Events raised on every run while their condition lasts. `left_alone` is
 /// standing when it is a warning (a healthy region kept out by someone
@@ -141,7 +141,7 @@ pub struct State {
 }
 
 const VERB: &str = "alerted";
-/// DNSPod limits remarks to 200 bytes; stay under [`crate::dns::remark`]'s 180.
+/// DNSPod limits remarks to 200 bytes; stay under [`crate::model::record::remark`]'s 180.
 const MAX_REMARK: usize = 180;
 
 impl State {
@@ -275,7 +275,7 @@ pub fn delivered(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decide::Severity;
+    use crate::model::event::Severity;
 
     fn t(s: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(1_790_000_000 + s, 0).unwrap()

@@ -5,14 +5,32 @@
 //! both are [`Secret`]s and never appear in errors.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::Serialize;
 
-use super::config::{check_url, required, KeyError, RawAlert};
-use super::{post_json, render, Alert, Error, Notifier};
-use crate::config::Secret;
+use super::config::{
+    check_len, check_url, required, secret_str, ChannelSettings, ChannelType, KeyError, Section,
+};
+use super::{post_json, render, Alert, BuildError, Error, Notifier};
+use crate::clock::Clock;
+use crate::model::limits::string_limits::{check, HEADER_NAME, HEADER_VALUE, URL};
+use crate::model::secret::Secret;
+
+/// `type = "webhook"`.
+pub const TYPE: ChannelType = ChannelType {
+    name: "webhook",
+    keys: &["url", "headers"],
+    parse,
+};
+
+fn parse(section: &mut Section) -> Result<Box<dyn ChannelSettings>, KeyError> {
+    let cfg = Config::validate(section)?;
+    section.finish()?;
+    Ok(Box::new(cfg))
+}
 
 /// `type = "webhook"` settings.
 #[derive(Debug, Clone)]
@@ -23,10 +41,20 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn validate(raw: &mut RawAlert) -> Result<Config, KeyError> {
-        let url = required(raw.url.take(), "url", "webhook")?;
+    /// Read the `type = "webhook"` keys from `section` and validate them.
+    pub fn validate(section: &mut Section) -> Result<Config, KeyError> {
+        let url: Option<Secret> = section.take("url")?;
+        let headers: Option<BTreeMap<String, Secret>> = section.take("headers")?;
+        check_len("url", secret_str(&url), URL)?;
+        for (name, v) in headers.iter().flatten() {
+            check(name, HEADER_NAME)
+                .map_err(|m| (Some("headers"), format!("a header name {m}")))?;
+            check(v.expose(), HEADER_VALUE)
+                .map_err(|m| (Some("headers"), format!("the value of header {name:?} {m}")))?;
+        }
+        let url = required(url, "url", "webhook")?;
         check_url(&url, "url")?;
-        let headers: BTreeMap<String, Secret> = raw.headers.take().unwrap_or_default();
+        let headers = headers.unwrap_or_default();
         for (k, v) in &headers {
             if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err() {
                 return Err((Some("headers"), format!("{k:?} is not a valid header name")));
@@ -38,11 +66,26 @@ impl Config {
                 ));
             }
         }
-        raw.reject_leftover()?;
         Ok(Config {
             url,
             headers: headers.into_iter().collect(),
         })
+    }
+}
+
+impl ChannelSettings for Config {
+    fn build(
+        &self,
+        name: &str,
+        timeout: Duration,
+        _clock: &Arc<dyn Clock>,
+        _lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Arc<dyn Notifier>, BuildError> {
+        Ok(Arc::new(Webhook::new(
+            name.to_string(),
+            self.clone(),
+            timeout,
+        )?))
     }
 }
 
@@ -64,9 +107,9 @@ pub struct Webhook {
 }
 
 impl Webhook {
-    pub fn new(name: String, cfg: Config, timeout: Duration) -> Result<Self, String> {
+    pub fn new(name: String, cfg: Config, timeout: Duration) -> Result<Self, BuildError> {
         let url = reqwest::Url::parse(cfg.url.expose())
-            .map_err(|_| format!("alert {name:?}: invalid url (not shown)"))?;
+            .map_err(|_| BuildError::Setup(format!("alert {name:?}: invalid url (not shown)")))?;
         Ok(Webhook {
             name,
             cfg,

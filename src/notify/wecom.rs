@@ -7,15 +7,34 @@
 //! content 2048 bytes (UTF-8 bytes, not characters); longer messages are cut
 //! with a visible marker. A reply with `errcode` other than 0 is a failure.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::json;
 
-use super::config::{check_url, required, KeyError, RawAlert};
+use super::config::{
+    check_items, check_len, check_url, required, secret_str, ChannelSettings, ChannelType,
+    KeyError, Section,
+};
 use super::render::{self, truncate_bytes, Flavour};
-use super::{post_json, Alert, Error, Notifier};
-use crate::config::Secret;
+use super::{post_json, Alert, BuildError, Error, Notifier};
+use crate::clock::Clock;
+use crate::model::limits::string_limits::{SHORT_TEXT, URL};
+use crate::model::secret::{EnvString, Secret};
+
+/// `type = "wecom"`.
+pub const TYPE: ChannelType = ChannelType {
+    name: "wecom",
+    keys: &["webhook", "mentioned_mobile_list"],
+    parse,
+};
+
+fn parse(section: &mut Section) -> Result<Box<dyn ChannelSettings>, KeyError> {
+    let cfg = Config::validate(section)?;
+    section.finish()?;
+    Ok(Box::new(cfg))
+}
 
 /// Markdown content limit in bytes.
 pub const MARKDOWN_MAX: usize = 4096;
@@ -32,10 +51,19 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn validate(raw: &mut RawAlert) -> Result<Config, KeyError> {
-        let webhook = required(raw.webhook.take(), "webhook", "wecom")?;
+    /// Read the `type = "wecom"` keys from `section` and validate them.
+    pub fn validate(section: &mut Section) -> Result<Config, KeyError> {
+        let webhook: Option<Secret> = section.take("webhook")?;
+        let mobiles: Option<Vec<EnvString>> = section.take("mentioned_mobile_list")?;
+        check_len("webhook", secret_str(&webhook), URL)?;
+        check_items(
+            "mentioned_mobile_list",
+            mobiles.iter().flatten().map(|s| s.0.as_str()),
+            SHORT_TEXT,
+        )?;
+        let webhook = required(webhook, "webhook", "wecom")?;
         check_url(&webhook, "webhook")?;
-        let mobiles = raw.mentioned_mobile_list.take().unwrap_or_default();
+        let mobiles = mobiles.unwrap_or_default();
         if let Some(bad) = mobiles.iter().find(|m| {
             let m = m.0.trim();
             m != "@all" && !m.chars().all(|c| c.is_ascii_digit() || c == '+')
@@ -49,11 +77,26 @@ impl Config {
             .into_iter()
             .map(|s| s.0.trim().to_string())
             .collect();
-        raw.reject_leftover()?;
         Ok(Config {
             webhook,
             mentioned_mobile_list,
         })
+    }
+}
+
+impl ChannelSettings for Config {
+    fn build(
+        &self,
+        name: &str,
+        timeout: Duration,
+        _clock: &Arc<dyn Clock>,
+        _lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Arc<dyn Notifier>, BuildError> {
+        Ok(Arc::new(Wecom::new(
+            name.to_string(),
+            self.clone(),
+            timeout,
+        )?))
     }
 }
 
@@ -66,9 +109,10 @@ pub struct Wecom {
 }
 
 impl Wecom {
-    pub fn new(name: String, cfg: Config, timeout: Duration) -> Result<Self, String> {
-        let url = reqwest::Url::parse(cfg.webhook.expose())
-            .map_err(|_| format!("alert {name:?}: invalid webhook URL (not shown)"))?;
+    pub fn new(name: String, cfg: Config, timeout: Duration) -> Result<Self, BuildError> {
+        let url = reqwest::Url::parse(cfg.webhook.expose()).map_err(|_| {
+            BuildError::Setup(format!("alert {name:?}: invalid webhook URL (not shown)"))
+        })?;
         Ok(Wecom {
             name,
             cfg,

@@ -4,7 +4,7 @@
 
 use crate::config::Config;
 use crate::memory;
-use crate::notify::{self, repeat, Alert};
+use crate::notify::{self, repeat};
 use crate::report::RunReport;
 
 use super::{Action, Deps, RunOptions};
@@ -22,7 +22,7 @@ pub(super) async fn alert(deps: &Deps, cfg: &Config, opts: &RunOptions, report: 
         memory::States::default()
     };
     let mut delivered = Default::default();
-    if let Some(mut alert) = Alert::from_report(report, &cfg.alert_timezone) {
+    if let Some(mut alert) = report.alert(&cfg.alert_timezone) {
         if standing {
             repeat::annotate(&mut alert.events, &states.plain(), now);
         }
@@ -32,4 +32,16 @@ pub(super) async fn alert(deps: &Deps, cfg: &Config, opts: &RunOptions, report: 
     if standing {
         memory::write(deps.dns.as_ref(), cfg, report, &states, &delivered, now).await;
     }
+}
+
+/// `notify-test`: one TEST alert on every configured channel, built the way
+/// a pass builds them (credentials from the config's settings), ignoring
+/// `min_severity` and `events`. An error when a channel cannot be built.
+pub async fn notify_test(cfg: &Config) -> Result<Vec<notify::Delivery>, notify::BuildError> {
+    let clock: std::sync::Arc<dyn crate::clock::Clock> =
+        std::sync::Arc::new(crate::clock::SystemClock);
+    let lookup = cfg.settings.lookup();
+    let channels = notify::build(&cfg.alerts, clock.clone(), &lookup)?;
+    let alert = notify::Alert::test(&cfg.prober, &cfg.alert_timezone, clock.now());
+    Ok(notify::send_all(&channels, &alert, None).await)
 }

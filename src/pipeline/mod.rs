@@ -42,7 +42,8 @@ impl Deps {
         })?;
         Ok(Deps {
             dns,
-            channels: notify::build(&cfg.alerts, clock.clone())?,
+            channels: notify::build(&cfg.alerts, clock.clone(), &lookup)
+                .map_err(|e| e.to_string())?,
             clock,
             prober: Prober::new(&cfg.probe).map_err(|e| e.to_string())?,
         })
@@ -51,6 +52,8 @@ impl Deps {
 
 mod alert;
 mod apply;
+
+pub use alert::notify_test;
 mod observe;
 mod options;
 
