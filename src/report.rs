@@ -7,11 +7,11 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::decide::{Event, Severity};
-use crate::dns::{Change, Record};
+use crate::model::event::{Event, Severity};
+use crate::model::health::TargetOutcome;
 pub use crate::model::record::ChangeStatus;
+use crate::model::record::{Change, Record};
 use crate::notify::{self, Alert, AlertEvent, ChangeNote, Delivery, RegionEvidence};
-use crate::probe::TargetOutcome;
 
 /// A change and its outcome.
 #[derive(Debug, Clone, Serialize)]
@@ -33,7 +33,7 @@ pub struct GroupReport {
     pub name: String,
     /// `api.example.com A [默认]`
     pub record: String,
-    pub mode: crate::config::Mode,
+    pub mode: crate::model::target::Mode,
     pub ttl: u32,
     pub targets: Vec<TargetOutcome>,
     /// Records as read before deciding (absent for `probe`).
