@@ -1,6 +1,7 @@
 //! Configuration errors: each gets its own message with file, key and line.
 
 use super::*;
+use std::time::Duration;
 
 const GOOD: &str = r#"
 prober = "gz-prober"
