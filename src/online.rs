@@ -61,7 +61,7 @@ struct Named {
 
 /// The DNSPod client of a `provider = "dnspod"` config, with its
 /// credentials read from the config's settings now. `None` for other providers.
-pub fn dnspod_client(cfg: &Config) -> Option<Result<Client, String>> {
+pub fn dnspod_client(cfg: &Config) -> Option<Result<Client, crate::dns::BuildError>> {
     let ProviderSettings::Dnspod(s) = &cfg.dns.provider else {
         return None;
     };
@@ -72,10 +72,10 @@ pub fn dnspod_client(cfg: &Config) -> Option<Result<Client, String>> {
             &s.session_token_env,
             &cfg.settings.lookup(),
         )
-        .map_err(String::from)
+        .map_err(crate::dns::BuildError::from)
         .and_then(|creds| {
             let opts = ClientOptions::new(s.endpoint.clone(), s.api_timeout, s.api_budget);
-            Client::new(&SERVICE, creds, opts, Arc::new(SystemClock)).map_err(String::from)
+            Ok(Client::new(&SERVICE, creds, opts, Arc::new(SystemClock))?)
         }),
     )
 }

@@ -484,7 +484,7 @@ async fn missing_credentials_fail_before_any_call_naming_the_variable() {
     let err = Deps::with_clock(&cfg, Arc::new(SystemClock))
         .err()
         .expect("must fail");
-    assert!(err.contains(&envs.1), "{err}");
+    assert!(err.to_string().contains(&envs.1), "{err}");
     assert!(fake.calls().is_empty());
 }
 

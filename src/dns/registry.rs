@@ -99,13 +99,6 @@ pub enum BuildError {
     Client(#[from] tencent::BuildError),
 }
 
-/// Callers not yet on typed errors keep their `String`s.
-impl From<BuildError> for String {
-    fn from(e: BuildError) -> String {
-        e.to_string()
-    }
-}
-
 /// A provider's part of `[dns]`: its keys, their validation, and how the
 /// provider is built from the validated settings.
 pub trait Section: Sized + std::fmt::Debug + Clone {

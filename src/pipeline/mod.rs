@@ -26,14 +26,27 @@ pub struct Deps {
     pub prober: Prober,
 }
 
+/// The edges could not be built from the config (a credential missing, a
+/// client the TLS stack refuses): nothing ran. Messages name the variable or
+/// the setting, never a secret value.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Dns(#[from] dns::BuildError),
+    #[error(transparent)]
+    Notify(#[from] notify::BuildError),
+    #[error(transparent)]
+    Probe(#[from] crate::probe::Error),
+}
+
 impl Deps {
     /// Real edges for a config. Credentials are read here (each run).
-    pub fn from_config(cfg: &Config) -> Result<Deps, String> {
+    pub fn from_config(cfg: &Config) -> Result<Deps, BuildError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         Self::with_clock(cfg, clock)
     }
 
-    pub fn with_clock(cfg: &Config, clock: Arc<dyn Clock>) -> Result<Deps, String> {
+    pub fn with_clock(cfg: &Config, clock: Arc<dyn Clock>) -> Result<Deps, BuildError> {
         // Credentials come from the config's settings, read now (each run).
         let lookup = cfg.settings.lookup();
         let dns = cfg.dns.provider.build(&dns::BuildContext {
@@ -42,10 +55,9 @@ impl Deps {
         })?;
         Ok(Deps {
             dns,
-            channels: notify::build(&cfg.alerts, clock.clone(), &lookup)
-                .map_err(|e| e.to_string())?,
+            channels: notify::build(&cfg.alerts, clock.clone(), &lookup)?,
             clock,
-            prober: Prober::new(&cfg.probe).map_err(|e| e.to_string())?,
+            prober: Prober::new(&cfg.probe)?,
         })
     }
 }

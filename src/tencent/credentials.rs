@@ -26,13 +26,6 @@ pub enum CredentialsError {
     },
 }
 
-/// Callers not yet on typed errors keep their `String`s.
-impl From<CredentialsError> for String {
-    fn from(e: CredentialsError) -> String {
-        e.to_string()
-    }
-}
-
 /// A SecretId/SecretKey pair, with the session token of temporary (role)
 /// credentials. `Debug` never shows the key or the token, and shows the
 /// SecretId masked ([`mask_id`]).

@@ -21,13 +21,6 @@ pub enum BuildError {
     Http(String),
 }
 
-/// Callers not yet on typed errors keep their `String`s.
-impl From<BuildError> for String {
-    fn from(e: BuildError) -> String {
-        e.to_string()
-    }
-}
-
 /// Why a call failed. Never contains credentials: every text that comes from
 /// the server or the transport is passed through
 /// [`super::Credentials::redact`]
