@@ -25,6 +25,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod consensus;
 pub mod decide;
 pub mod demo;
 pub mod dns;

@@ -80,6 +80,11 @@ pub async fn write(
         .iter()
         .filter(|g| g.records.is_some() && g.error.is_none())
     {
+        // Under [consensus] the group's writer keeps its memory; another
+        // prober, which pages nothing of it, must not rewrite it.
+        if g.consensus.as_ref().is_some_and(|c| !c.writes) {
+            continue;
+        }
         let Some(group) = cfg.groups.iter().find(|c| c.name == g.name) else {
             continue;
         };

@@ -46,6 +46,9 @@ pub struct GroupReport {
     /// Why this group could not be handled (DNS read failed, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// `[consensus]`: the votes, the verdict and who writes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consensus: Option<crate::model::consensus::ConsensusReport>,
 }
 
 /// Milliseconds spent per stage.

@@ -21,7 +21,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("dns", &["model", "tencent", "clock"]),
     ("notify", &["model", "tencent", "clock"]),
     // The votes of regional probers, kept in DNS (read and written).
-    ("consensus", &["model", "dns", "config"]),
+    ("consensus", &["model", "dns", "config", "decide"]),
     // Config knows the providers' and channels' sections; they never know it.
     ("config", &["model", "dns", "notify"]),
     ("report", &["model", "notify"]),

@@ -49,6 +49,9 @@ pub fn tally(
     let mut voters: Vec<usize> = ballots
         .iter()
         .filter(|b| b.fresh && b.vote.digest == digest && b.vote.targets.len() == targets)
+        // An all-unknown vote is an unhealthy prober's: it saw nothing and
+        // must not write.
+        .filter(|b| b.vote.targets.iter().any(|t| t.0 != Health::Unknown))
         .map(|b| b.prober)
         .collect();
     voters.sort_unstable();
@@ -112,6 +115,7 @@ mod tests {
             fresh,
             vote: Vote {
                 digest: "abcd".into(),
+                at: t,
                 targets: states
                     .chars()
                     .map(|c| {

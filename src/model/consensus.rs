@@ -12,12 +12,14 @@
 //! The remark, version 1 (at most 180 bytes: 10 targets take about 100):
 //!
 //! ```text
-//! dns-failover vote1 <digest> <states> <since>,<since>,...
-//! dns-failover vote1 3fa2 hhdh 1kz3m0,1kz3m0,1kz40a,1kz3m0
+//! dns-failover vote1 <digest> <at> <states> <since>,<since>,...
+//! dns-failover vote1 3fa2 1kz41c hhdh 1kz3m0,1kz3m0,1kz40a,1kz3m0
 //! ```
 //!
 //! - `digest`: 4 hex digits of SHA-256 over the group name and its regions in
 //!   order; a vote made from another target list is ignored (and reported);
+//! - `at`: when the voter wrote it, by its own clock (Unix seconds, base 36):
+//!   the voter alone compares it with its clock, for its heartbeat;
 //! - `states`: one letter per target: `h` healthy, `g` degraded, `d` down,
 //!   `u` unknown (not probed);
 //! - `since`: per target, when its state last changed, Unix seconds in base
@@ -86,6 +88,8 @@ fn letter_health(c: char) -> Option<Health> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Vote {
     pub digest: String,
+    /// When the voter wrote it (voter's clock).
+    pub at: DateTime<Utc>,
     /// Per target, in config order: its health and since when (voter's clock).
     pub targets: Vec<(Health, DateTime<Utc>)>,
 }
@@ -117,7 +121,12 @@ impl Vote {
             .iter()
             .map(|(_, t)| base36(t.timestamp().max(0) as u64))
             .collect();
-        format!("{PREFIX} {} {states} {}", self.digest, since.join(","))
+        format!(
+            "{PREFIX} {} {} {states} {}",
+            self.digest,
+            base36(self.at.timestamp().max(0) as u64),
+            since.join(",")
+        )
     }
 
     /// Parse a remark; `None` if it is not a version-1 vote.
@@ -125,6 +134,7 @@ impl Vote {
         let rest = remark.strip_prefix(PREFIX)?.trim_start();
         let mut words = rest.split_whitespace();
         let digest = words.next()?.to_string();
+        let at = unbase36(words.next()?)?;
         let states = words.next()?;
         let since: Vec<&str> = words.next().unwrap_or("").split(',').collect();
         if states.chars().count() != since.len() {
@@ -133,13 +143,19 @@ impl Vote {
         let targets = states
             .chars()
             .zip(since)
-            .map(|(c, s)| {
-                let t = i64::try_from(u64::from_str_radix(s, 36).ok()?).ok()?;
-                Some((letter_health(c)?, Utc.timestamp_opt(t, 0).single()?))
-            })
+            .map(|(c, s)| Some((letter_health(c)?, unbase36(s)?)))
             .collect::<Option<Vec<_>>>()?;
-        Some(Vote { digest, targets })
+        Some(Vote {
+            digest,
+            at,
+            targets,
+        })
     }
+}
+
+fn unbase36(s: &str) -> Option<DateTime<Utc>> {
+    let t = i64::try_from(u64::from_str_radix(s, 36).ok()?).ok()?;
+    Utc.timestamp_opt(t, 0).single()
 }
 
 fn base36(mut n: u64) -> String {
@@ -154,6 +170,36 @@ fn base36(mut n: u64) -> String {
     }
     out.reverse();
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// One prober's vote as a row of the vote matrix in the report and alert.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct VoteRow {
+    pub prober: String,
+    /// Counted: fresh, and made from the same target list.
+    pub counted: bool,
+    /// Seconds older than the newest vote, by the provider's update times.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub age_s: Option<i64>,
+    /// Per target, in config order: `healthy`, `degraded`, `down`, `unknown`
+    /// (empty when the prober has no vote).
+    pub targets: Vec<Health>,
+}
+
+/// What consensus said about one group, for the report and the alert.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ConsensusReport {
+    pub quorum: usize,
+    /// The prober that applies the plan, if any vote is fresh.
+    pub writer: Option<String>,
+    /// Whether this prober is the writer (it applies and alerts).
+    pub writes: bool,
+    /// Targets decided by consensus: their health, in config order.
+    pub verdict: Vec<Health>,
+    /// Regions with no quorum either way.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub no_quorum: Vec<String>,
+    pub votes: Vec<VoteRow>,
 }
 
 /// Key of a group's vote records: `_dns-failover-vote-<type>.<subdomain>`
@@ -204,6 +250,7 @@ mod tests {
         let t = Utc.with_ymd_and_hms(2026, 12, 5, 3, 7, 0).unwrap();
         let v = Vote {
             digest: "3fa2".into(),
+            at: t,
             targets: (0..10)
                 .map(|i| {
                     (
@@ -222,8 +269,8 @@ mod tests {
         assert!(r.len() <= 180, "{} bytes: {r}", r.len());
         assert_eq!(Vote::parse(&r), Some(v));
         assert_eq!(Vote::parse("dns-failover alerted 1:2:3"), None);
-        assert_eq!(Vote::parse("dns-failover vote1 3fa2 hx 1,2"), None);
-        assert_eq!(Vote::parse("dns-failover vote1 3fa2 hh 1"), None);
+        assert_eq!(Vote::parse("dns-failover vote1 3fa2 1 hx 1,2"), None);
+        assert_eq!(Vote::parse("dns-failover vote1 3fa2 1 hh 1"), None);
     }
 
     #[test]

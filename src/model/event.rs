@@ -66,6 +66,11 @@ pub enum EventKind {
     /// `decide` on the records it reads and by the pipeline's check after
     /// its writes; critical, always.
     EmptyName,
+    /// `[consensus]`: too few fresh votes to decide a target; nothing changed.
+    NoQuorum,
+    /// `[consensus]`: every witness failed, so this prober's own network is
+    /// in doubt; it neither votes nor writes.
+    ProberUnhealthy,
 }
 
 impl EventKind {
@@ -85,9 +90,11 @@ impl EventKind {
             EventKind::Conflict => "conflict",
             EventKind::TtlRefused => "ttl_refused",
             EventKind::EmptyName => "empty_name",
+            EventKind::NoQuorum => "no_quorum",
+            EventKind::ProberUnhealthy => "prober_unhealthy",
         }
     }
-    pub const ALL: [EventKind; 14] = [
+    pub const ALL: [EventKind; 16] = [
         EventKind::Failover,
         EventKind::Failback,
         EventKind::RecoveredPending,
@@ -102,6 +109,8 @@ impl EventKind {
         EventKind::Conflict,
         EventKind::TtlRefused,
         EventKind::EmptyName,
+        EventKind::NoQuorum,
+        EventKind::ProberUnhealthy,
     ];
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)

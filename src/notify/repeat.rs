@@ -50,7 +50,8 @@ pub fn is_standing(kind: EventKind, severity: Severity) -> bool {
         | EventKind::RecoveredPending
         | EventKind::MaxChangesExceeded
         | EventKind::ApplyFailed
-        | EventKind::EmptyName => true,
+        | EventKind::EmptyName
+        | EventKind::NoQuorum => true,
         EventKind::LeftAlone => severity >= Severity::Warning,
         _ => false,
     }

@@ -22,7 +22,8 @@ pub(super) async fn alert(deps: &Deps, cfg: &Config, opts: &RunOptions, report: 
         memory::States::default()
     };
     let mut delivered = Default::default();
-    if let Some(mut alert) = report.alert(&cfg.alert_timezone) {
+    let view = paged(report);
+    if let Some(mut alert) = view.alert(&cfg.alert_timezone) {
         if standing {
             repeat::annotate(&mut alert.events, &states.plain(), now);
         }
@@ -30,8 +31,39 @@ pub(super) async fn alert(deps: &Deps, cfg: &Config, opts: &RunOptions, report: 
         delivered = repeat::delivered(&deps.channels, &alert, &report.alerts);
     }
     if standing {
-        memory::write(deps.dns.as_ref(), cfg, report, &states, &delivered, now).await;
+        memory::write(deps.dns.as_ref(), cfg, &view, &states, &delivered, now).await;
     }
+}
+
+/// The report as this prober pages it. Under `[consensus]` only a group's
+/// writer pages its events (exactly one alert per transition across the
+/// regions), and a transition the writer found already done by another
+/// prober is not paged again; a prober that lost its own network pages
+/// that alone.
+fn paged(report: &RunReport) -> RunReport {
+    use crate::model::event::EventKind;
+    use crate::report::ChangeStatus;
+    let mut view = report.clone();
+    for g in &mut view.groups {
+        let Some(c) = &g.consensus else { continue };
+        if !c.writes {
+            g.events.retain(|e| e.kind == EventKind::ProberUnhealthy);
+            continue;
+        }
+        let done_by_another = !g.changes.is_empty()
+            && g.changes
+                .iter()
+                .all(|c| c.status == ChangeStatus::AlreadyApplied);
+        if done_by_another {
+            g.events.retain(|e| {
+                !matches!(
+                    e.kind,
+                    EventKind::Failover | EventKind::Failback | EventKind::EmptyName
+                )
+            });
+        }
+    }
+    view
 }
 
 /// `notify-test`: one TEST alert on every configured channel, built the way

@@ -27,6 +27,10 @@ pub(super) async fn apply_all(
     errors: &mut Vec<String>,
 ) {
     for report in plans {
+        // Under consensus only the writer applies; the others confirm.
+        if report.consensus.as_ref().is_some_and(|c| !c.writes) {
+            continue;
+        }
         let mut failed = false;
         let mut extra_events = Vec::new();
         for c in &mut report.changes {

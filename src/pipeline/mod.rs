@@ -64,6 +64,7 @@ impl Deps {
 
 mod alert;
 mod apply;
+mod vote;
 
 pub use alert::notify_test;
 mod observe;
@@ -81,10 +82,12 @@ pub async fn run_once(deps: &Deps, cfg: &Config, opts: &RunOptions) -> RunReport
     let t0 = Instant::now();
     let started_at = deps.clock.now();
     let writes = opts.action.writes(opts.dry_run);
-    let scope = observe::Scope::of(&opts.action);
+    let scope = observe::Scope::of(&opts.action, cfg);
 
     // Probe and read DNS at the same time: neither depends on the other.
     let seen = observe::observe(deps, cfg, &scope, opts.deadline).await;
+    // With [consensus]: publish this prober's view and count everyone's.
+    let votes = vote::vote(deps, cfg, &scope, &seen, writes, started_at).await;
 
     let mut errors = Vec::new();
     let t_decide = Instant::now();
@@ -103,12 +106,25 @@ pub async fn run_once(deps: &Deps, cfg: &Config, opts: &RunOptions) -> RunReport
         seen.outcomes,
         seen.records,
         |g, recs, targets| {
-            decides.then(|| decide::decide_group(g, recs, targets, started_at, &dopts))
+            if !decides {
+                return None;
+            }
+            let Some(x) = votes.by_group.get(&g.name) else {
+                return Some(decide::decide_group(g, recs, targets, started_at, &dopts));
+            };
+            let (outs, extra) = vote::outcomes(cfg, g, targets, x, votes.healthy);
+            let mut plan = decide::decide_group(g, recs, &outs, started_at, &dopts);
+            plan.events.extend(extra);
+            plan.events.extend(vote::unhealthy_event(cfg, g, &votes));
+            Some(plan)
         },
     );
     for g in &mut groups {
         if let Some(e) = &g.error {
             errors.push(e.clone());
+        }
+        if let Some(Ok(x)) = votes.by_group.get(&g.name) {
+            g.consensus = Some(x.report.clone());
         }
     }
     let decide_time = t_decide.elapsed();

@@ -21,11 +21,15 @@ pub(super) struct Scope {
     only_group: Option<String>,
     /// `probe` reads no DNS.
     read_dns: bool,
+    /// `[consensus]` applies: a `run` or a `plan` (drills and manual
+    /// failbacks are an operator's own decision).
+    pub consensus: bool,
 }
 
 impl Scope {
-    pub fn of(action: &Action) -> Scope {
+    pub fn of(action: &Action, cfg: &Config) -> Scope {
         Scope {
+            consensus: cfg.consensus.is_some() && matches!(action, Action::Run | Action::Plan),
             drill: match action {
                 Action::Drill { fail, .. } => Some(fail.clone()),
                 _ => None,
@@ -52,6 +56,8 @@ impl Scope {
 /// The probes' outcomes and each group's records, with how long each took.
 pub(super) struct Seen {
     pub outcomes: Vec<TargetOutcome>,
+    /// `[probe] witnesses`, probed when consensus is on.
+    pub witnesses: Vec<TargetOutcome>,
     pub records: HashMap<String, Result<Vec<Record>, dns::Error>>,
     pub probe_time: Duration,
     pub read_time: Duration,
@@ -81,7 +87,22 @@ pub(super) async fn observe(
         .await;
         (reads, t.elapsed())
     };
-    let ((mut outcomes, probe_time), (reads, read_time)) = tokio::join!(probe_fut, read_fut);
+    let witness_group = scope.consensus.then(|| witness_group(cfg)).flatten();
+    let witness_fut = async {
+        match &witness_group {
+            Some(g) => {
+                deps.prober
+                    .probe_all(std::slice::from_ref(g), &|_, _| false, deadline)
+                    .await
+            }
+            None => vec![],
+        }
+    };
+    let ((mut outcomes, probe_time), (reads, read_time), witnesses) =
+        tokio::join!(probe_fut, read_fut, witness_fut);
+    for w in &witnesses {
+        tracing::info!(witness = %w.endpoint, health = w.health.as_str(), evidence = %w.summary(), "witness probed");
+    }
     for g in cfg.groups.iter().filter(|g| scope.covers(&g.name)) {
         for t in g.targets.iter().filter(|t| scope.drilled(&t.region)) {
             outcomes.push(TargetOutcome::drilled(g, t, cfg.probe.attempts));
@@ -92,6 +113,7 @@ pub(super) async fn observe(
     }
     Seen {
         outcomes,
+        witnesses,
         records: reads.into_iter().collect(),
         probe_time,
         read_time,
@@ -136,6 +158,7 @@ pub(super) fn plan(
             changes: vec![],
             refused: vec![],
             error: None,
+            consensus: None,
         };
         let plan = match records.remove(&g.name) {
             None => None,
@@ -171,4 +194,32 @@ pub(super) fn plan(
         out.push(report);
     }
     out
+}
+
+/// `[probe] witnesses` as a group of targets, to probe like any other.
+fn witness_group(cfg: &Config) -> Option<Group> {
+    if cfg.witnesses.is_empty() {
+        return None;
+    }
+    Some(Group {
+        name: "witnesses".into(),
+        key: cfg.groups.first()?.key.clone(),
+        mode: crate::model::target::Mode::Active,
+        failback: crate::model::target::Failback::Manual,
+        failback_after: Duration::ZERO,
+        max_changes: 0,
+        ttl: 0,
+        targets: cfg
+            .witnesses
+            .iter()
+            .enumerate()
+            .map(|(i, check)| Target {
+                region: format!("witness-{}", i + 1),
+                value: String::new(),
+                priority: i as i64,
+                check: check.clone(),
+                timeout: cfg.probe.timeout,
+            })
+            .collect(),
+    })
 }

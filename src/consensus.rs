@@ -1,0 +1,215 @@
+//! Votes of regional probers, exchanged through the DNS zone itself
+//! (docs/consensus.md). For each group, a prober publishes its own view in
+//! its vote record (see [`crate::model::consensus`]), reads every prober's,
+//! and counts them ([`crate::decide::consensus::tally`]).
+//!
+//! A vote is written only when the view changed, or when the prober's last
+//! write is a `heartbeat` old, so the write rate stays far under the API's
+//! limits. Freshness is judged on the provider's update times, against the
+//! newest vote: no clock of any prober is compared with another's.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::Config;
+use crate::decide::consensus::{tally, Ballot, Tally};
+use crate::dns::{self, DnsProvider, NewRecord, Record};
+use crate::model::consensus::{
+    digest, health_letter, vote_key, vote_value, voter_index, ConsensusReport, ConsensusSettings,
+    Vote, VoteRow,
+};
+use crate::model::health::{Health, TargetOutcome};
+use crate::model::target::Group;
+
+/// What the exchange on one group gave.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub tally: Tally,
+    pub report: ConsensusReport,
+    /// Whether this prober wrote its vote in this exchange.
+    pub wrote: bool,
+    /// This prober's previous vote said nothing (it was unhealthy), or
+    /// there was none.
+    pub was_silent: bool,
+}
+
+/// This prober's place in `[consensus] probers` (validated to be there).
+pub fn my_index(cfg: &Config, settings: &ConsensusSettings) -> usize {
+    settings
+        .probers
+        .iter()
+        .position(|p| *p == cfg.prober)
+        .unwrap_or(usize::MAX)
+}
+
+/// This prober's vote on `group` from its outcomes, keeping the `since` of
+/// every target whose state did not change since `previous`.
+pub fn own_vote(
+    group: &Group,
+    outcomes: &[TargetOutcome],
+    previous: Option<&Vote>,
+    now: DateTime<Utc>,
+) -> Vote {
+    let d = digest(group);
+    let previous = previous.filter(|p| p.digest == d && p.targets.len() == group.targets.len());
+    let targets = group
+        .targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let h = outcomes
+                .iter()
+                .find(|o| o.region == t.region)
+                .map_or(Health::Unknown, |o| o.health);
+            let since = previous
+                .and_then(|p| p.targets.get(i))
+                .filter(|(ph, _)| *ph == h)
+                .map_or(now, |(_, s)| *s);
+            (h, since)
+        })
+        .collect();
+    Vote {
+        digest: d,
+        at: now,
+        targets,
+    }
+}
+
+/// Publish this prober's vote on `group` (unless `publish` is false: a pass
+/// that writes nothing) and count every prober's. An unhealthy prober
+/// passes outcomes that are all unknown: its vote then says nothing and
+/// never makes it the writer. Two reads and at most one write.
+pub async fn exchange(
+    dns: &dyn DnsProvider,
+    cfg: &Config,
+    settings: &ConsensusSettings,
+    group: &Group,
+    outcomes: &[TargetOutcome],
+    publish: bool,
+    now: DateTime<Utc>,
+) -> Result<Exchange, dns::Error> {
+    let key = vote_key(&group.key);
+    let me = my_index(cfg, settings);
+    let mut records = dns.list(&key).await?;
+    let mine = records.iter().find(|r| r.value == vote_value(me)).cloned();
+    let previous = mine.as_ref().and_then(|r| Vote::parse(&r.remark));
+    let was_silent = previous
+        .as_ref()
+        .is_none_or(|p| p.targets.iter().all(|t| t.0 == Health::Unknown));
+    let vote = own_vote(group, outcomes, previous.as_ref(), now);
+    let changed = previous.as_ref().is_none_or(|p| {
+        p.digest != vote.digest
+            || p.targets
+                .iter()
+                .map(|t| t.0)
+                .ne(vote.targets.iter().map(|t| t.0))
+    });
+    let due = previous.as_ref().is_none_or(|p| {
+        (now - p.at).to_std().unwrap_or(Duration::ZERO) >= settings.heartbeat
+            // A vote "written" in the future by this clock: write again.
+            || p.at > now
+    });
+    let mut wrote = false;
+    if publish && (changed || due) {
+        let remark = vote.to_remark();
+        let result = match &mine {
+            Some(r) => dns.set_status(&key, r, false, &remark).await,
+            None => dns
+                .create(
+                    &key,
+                    &NewRecord {
+                        value: vote_value(me),
+                        ttl: group.ttl,
+                        enabled: false,
+                        remark,
+                    },
+                )
+                .await
+                .map(|_| ()),
+        };
+        match result {
+            Ok(()) => {
+                wrote = true;
+                records = dns.list(&key).await?;
+            }
+            // Another write to our own record (a second process with this
+            // prober's name): count what is there.
+            Err(e) => {
+                tracing::warn!(group = %group.name, error = %e, "cannot publish this prober's vote")
+            }
+        }
+    }
+    let mut x = count(cfg, settings, group, &records, wrote);
+    x.was_silent = was_silent;
+    Ok(x)
+}
+
+/// Count the votes in `records` (the group's vote records).
+pub fn count(
+    cfg: &Config,
+    settings: &ConsensusSettings,
+    group: &Group,
+    records: &[Record],
+    wrote: bool,
+) -> Exchange {
+    let d = digest(group);
+    let newest = records.iter().filter_map(|r| r.updated_on).max();
+    let mut ballots = Vec::new();
+    let mut rows: Vec<VoteRow> = settings
+        .probers
+        .iter()
+        .map(|p| VoteRow {
+            prober: p.clone(),
+            counted: false,
+            age_s: None,
+            targets: vec![],
+        })
+        .collect();
+    for r in records {
+        let (Some(i), Some(vote)) = (voter_index(&r.value), Vote::parse(&r.remark)) else {
+            continue;
+        };
+        if i >= settings.probers.len() || r.enabled {
+            continue;
+        }
+        let age = match (newest, r.updated_on) {
+            (Some(n), Some(u)) => Some((n - u).to_std().unwrap_or(Duration::ZERO)),
+            _ => None,
+        };
+        let fresh = age.is_some_and(|a| a <= settings.stale_after);
+        rows[i].age_s = age.map(|a| a.as_secs() as i64);
+        rows[i].targets = vote.targets.iter().map(|t| t.0).collect();
+        rows[i].counted = fresh && vote.digest == d && vote.targets.len() == group.targets.len();
+        ballots.push(Ballot {
+            prober: i,
+            vote,
+            fresh,
+        });
+    }
+    let t = tally(settings, &d, group.targets.len(), &ballots);
+    let me = my_index(cfg, settings);
+    let report = ConsensusReport {
+        quorum: settings.quorum,
+        writer: t.writer.map(|w| settings.probers[w].clone()),
+        writes: t.writer == Some(me),
+        verdict: t.health.clone(),
+        no_quorum: t
+            .no_quorum
+            .iter()
+            .map(|&i| group.targets[i].region.clone())
+            .collect(),
+        votes: rows,
+    };
+    Exchange {
+        tally: t,
+        report,
+        wrote,
+        was_silent: false,
+    }
+}
+
+/// `h d g u` letters of a row, for a compact line in text reports.
+pub fn letters(row: &VoteRow) -> String {
+    row.targets.iter().map(|h| health_letter(*h)).collect()
+}

@@ -1,0 +1,175 @@
+//! Consensus (`[consensus]`): this prober's own network checked against
+//! its witnesses, its vote published and every vote counted per group,
+//! and the outcomes `decide` sees replaced by the verdict of the votes.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::Config;
+use crate::consensus::{self, Exchange};
+use crate::model::consensus::NoQuorum;
+use crate::model::event::{Event, EventKind, Severity};
+use crate::model::health::{Health, TargetOutcome};
+use crate::model::target::Group;
+
+use super::observe::{Scope, Seen};
+use super::Deps;
+
+/// The votes of one pass.
+#[derive(Default)]
+pub(super) struct Votes {
+    /// This prober's witnesses: `false` when every one failed.
+    pub healthy: bool,
+    /// Why the witnesses failed, for the event.
+    pub witness_evidence: String,
+    pub by_group: HashMap<String, Result<Exchange, String>>,
+}
+
+/// Check the witnesses, publish this prober's vote (when the pass writes)
+/// and count every group's votes.
+pub(super) async fn vote(
+    deps: &Deps,
+    cfg: &Config,
+    scope: &Scope,
+    seen: &Seen,
+    publish: bool,
+    now: DateTime<Utc>,
+) -> Votes {
+    let Some(settings) = cfg.consensus.as_ref().filter(|_| scope.consensus) else {
+        return Votes::default();
+    };
+    let healthy = seen.witnesses.is_empty() || seen.witnesses.iter().any(|w| w.health.is_up());
+    let witness_evidence = seen
+        .witnesses
+        .iter()
+        .map(|w| format!("{}: {}", w.endpoint, w.summary()))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let exchanges =
+        futures_util::future::join_all(cfg.groups.iter().filter(|g| scope.covers(&g.name)).map(
+            |g| async move {
+                let own: Vec<TargetOutcome> = seen
+                    .outcomes
+                    .iter()
+                    .filter(|o| o.group == g.name)
+                    .map(|o| {
+                        let mut o = o.clone();
+                        if !healthy {
+                            o.health = Health::Unknown;
+                        }
+                        o
+                    })
+                    .collect();
+                let x =
+                    consensus::exchange(deps.dns.as_ref(), cfg, settings, g, &own, publish, now)
+                        .await
+                        .map_err(|e| e.to_string());
+                (g.name.clone(), x)
+            },
+        ))
+        .await;
+    let mut by_group: HashMap<String, Result<Exchange, String>> = exchanges.into_iter().collect();
+    if !healthy {
+        for x in by_group.values_mut().flatten() {
+            x.report.writes = false;
+        }
+    }
+    Votes {
+        healthy,
+        witness_evidence,
+        by_group,
+    }
+}
+
+/// What `decide` sees for `group` under consensus: this prober's evidence,
+/// with each target's health replaced by the verdict of the votes (or, with
+/// `on_no_quorum = "local"`, this prober's own where there is none), and
+/// the events the votes raise.
+pub(super) fn outcomes(
+    cfg: &Config,
+    group: &Group,
+    own: &[TargetOutcome],
+    x: &Result<Exchange, String>,
+    healthy: bool,
+) -> (Vec<TargetOutcome>, Vec<Event>) {
+    let Some(settings) = &cfg.consensus else {
+        return (own.to_vec(), vec![]);
+    };
+    let event = |kind, severity, regions: Vec<String>, message: String| Event {
+        kind,
+        severity,
+        group: group.name.clone(),
+        regions,
+        message,
+    };
+    let x = match x {
+        Ok(x) => x,
+        Err(e) => {
+            let held = own
+                .iter()
+                .map(|o| TargetOutcome {
+                    health: Health::Unknown,
+                    ..o.clone()
+                })
+                .collect();
+            let ev = event(
+                EventKind::NoQuorum,
+                Severity::Warning,
+                vec![],
+                format!(
+                    "cannot read the probers' votes on {}: {e}; nothing changed",
+                    group.key
+                ),
+            );
+            return (held, vec![ev]);
+        }
+    };
+    let mut events = Vec::new();
+    let local = settings.on_no_quorum == NoQuorum::Local;
+    let out = group
+        .targets
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| {
+            let mut o = own.iter().find(|o| o.region == t.region)?.clone();
+            let verdict = x.tally.health.get(i).copied().unwrap_or(Health::Unknown);
+            let no_quorum = x.tally.no_quorum.contains(&i);
+            if !(no_quorum && local && healthy) {
+                o.health = verdict;
+            }
+            Some(o)
+        })
+        .collect();
+    if !x.report.no_quorum.is_empty() && !local {
+        events.push(event(
+            EventKind::NoQuorum,
+            Severity::Warning,
+            x.report.no_quorum.clone(),
+            format!(
+                "{} of {} probers' votes are fresh, fewer than the quorum of {} needed to decide {}; nothing changed for them (on_no_quorum = \"hold\")",
+                x.tally.voters.len(),
+                settings.probers.len(),
+                settings.quorum,
+                x.report.no_quorum.join(", ")
+            ),
+        ));
+    }
+    (out, events)
+}
+
+/// The `prober_unhealthy` event, raised once when this prober's witnesses
+/// all fail (its previous vote still said something).
+pub(super) fn unhealthy_event(cfg: &Config, group: &Group, votes: &Votes) -> Option<Event> {
+    let x = votes.by_group.get(&group.name)?.as_ref().ok()?;
+    (!votes.healthy && !x.was_silent).then(|| Event {
+        kind: EventKind::ProberUnhealthy,
+        severity: Severity::Warning,
+        group: group.name.clone(),
+        regions: vec![cfg.prober.clone()],
+        message: format!(
+            "prober {} cannot reach any of its witnesses ({}); its own network is in doubt, so it neither votes nor writes until they answer",
+            cfg.prober, votes.witness_evidence
+        ),
+    })
+}
