@@ -228,6 +228,32 @@ impl RunReport {
                     ));
                 }
             }
+            if let Some(c) = &g.consensus {
+                s.push_str(&format!(
+                    "  consensus (quorum {}): {}\n",
+                    c.quorum,
+                    match (&c.writer, c.writes) {
+                        (Some(w), true) => format!("this prober ({w}) writes"),
+                        (Some(w), false) => format!("{w} writes; this prober confirms"),
+                        (None, _) => "no fresh vote: nobody writes".to_string(),
+                    }
+                ));
+                for v in &c.votes {
+                    let states: Vec<&str> = v.targets.iter().map(|h| h.as_str()).collect();
+                    s.push_str(&format!(
+                        "    vote {:<16} {:<9} {}\n",
+                        v.prober,
+                        if v.counted {
+                            "counted"
+                        } else if v.targets.is_empty() {
+                            "none"
+                        } else {
+                            "stale"
+                        },
+                        states.join(" ")
+                    ));
+                }
+            }
             for e in &g.events {
                 s.push_str(&format!(
                     "  {:<8} {}: {}\n",

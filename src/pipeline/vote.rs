@@ -141,7 +141,11 @@ pub(super) fn outcomes(
             Some(o)
         })
         .collect();
-    if !x.report.no_quorum.is_empty() && !local {
+    // Too few fresh votes (not votes that disagree, which simply hold) is
+    // what pages; never on the first exchange of a prober, when the others'
+    // votes may still be on their way.
+    let too_few = x.tally.voters.len() < settings.quorum && !x.was_silent;
+    if too_few && !x.report.no_quorum.is_empty() && !local {
         events.push(event(
             EventKind::NoQuorum,
             Severity::Warning,

@@ -1,0 +1,361 @@
+//! Many regional probers, one truth: three real `dns-failover run`
+//! processes per round on one file zone, each with its own view, agreeing
+//! through the votes they keep in the zone (docs/consensus.md).
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::Duration;
+
+use dns_failover::demo::Endpoint;
+use dns_failover::dns::file::{load_zone, Zone, ZoneRecord};
+use dns_failover::dns::RecordType;
+use serde_json::{json, Value};
+use support::{HttpServer, Reply};
+
+const BIN: &str = env!("CARGO_BIN_EXE_dns-failover");
+const REGIONS: [&str; 3] = ["gz", "sh", "bj"];
+const PROBERS: [&str; 3] = ["p1", "p2", "p3"];
+
+struct World {
+    dir: tempfile::TempDir,
+    up: Endpoint,
+    down: Endpoint,
+    pager: HttpServer,
+}
+
+impl World {
+    async fn new() -> World {
+        let up = Endpoint::start().await.unwrap();
+        let down = Endpoint::start().await.unwrap();
+        down.set_status(503);
+        let pager = HttpServer::start(|_| Reply::Json(200, json!({"ok": true}))).await;
+        World {
+            dir: tempfile::tempdir().unwrap(),
+            up,
+            down,
+            pager,
+        }
+    }
+
+    fn zone(&self) -> PathBuf {
+        self.dir.path().join("zone.json")
+    }
+
+    /// Write prober `i`'s config: it sees the regions in `down` down, and
+    /// its witness is `witness` (none when `None`).
+    fn config(&self, i: usize, down: &[&str], witness: Option<u16>) -> PathBuf {
+        let mut s = format!(
+            r#"prober = "{}"
+[probe]
+timeout = "1s"
+attempts = 1
+fail_threshold = 1
+{}
+[consensus]
+probers = ["p1", "p2", "p3"]
+quorum = 2
+stale_after = "2s"
+heartbeat = "500ms"
+
+[dns]
+provider = "file"
+domain = "example.com"
+ttl = 60
+path = "{}"
+
+[[alert]]
+type = "webhook"
+url = "{}/page"
+
+[[group]]
+name = "api"
+subdomain = "api"
+type = "A"
+mode = "active"
+failback_after = "5m"
+"#,
+            PROBERS[i],
+            witness.map_or(String::new(), |p| format!(
+                "witnesses = [\"tcp://127.0.0.1:{p}\"]"
+            )),
+            self.zone().display(),
+            self.pager.base
+        );
+        for (n, r) in REGIONS.iter().enumerate() {
+            let port = if down.contains(r) {
+                self.down.port
+            } else {
+                self.up.port
+            };
+            s.push_str(&format!(
+                "\n[[group.target]]\nregion = \"{r}\"\nvalue = \"192.0.2.{}\"\nurl = \"http://127.0.0.1:{port}/health\"\n",
+                n + 1
+            ));
+        }
+        let path = self.dir.path().join(format!("{}.toml", PROBERS[i]));
+        std::fs::write(&path, s).unwrap();
+        path
+    }
+
+    /// One round: every given config runs `run --json` at the same moment.
+    async fn round(&self, configs: &[PathBuf]) -> Vec<Value> {
+        let children: Vec<_> = configs
+            .iter()
+            .map(|c| {
+                std::process::Command::new(BIN)
+                    .args(["-c", c.to_str().unwrap(), "--json", "run"])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let outs: Vec<Output> =
+            tokio::task::spawn_blocking(move || children.into_iter().map(wait).collect())
+                .await
+                .unwrap();
+        outs.iter()
+            .map(|o| {
+                let out = String::from_utf8_lossy(&o.stdout);
+                serde_json::from_str(&out).unwrap_or_else(|e| {
+                    panic!(
+                        "not a report ({e}): {out}\n{}",
+                        String::from_utf8_lossy(&o.stderr)
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// Values of the group's enabled records.
+    fn enabled(&self) -> Vec<String> {
+        let mut v: Vec<String> = load_zone(&self.zone())
+            .unwrap()
+            .records
+            .into_iter()
+            .filter(|r| r.subdomain == "api" && r.enabled)
+            .map(|r| r.value)
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Kinds of the events in every page received so far.
+    fn pages(&self) -> Vec<String> {
+        self.pager
+            .requests()
+            .iter()
+            .flat_map(|r| {
+                r.json()["events"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|e| e["kind"].as_str().unwrap_or("").to_string())
+            })
+            .collect()
+    }
+}
+
+fn wait(mut child: std::process::Child) -> Output {
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("a prober did not finish in 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Changes of the managed group that this round's reports applied.
+fn applied(reports: &[Value]) -> Vec<(String, Value)> {
+    reports
+        .iter()
+        .flat_map(|r| {
+            let prober = r["prober"].as_str().unwrap_or("").to_string();
+            r["groups"][0]["changes"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|c| c["status"] == "applied")
+                .map(move |c| (prober.clone(), c))
+        })
+        .collect()
+}
+
+const ALL: [&str; 3] = ["192.0.2.1", "192.0.2.2", "192.0.2.3"];
+
+/// The group's three records exist and are enabled (set up long ago); then
+/// a round in which every prober votes for the first time.
+async fn warm_up(w: &World, configs: &[PathBuf]) {
+    let records = ALL
+        .iter()
+        .enumerate()
+        .map(|(i, v)| ZoneRecord {
+            id: (i + 1).to_string(),
+            domain: "example.com".into(),
+            subdomain: "api".into(),
+            rtype: RecordType::A,
+            line: "默认".into(),
+            value: v.to_string(),
+            ttl: 60,
+            enabled: true,
+            updated_on: None,
+            remark: String::new(),
+            weight: None,
+        })
+        .collect();
+    let zone = Zone {
+        next_id: 3,
+        records,
+    };
+    std::fs::write(w.zone(), serde_json::to_vec_pretty(&zone).unwrap()).unwrap();
+    let r = w.round(configs).await;
+    assert!(applied(&r).is_empty(), "{r:#?}");
+    assert_eq!(w.enabled(), ALL);
+    assert!(w.pages().is_empty(), "{:?}", w.pages());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prober_cut_off_from_one_region_never_moves_traffic() {
+    let w = World::new().await;
+    let configs = [
+        w.config(0, &["sh"], None),
+        w.config(1, &[], None),
+        w.config(2, &[], None),
+    ];
+    let healthy = [
+        w.config(0, &[], None),
+        configs[1].clone(),
+        configs[2].clone(),
+    ];
+    warm_up(&w, &healthy).await;
+    // p1 (the writer, first in order) loses its path to sh for 20 rounds.
+    for round in 0..20 {
+        let r = w.round(&configs).await;
+        assert!(applied(&r).is_empty(), "round {round}: {:#?}", applied(&r));
+        // The report shows the dissenting vote.
+        let votes = &r[0]["groups"][0]["consensus"]["votes"];
+        assert_eq!(votes[0]["prober"], "p1", "{votes}");
+    }
+    assert_eq!(w.enabled(), ALL);
+    assert!(w.pages().is_empty(), "{:?}", w.pages());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_seen_by_two_of_three_moves_traffic_once_with_one_page() {
+    let w = World::new().await;
+    let healthy: Vec<PathBuf> = (0..3).map(|i| w.config(i, &[], None)).collect();
+    warm_up(&w, &healthy).await;
+    // sh really fails; p3's path to it still works.
+    let configs = [
+        w.config(0, &["sh"], None),
+        w.config(1, &["sh"], None),
+        w.config(2, &[], None),
+    ];
+    let mut writes = Vec::new();
+    for _ in 0..6 {
+        let r = w.round(&configs).await;
+        writes.extend(applied(&r));
+    }
+    assert_eq!(writes.len(), 1, "{writes:#?}");
+    assert_eq!(writes[0].0, "p1", "the first prober in order writes");
+    assert_eq!(writes[0].1["enabled"], false);
+    assert_eq!(w.enabled(), ["192.0.2.1", "192.0.2.3"]);
+    let pages = w.pages();
+    assert_eq!(pages, ["failover"], "exactly one page: {pages:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_writer_is_taken_over_once_its_vote_is_stale() {
+    let w = World::new().await;
+    let healthy: Vec<PathBuf> = (0..3).map(|i| w.config(i, &[], None)).collect();
+    warm_up(&w, &healthy).await;
+    // p1 dies; sh fails as p2 and p3 see it.
+    let configs = [w.config(1, &["sh"], None), w.config(2, &["sh"], None)];
+    let started = std::time::Instant::now();
+    let mut writes = Vec::new();
+    while w.enabled() == ALL && started.elapsed() < Duration::from_secs(8) {
+        writes.extend(applied(&w.round(&configs).await));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(w.enabled(), ["192.0.2.1", "192.0.2.3"], "taken over");
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "not before p1's vote went stale (2s)"
+    );
+    assert_eq!(writes.len(), 1, "{writes:#?}");
+    assert_eq!(writes[0].0, "p2");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prober_whose_witnesses_fail_neither_votes_nor_writes() {
+    let w = World::new().await;
+    let healthy: Vec<PathBuf> = (0..3).map(|i| w.config(i, &[], None)).collect();
+    warm_up(&w, &healthy).await;
+    // A closed port: p1's witness fails, and p1 also sees every region down.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let configs = [
+        w.config(0, &["gz", "sh", "bj"], Some(closed)),
+        w.config(1, &[], Some(w.up.port)),
+        w.config(2, &[], None),
+    ];
+    for _ in 0..4 {
+        let r = w.round(&configs).await;
+        assert!(applied(&r).is_empty(), "{:#?}", applied(&r));
+        let c = &r[0]["groups"][0]["consensus"];
+        assert_eq!(c["writes"], false, "{c}");
+        assert!(
+            c["votes"][0]["targets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|t| t == "unknown"),
+            "p1's vote says nothing: {c}"
+        );
+    }
+    assert_eq!(w.enabled(), ALL);
+    assert_eq!(w.pages(), ["prober_unhealthy"], "paged once");
+}
+
+#[test]
+fn probers_names_must_list_this_prober() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("c.toml");
+    std::fs::write(
+        &p,
+        r#"prober = "p9"
+[consensus]
+probers = ["p1", "p2"]
+[dns]
+provider = "file"
+domain = "example.com"
+path = "z.json"
+[[group]]
+name = "api"
+subdomain = "api"
+type = "A"
+mode = "active"
+[[group.target]]
+region = "gz"
+value = "192.0.2.1"
+tcp = "127.0.0.1:9"
+"#,
+    )
+    .unwrap();
+    let o = std::process::Command::new(BIN)
+        .args(["-c", p.to_str().unwrap(), "validate"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("prober") && err.contains("\"p9\""), "{err}");
+}
