@@ -359,3 +359,84 @@ tcp = "127.0.0.1:9"
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("prober") && err.contains("\"p9\""), "{err}");
 }
+
+/// The same rule on DNSPod (the fake API, which stamps `UpdatedOn` with its
+/// own clock): three probers, an outage two of them see, one write of the
+/// managed records and one page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_dnspod_an_outage_seen_by_two_of_three_makes_one_write() {
+    use dns_failover::clock::SystemClock;
+    use support::fake_tencent::{FakeTencent, Key};
+    let fake = FakeTencent::start(
+        "example.com",
+        vec![Key {
+            id: support::SECRET_ID.into(),
+            key: support::SECRET_KEY.into(),
+            token: None,
+        }],
+        std::sync::Arc::new(SystemClock),
+    )
+    .await;
+    let w = World::new().await;
+    let ids: Vec<u64> = ALL
+        .iter()
+        .map(|v| fake.with(|s| s.add_record("api", "A", "默认", v, 60, true)))
+        .collect();
+    let config = |i: usize, down: &[&str]| {
+        let file = w.config(i, down, None);
+        let text = std::fs::read_to_string(&file).unwrap().replace(
+            &format!("provider = \"file\"\ndomain = \"example.com\"\nttl = 60\npath = \"{}\"", w.zone().display()),
+            &format!(
+                "provider = \"dnspod\"\ndomain = \"example.com\"\nttl = 60\nendpoint = \"{}\"\nsecret_id_env = \"DNSF_CONS_ID\"\nsecret_key_env = \"DNSF_CONS_KEY\"\napi_timeout = \"1s\"\napi_budget = \"3s\"",
+                fake.endpoint()
+            ),
+        );
+        assert!(text.contains("dnspod"), "{text}");
+        std::fs::write(&file, text).unwrap();
+        file
+    };
+    let run = |configs: Vec<PathBuf>| async move {
+        let children: Vec<_> = configs
+            .iter()
+            .map(|c| {
+                std::process::Command::new(BIN)
+                    .args(["-c", c.to_str().unwrap(), "--json", "run"])
+                    .env("DNSF_CONS_ID", support::SECRET_ID)
+                    .env("DNSF_CONS_KEY", support::SECRET_KEY)
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let outs: Vec<Output> =
+            tokio::task::spawn_blocking(move || children.into_iter().map(wait).collect())
+                .await
+                .unwrap();
+        for o in &outs {
+            assert!(
+                o.status.code() == Some(0),
+                "{}\n{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+    };
+    let healthy: Vec<PathBuf> = (0..3).map(|i| config(i, &[])).collect();
+    run(healthy.clone()).await;
+    run(healthy).await;
+    let configs = vec![config(0, &["sh"]), config(1, &["sh"]), config(2, &[])];
+    for _ in 0..6 {
+        run(configs.clone()).await;
+    }
+    let writes: Vec<u64> = fake.with(|s| {
+        s.calls_of("ModifyRecord")
+            .iter()
+            .filter_map(|c| c.body["RecordId"].as_u64())
+            .filter(|id| ids.contains(id))
+            .collect()
+    });
+    assert_eq!(writes, vec![ids[1]], "one write, to sh's record");
+    assert!(fake.with(|s| !s.record(ids[1]).unwrap().enabled));
+    assert_eq!(w.pages(), ["failover"], "one page");
+}
