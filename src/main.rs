@@ -94,6 +94,12 @@ enum Command {
     Demo,
     /// Send a test alert (marked TEST) to every [[alert]] channel; exit 1 if any failed
     NotifyTest,
+    /// Run a pass every [watch] interval until stopped (SIGTERM or Ctrl-C end it after the current pass)
+    Watch {
+        /// Decide and report, but write nothing and send no alert
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// The SCF custom-runtime loop (started by function/bootstrap; logs JSON lines)
     Serve,
 }
@@ -175,6 +181,7 @@ async fn real_main(cli: Cli) -> u8 {
         }
         Command::Demo | Command::Serve => unreachable!("handled above"),
         Command::NotifyTest => return notify_test(&cfg, cli.json).await,
+        Command::Watch { dry_run } => return watch(&cfg, cli.json, dry_run).await,
         Command::Probe => RunOptions::new(Action::Probe),
         Command::Status => RunOptions::new(Action::Status),
         Command::Plan { force } => RunOptions {
@@ -279,6 +286,91 @@ fn write_json<T: serde::Serialize>(value: &T) -> std::io::Result<()> {
     serde_json::to_writer_pretty(&mut out, value)?;
     out.write_all(b"\n")?;
     out.flush()
+}
+
+/// `watch`: passes every `[watch] interval` until SIGTERM or Ctrl-C, one
+/// line per pass (one JSON report per line with `--json`). Exit 0 when
+/// stopped, 1 when a pass could not complete, 2 when the edges cannot be
+/// built.
+async fn watch(cfg: &Config, json: bool, dry_run: bool) -> u8 {
+    use std::io::Write;
+    let opts = RunOptions {
+        dry_run,
+        ..RunOptions::new(Action::Run)
+    };
+    let stop = async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = tokio::signal::ctrl_c() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("stop asked; ending after the current pass");
+    };
+    let on_pass = |r: &dns_failover::RunReport| {
+        let mut out = std::io::stdout().lock();
+        let _ = if json {
+            serde_json::to_writer(&mut out, r)
+                .map_err(std::io::Error::other)
+                .and_then(|()| out.write_all(b"\n"))
+        } else {
+            let applied: Vec<String> = r
+                .groups
+                .iter()
+                .flat_map(|g| g.changes.iter())
+                .filter(|c| c.status == dns_failover::report::ChangeStatus::Applied)
+                .map(|c| c.change.summary())
+                .collect();
+            let events: Vec<String> = r
+                .groups
+                .iter()
+                .flat_map(|g| {
+                    g.events
+                        .iter()
+                        .map(|e| format!("{} {}", g.name, e.kind.as_str()))
+                })
+                .collect();
+            writeln!(
+                out,
+                "{} {} {} ms; applied: {}; events: {}",
+                r.started_at.format("%H:%M:%S%.3f"),
+                if r.ok { "ok" } else { "FAILED" },
+                r.timings.total_ms,
+                if applied.is_empty() {
+                    "none".into()
+                } else {
+                    applied.join("; ")
+                },
+                if events.is_empty() {
+                    "none".into()
+                } else {
+                    events.join(", ")
+                },
+            )
+        };
+        let _ = out.flush();
+    };
+    match pipeline::watch::watch(cfg, &opts, None, stop, Deps::from_config, on_pass).await {
+        Ok(w) if w.report.as_ref().is_none_or(|r| r.ok) => 0,
+        Ok(_) => 1,
+        Err(e) => {
+            eprintln!("error: {}: {e}", cfg.path.display());
+            2
+        }
+    }
 }
 
 /// `notify-test`: one test alert per channel, ignoring their filters.

@@ -31,6 +31,7 @@ mod locate;
 mod raw;
 mod settings;
 mod validate;
+mod watch;
 
 use group::*;
 pub use locate::group_key_error;
@@ -38,6 +39,7 @@ use locate::*;
 use raw::*;
 pub use settings::{Context, Settings, CONFIG_ENV, DEFAULT_CODE_ROOT, DEFAULT_CONFIG_FILE};
 use validate::*;
+pub use watch::WatchSettings;
 
 /// Resolve the CLI's config path from the process environment: the flag,
 /// else `$DNS_FAILOVER_CONFIG`, else `./dns-failover.toml`
@@ -138,6 +140,8 @@ pub struct Config {
     /// `[probe] witnesses`: neutral endpoints that prove this prober's own
     /// network; when every one fails, the prober neither votes nor writes.
     pub witnesses: Vec<Check>,
+    /// `[watch]`: passes every few seconds.
+    pub watch: WatchSettings,
 }
 
 /// `[dns]`.

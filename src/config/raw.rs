@@ -25,6 +25,7 @@ pub(super) struct RawConfig {
     #[serde(default, rename = "alert")]
     pub(super) alerts: Vec<RawAlert>,
     pub(super) consensus: Option<consensus::RawConsensus>,
+    pub(super) watch: Option<watch::RawWatch>,
 }
 
 #[derive(Debug, Default, Deserialize)]

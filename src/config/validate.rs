@@ -71,6 +71,7 @@ impl Validator<'_> {
             Some(_) => return Err(self.err(&[Seg::Key("prober")], "must not be empty")),
             None => default_prober(),
         };
+        let watch = self.watch(raw.watch)?;
         let consensus = match raw.consensus {
             Some(c) => Some(self.consensus(c, &prober)?),
             None => None,
@@ -87,6 +88,7 @@ impl Validator<'_> {
             settings: Settings::process(),
             consensus,
             witnesses,
+            watch,
         })
     }
 

@@ -65,6 +65,7 @@ impl Deps {
 mod alert;
 mod apply;
 mod vote;
+pub mod watch;
 
 pub use alert::notify_test;
 mod observe;
@@ -77,15 +78,29 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// Run one pass. Never fails; see the report's `ok` and `errors`.
-#[tracing::instrument(skip_all, fields(action = opts.action.name(), prober = %cfg.prober))]
 pub async fn run_once(deps: &Deps, cfg: &Config, opts: &RunOptions) -> RunReport {
+    run_with_streaks(deps, cfg, opts, None).await
+}
+
+/// One pass of a watch: the probes' verdicts go through the fall/rise
+/// streaks before `decide` sees them.
+#[tracing::instrument(skip_all, fields(action = opts.action.name(), prober = %cfg.prober))]
+async fn run_with_streaks(
+    deps: &Deps,
+    cfg: &Config,
+    opts: &RunOptions,
+    streaks: Option<&mut watch::Streaks>,
+) -> RunReport {
     let t0 = Instant::now();
     let started_at = deps.clock.now();
     let writes = opts.action.writes(opts.dry_run);
     let scope = observe::Scope::of(&opts.action, cfg);
 
     // Probe and read DNS at the same time: neither depends on the other.
-    let seen = observe::observe(deps, cfg, &scope, opts.deadline).await;
+    let mut seen = observe::observe(deps, cfg, &scope, opts.deadline).await;
+    if let Some(s) = streaks {
+        s.apply(&mut seen.outcomes);
+    }
     // With [consensus]: publish this prober's view and count everyone's.
     let votes = vote::vote(deps, cfg, &scope, &seen, writes, started_at).await;
 

@@ -201,7 +201,11 @@ pub async fn handle(loaded: Loaded, body: Vec<u8>, budget: Option<Budget>) -> Re
         opts.deadline = Some(b.probe_deadline);
         opts.alert_timeout = Some(b.alert_timeout);
     }
-    let report = pipeline::run_once(&deps, &cfg, &opts).await;
+    let report = if !cfg.watch.for_.is_zero() && matches!(opts.action, pipeline::Action::Run) {
+        watch_invocation(&deps, &cfg, &opts, budget.as_ref()).await
+    } else {
+        pipeline::run_once(&deps, &cfg, &opts).await
+    };
     let json = match serde_json::to_string(&report) {
         Ok(s) => s,
         Err(e) => return Reply::error("RunFailed", format!("cannot encode the report: {e}")),
@@ -214,6 +218,41 @@ pub async fn handle(loaded: Loaded, body: Vec<u8>, budget: Option<Budget>) -> Re
             error_message: format!("the pass could not complete: {}", report.errors.join("; ")),
             report: Some(&report),
         }))
+    }
+}
+
+/// `[watch] for`: passes every `[watch] interval` inside this invocation,
+/// ending before its deadline; the answer is the last pass's report (or the
+/// last that failed, when one did).
+async fn watch_invocation(
+    deps: &Deps,
+    cfg: &Config,
+    opts: &pipeline::RunOptions,
+    budget: Option<&Budget>,
+) -> crate::report::RunReport {
+    let mut until = Instant::now() + cfg.watch.for_;
+    if let Some(b) = budget {
+        until = until.min(b.probe_deadline);
+    }
+    let watched = pipeline::watch::watch(
+        cfg,
+        opts,
+        Some(until),
+        std::future::pending(),
+        |_| Ok(deps.clone()),
+        |r| tracing::info!(ok = r.ok, total_ms = r.timings.total_ms, "watch pass"),
+    )
+    .await;
+    match watched {
+        Ok(w) => {
+            tracing::info!(passes = w.passes, "watch done");
+            match w.report {
+                Some(r) => r,
+                None => pipeline::run_once(deps, cfg, opts).await,
+            }
+        }
+        // Edges are reused within the invocation: building cannot fail here.
+        Err(_) => pipeline::run_once(deps, cfg, opts).await,
     }
 }
 
