@@ -84,7 +84,7 @@ pub async fn run_once(deps: &Deps, cfg: &Config, opts: &RunOptions) -> RunReport
 
 /// One pass of a watch: the probes' verdicts go through the fall/rise
 /// streaks before `decide` sees them.
-#[tracing::instrument(skip_all, fields(action = opts.action.name(), prober = %cfg.prober))]
+#[tracing::instrument(name = "run_once", skip_all, fields(action = opts.action.name(), prober = %cfg.prober))]
 async fn run_with_streaks(
     deps: &Deps,
     cfg: &Config,
