@@ -60,8 +60,15 @@ pub enum EventKind {
     ApplyFailed,
     /// A record changed under us between read and write (set by the pipeline).
     Conflict,
-    /// The domain's plan refused the TTL (set by the pipeline).
+    /// The domain's plan refused the TTL, or its lowest TTL is above the
+    /// group's `ttl` (raised when records are written at that floor, and at
+    /// `plan`).
     TtlRefused,
+    /// The DNS plan caps the enabled records per host and line (DNSPod
+    /// `RecordRoll`) below what an `active` group may need: warned at `plan`
+    /// and by `validate --online`; critical when an enable was refused
+    /// (`LimitExceeded.SubdomainRollLimit`).
+    RollLimit,
     /// The name has no enabled record at all (whoever emptied it). Raised by
     /// `decide` on the records it reads and by the pipeline's check after
     /// its writes; critical, always.
@@ -84,10 +91,11 @@ impl EventKind {
             EventKind::ApplyFailed => "apply_failed",
             EventKind::Conflict => "conflict",
             EventKind::TtlRefused => "ttl_refused",
+            EventKind::RollLimit => "roll_limit",
             EventKind::EmptyName => "empty_name",
         }
     }
-    pub const ALL: [EventKind; 14] = [
+    pub const ALL: [EventKind; 15] = [
         EventKind::Failover,
         EventKind::Failback,
         EventKind::RecoveredPending,
@@ -101,6 +109,7 @@ impl EventKind {
         EventKind::ApplyFailed,
         EventKind::Conflict,
         EventKind::TtlRefused,
+        EventKind::RollLimit,
         EventKind::EmptyName,
     ];
     pub fn parse(s: &str) -> Option<Self> {

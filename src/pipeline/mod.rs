@@ -60,6 +60,35 @@ fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 10_000.0).round() / 10.0
 }
 
+/// `plan` also says what the DNS plan will refuse or round up: an active
+/// group that may need more enabled records than the round-robin cap, a
+/// `ttl` below the plan's lowest (unless the plan already says so).
+fn plan_warnings(
+    cfg: &Config,
+    limits: Option<&dns::PlanLimits>,
+    groups: &mut [crate::report::GroupReport],
+) {
+    let Some(limits) = limits else { return };
+    for report in groups {
+        let Some(g) = cfg.groups.iter().find(|g| g.name == report.name) else {
+            continue;
+        };
+        let records = report.records.as_deref().unwrap_or_default();
+        let mut extra: Vec<_> = decide::roll_warning(g, records, limits).into_iter().collect();
+        if !report
+            .events
+            .iter()
+            .any(|e| e.kind == decide::EventKind::TtlRefused)
+        {
+            extra.extend(decide::ttl_floor_warning(g, limits));
+        }
+        for e in &extra {
+            tracing::warn!(group = %e.group, kind = e.kind.as_str(), message = %e.message, "event");
+        }
+        report.events.extend(extra);
+    }
+}
+
 /// Run one pass. Never fails; see the report's `ok` and `errors`.
 #[tracing::instrument(skip_all, fields(action = opts.action.name(), prober = %cfg.prober))]
 pub async fn run_once(deps: &Deps, cfg: &Config, opts: &RunOptions) -> RunReport {
@@ -80,6 +109,7 @@ pub async fn run_once(deps: &Deps, cfg: &Config, opts: &RunOptions) -> RunReport
             _ => None,
         },
         drill: scope.drill.is_some(),
+        limits: seen.limits.clone(),
     };
     let decides = !matches!(opts.action, Action::Status);
     let mut groups = observe::plan(
@@ -91,6 +121,9 @@ pub async fn run_once(deps: &Deps, cfg: &Config, opts: &RunOptions) -> RunReport
             decides.then(|| decide::decide_group(g, recs, targets, started_at, &dopts))
         },
     );
+    if matches!(opts.action, Action::Plan) {
+        plan_warnings(cfg, dopts.limits.as_ref(), &mut groups);
+    }
     for g in &mut groups {
         if let Some(e) = &g.error {
             errors.push(e.clone());

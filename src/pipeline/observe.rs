@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Config, Group, Target};
 use crate::decide::GroupPlan;
-use crate::dns::{self, Record};
+use crate::dns::{self, PlanLimits, Record};
 use crate::model::health::TargetOutcome;
 use crate::report::{ChangeResult, ChangeStatus, GroupReport};
 
@@ -21,6 +21,8 @@ pub(super) struct Scope {
     only_group: Option<String>,
     /// `probe` reads no DNS.
     read_dns: bool,
+    /// Passes that plan read the DNS plan's limits (`status` does not).
+    read_limits: bool,
 }
 
 impl Scope {
@@ -35,6 +37,7 @@ impl Scope {
                 _ => None,
             },
             read_dns: !matches!(action, Action::Probe),
+            read_limits: !matches!(action, Action::Probe | Action::Status),
         }
     }
 
@@ -53,6 +56,9 @@ impl Scope {
 pub(super) struct Seen {
     pub outcomes: Vec<TargetOutcome>,
     pub records: HashMap<String, Result<Vec<Record>, dns::Error>>,
+    /// The domain's plan limits; `None` when not read (`probe`, `status`)
+    /// or unreadable.
+    pub limits: Option<PlanLimits>,
     pub probe_time: Duration,
     pub read_time: Duration,
 }
@@ -81,7 +87,23 @@ pub(super) async fn observe(
         .await;
         (reads, t.elapsed())
     };
-    let ((mut outcomes, probe_time), (reads, read_time)) = tokio::join!(probe_fut, read_fut);
+    // The plan's limits (DNSPod: two calls, once per pass) decide the TTL
+    // written and whether TTLs converge; unreadable, the pass goes on
+    // without (no TTL is lowered, writes fall back on a refusal).
+    let limits_fut = async {
+        if !scope.read_limits {
+            return None;
+        }
+        match deps.dns.limits(&cfg.dns.domain).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the DNS plan's limits; no TTL is lowered this pass");
+                None
+            }
+        }
+    };
+    let ((mut outcomes, probe_time), (reads, read_time), limits) =
+        tokio::join!(probe_fut, read_fut, limits_fut);
     for g in cfg.groups.iter().filter(|g| scope.covers(&g.name)) {
         for t in g.targets.iter().filter(|t| scope.drilled(&t.region)) {
             outcomes.push(TargetOutcome::drilled(g, t, cfg.probe.attempts));
@@ -93,6 +115,7 @@ pub(super) async fn observe(
     Seen {
         outcomes,
         records: reads.into_iter().collect(),
+        limits,
         probe_time,
         read_time,
     }
