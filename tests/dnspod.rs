@@ -180,7 +180,9 @@ async fn every_request_is_signed_with_the_documented_headers() {
     );
     assert!(h["authorization"].starts_with(&format!("TC3-HMAC-SHA256 Credential={SECRET_ID}/")));
     assert_eq!(call.body["Limit"], 3000);
-    assert_eq!(call.body["Subdomain"], "api");
+    // The current spelling; `Subdomain` is the legacy one.
+    assert_eq!(call.body["SubDomain"], "api");
+    assert!(call.body.get("Subdomain").is_none(), "{}", call.body);
     assert_eq!(call.body["RecordType"], "CNAME");
     assert_eq!(call.body["RecordLine"], LINE);
 }
@@ -526,9 +528,10 @@ async fn set_status_sets_status_and_remark_in_one_modify_record() {
     };
     assert!(!record.enabled);
     assert!(record.remark_is_ours(), "{}", record.remark);
+    // Read back by id.
     assert_eq!(
         fake.actions(),
-        ["DescribeRecordList", "ModifyRecord", "DescribeRecordList"]
+        ["DescribeRecordList", "ModifyRecord", "DescribeRecord"]
     );
     // Status and marker travel together; everything else is sent as read.
     let call = fake.with(|s| s.calls_of("ModifyRecord")[0].body.clone());
