@@ -262,6 +262,19 @@ async fn validate_online(cfg: &Config) -> Result<(), u8> {
     if !errors.is_empty() {
         return Err(2);
     }
+    // The plan's limits: warnings only, and a plan that cannot be read
+    // does not fail the check the lines passed.
+    match online::plan_limits(&client, &known).await {
+        Ok(limits) => {
+            for w in online::limit_warnings(cfg, &limits) {
+                eprintln!("warning: {w}");
+            }
+        }
+        Err(e) => eprintln!(
+            "warning: cannot read the limits of plan {} (DescribePackageDetail): {e}",
+            known.grade
+        ),
+    }
     println!(
         "{}: every group's line is a line of {} (plan {}, {} lines)",
         cfg.path.display(),

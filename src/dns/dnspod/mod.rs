@@ -88,33 +88,43 @@ pub struct DnspodProvider {
 }
 
 /// Read the limits of `domain`'s plan: `DescribeDomain` gives the grade
-/// (`DomainInfo.Grade`, `GradeLevel`), `DescribePackageDetail` every plan's
-/// `MinTtl` and `RecordRoll` (by `DomainGrade`). A plan missing from the
-/// list, or one without a `MinTtl`, is an `UnexpectedAnswer`.
+/// (`DomainInfo.Grade`, `GradeLevel`), then [`package_limits`].
 pub async fn read_plan(client: &Client, domain: &str) -> Result<PlanLimits, Error> {
     let d: DomainReply = client
         .call("DescribeDomain", &json!({ "Domain": domain }))
         .await
         .map_err(|e| map_error("DescribeDomain", e, None))?;
+    package_limits(client, &d.domain_info.grade, d.domain_info.grade_level).await
+}
+
+/// The limits of the plan `grade` (as `DomainInfo.Grade` spells it, e.g.
+/// `DP_FREE`; or by `GradeLevel`): `DescribePackageDetail` lists every
+/// plan's `MinTtl` and `RecordRoll` by `DomainGrade`. A plan missing from
+/// the list, or one without a `MinTtl`, is an `UnexpectedAnswer`.
+pub async fn package_limits(
+    client: &Client,
+    grade: &str,
+    grade_level: Option<u64>,
+) -> Result<PlanLimits, Error> {
     let p: PackageReply = client
         .call("DescribePackageDetail", &json!({}))
         .await
         .map_err(|e| map_error("DescribePackageDetail", e, None))?;
-    let item = p.of(&d.domain_info).ok_or_else(|| Error::Api {
+    let unexpected = |message: String| Error::Api {
         code: "UnexpectedAnswer".into(),
-        message: format!(
-            "DescribePackageDetail: plan {} of {domain} is not listed",
-            d.domain_info.grade
-        ),
+        message,
         request_id: None,
+    };
+    let item = p.of(grade, grade_level).ok_or_else(|| {
+        unexpected(format!(
+            "DescribePackageDetail: plan {grade} is not listed"
+        ))
     })?;
-    let min_ttl = item.min_ttl.filter(|t| *t > 0).ok_or_else(|| Error::Api {
-        code: "UnexpectedAnswer".into(),
-        message: format!(
+    let min_ttl = item.min_ttl.filter(|t| *t > 0).ok_or_else(|| {
+        unexpected(format!(
             "DescribePackageDetail: plan {} has no MinTtl",
             item.domain_grade
-        ),
-        request_id: None,
+        ))
     })?;
     Ok(PlanLimits {
         plan: Some(item.domain_grade.clone()),

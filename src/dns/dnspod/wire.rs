@@ -137,12 +137,12 @@ impl RecordInfo {
 impl PackageReply {
     /// The item of the domain's plan: by grade name (case aside), else by
     /// grade level.
-    pub(super) fn of(&self, d: &DomainInfo) -> Option<&PackageInfo> {
+    pub(super) fn of(&self, grade: &str, grade_level: Option<u64>) -> Option<&PackageInfo> {
         self.info
             .iter()
-            .find(|i| i.domain_grade.eq_ignore_ascii_case(&d.grade))
+            .find(|i| i.domain_grade.eq_ignore_ascii_case(grade))
             .or_else(|| {
-                let level = d.grade_level?;
+                let level = grade_level?;
                 self.info.iter().find(|i| i.grade_level == Some(level))
             })
     }
