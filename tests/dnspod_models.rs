@@ -295,3 +295,38 @@ async fn every_parameter_the_provider_sends_is_documented() {
         .collect();
     assert_eq!(seen, known, "the pass above calls every action the provider knows");
 }
+
+/// The shipped example runs on DNSPod's free plan: no active group has
+/// more targets than the free plan's `RecordRoll` (from the API's example
+/// answer, 2), so no enable is refused once every region is up.
+#[test]
+fn the_shipped_example_fits_the_free_plans_round_robin_cap() {
+    let pkg = fixture("DescribePackageDetail");
+    let cap = pkg["Response"]["Info"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["DomainGrade"] == "DP_Free")
+        .and_then(|i| i["RecordRoll"].as_u64())
+        .unwrap() as usize;
+    assert_eq!(cap, 2);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/dns-failover.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let cfg = dns_failover::Config::from_toml(&text, &path).unwrap_or_else(|e| panic!("{e}"));
+    let regions: std::collections::BTreeSet<&str> = cfg
+        .groups
+        .iter()
+        .flat_map(|g| g.targets.iter().map(|t| t.region.as_str()))
+        .collect();
+    assert_eq!(regions.len(), 3, "the example still shows three regions");
+    for g in &cfg.groups {
+        if g.mode == dns_failover::config::Mode::Active {
+            assert!(
+                g.targets.len() <= cap,
+                "group {} has {} targets, more than the free plan's {cap}",
+                g.name,
+                g.targets.len()
+            );
+        }
+    }
+}
