@@ -1096,7 +1096,10 @@ async fn a_created_record_is_read_back_by_id_while_the_list_does_not_show_it() {
     let dns::Applied::Done { record } = applied else {
         panic!("{applied:?}")
     };
-    assert_eq!((record.value.as_str(), record.enabled), ("c.example.net", true));
+    assert_eq!(
+        (record.value.as_str(), record.enabled),
+        ("c.example.net", true)
+    );
     assert!(p.list(&key()).await.unwrap().is_empty(), "not listed yet");
     assert_eq!(
         fake.actions(),
@@ -1149,7 +1152,8 @@ async fn enabling_past_the_round_robin_cap_is_a_roll_limit_event_with_the_fix() 
         .unwrap_or_else(|| panic!("{:?}", event_kinds(&r)));
     assert_eq!(e.severity.as_str(), "critical");
     assert!(
-        e.message.contains("plan DP_Free allows at most 2 enabled records per host and line")
+        e.message
+            .contains("plan DP_Free allows at most 2 enabled records per host and line")
             && e.message.contains("Fix: keep at most that many targets"),
         "{}",
         e.message
@@ -1199,11 +1203,17 @@ async fn records_above_the_groups_ttl_are_lowered_outside_max_changes() {
     let r = w.run().await;
     assert!(r.ok, "{:?}", r.errors);
     assert_eq!(statuses(&r), vec![ChangeStatus::Applied; 3]);
-    assert!(r.groups[0]
-        .changes
-        .iter()
-        .all(|c| matches!(c.change.op, ChangeOp::SetTtl { from_ttl: 600, ttl: 60, .. })));
-    assert!(w.fake.with(|s| s.records.iter().all(|r| r.ttl == 60 && r.enabled)));
+    assert!(r.groups[0].changes.iter().all(|c| matches!(
+        c.change.op,
+        ChangeOp::SetTtl {
+            from_ttl: 600,
+            ttl: 60,
+            ..
+        }
+    )));
+    assert!(w
+        .fake
+        .with(|s| s.records.iter().all(|r| r.ttl == 60 && r.enabled)));
     assert!(!event_kinds(&r).contains(&"max_changes_exceeded"));
     let r = w.run().await;
     assert!(r.ok && statuses(&r).is_empty(), "{:?}", statuses(&r));
@@ -1225,7 +1235,10 @@ async fn a_plan_floor_above_the_ttl_is_written_directly_and_reported_once() {
     assert_eq!(statuses(&r), vec![ChangeStatus::Applied; 3]);
     assert!(w.fake.with(|s| s.records.iter().all(|r| r.ttl == 600)));
     assert_eq!(
-        event_kinds(&r).iter().filter(|k| **k == "ttl_refused").count(),
+        event_kinds(&r)
+            .iter()
+            .filter(|k| **k == "ttl_refused")
+            .count(),
         1,
         "{:?}",
         event_kinds(&r)
@@ -1242,7 +1255,11 @@ async fn a_plan_floor_above_the_ttl_is_written_directly_and_reported_once() {
     assert!(!event_kinds(&r).contains(&"ttl_refused"));
     // `plan` says so whenever asked.
     let r = w.pass(Action::Plan).await;
-    assert!(event_kinds(&r).contains(&"ttl_refused"), "{:?}", event_kinds(&r));
+    assert!(
+        event_kinds(&r).contains(&"ttl_refused"),
+        "{:?}",
+        event_kinds(&r)
+    );
 }
 
 /// A group whose every region is down (a standing condition) with a
@@ -1250,8 +1267,10 @@ async fn a_plan_floor_above_the_ttl_is_written_directly_and_reported_once() {
 async fn standing_world(test: &str, line: &'static str, hook: &HttpServer) -> World {
     let url = format!("{}/hook", hook.base);
     let w = World::with(test, move |s| {
-        s.replace("mode = \"active\"", &format!("line = \"{line}\"\nmode = \"active\""))
-            + &format!("\n[[alert]]\ntype = \"webhook\"\nurl = \"{url}\"\n")
+        s.replace(
+            "mode = \"active\"",
+            &format!("line = \"{line}\"\nmode = \"active\""),
+        ) + &format!("\n[[alert]]\ntype = \"webhook\"\nurl = \"{url}\"\n")
     })
     .await;
     w.fake.with(|s| {
@@ -1273,7 +1292,11 @@ async fn the_state_record_is_written_at_the_plans_minimum_ttl_at_once() {
     let w = standing_world("state_ttl", LINE, &hook).await;
     w.fake.with(|s| s.min_ttl = 600);
     let r = w.run().await;
-    assert!(event_kinds(&r).contains(&"all_down"), "{:?}", event_kinds(&r));
+    assert!(
+        event_kinds(&r).contains(&"all_down"),
+        "{:?}",
+        event_kinds(&r)
+    );
     let creates = w.fake.with(|s| {
         s.calls_of("CreateRecord")
             .into_iter()
@@ -1298,7 +1321,11 @@ async fn the_state_record_of_a_group_on_another_line_lives_on_the_default_line()
     let hook = HttpServer::start(|_| Reply::Json(200, json!({}))).await;
     let w = standing_world("state_line", "境内", &hook).await;
     let r = w.run().await;
-    assert!(event_kinds(&r).contains(&"all_down"), "{:?}", event_kinds(&r));
+    assert!(
+        event_kinds(&r).contains(&"all_down"),
+        "{:?}",
+        event_kinds(&r)
+    );
     w.clock.advance(chrono::Duration::minutes(1));
     let r = w.run().await;
     assert!(event_kinds(&r).contains(&"all_down"));

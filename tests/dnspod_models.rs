@@ -266,7 +266,10 @@ async fn every_parameter_the_provider_sends_is_documented() {
         .create(&key, &rec("d.example.net", true))
         .await
         .unwrap_err();
-    assert!(matches!(e, dns::Error::RollLimit { limits: Some(_) }), "{e:?}");
+    assert!(
+        matches!(e, dns::Error::RollLimit { limits: Some(_) }),
+        "{e:?}"
+    );
     p.list(&key).await.unwrap();
     p.limits(DOMAIN).await.unwrap();
 
@@ -293,7 +296,10 @@ async fn every_parameter_the_provider_sends_is_documented() {
         .iter()
         .map(|(a, _)| a.to_string())
         .collect();
-    assert_eq!(seen, known, "the pass above calls every action the provider knows");
+    assert_eq!(
+        seen, known,
+        "the pass above calls every action the provider knows"
+    );
 }
 
 /// The shipped example runs on DNSPod's free plan: no active group has

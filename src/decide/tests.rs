@@ -212,7 +212,10 @@ fn decide(
         let remark = match &c.op {
             ChangeOp::Create { record } => {
                 let ttl = o.limits.as_ref().map_or(g.ttl, |l| l.ttl_for(g.ttl));
-                assert_eq!(record.ttl, ttl, "created with the group's TTL (or the floor)");
+                assert_eq!(
+                    record.ttl, ttl,
+                    "created with the group's TTL (or the floor)"
+                );
                 assert!(
                     records.iter().all(|r| r.value != record.value),
                     "creates a record that exists: {c:?}"

@@ -74,7 +74,9 @@ fn plan_warnings(
             continue;
         };
         let records = report.records.as_deref().unwrap_or_default();
-        let mut extra: Vec<_> = decide::roll_warning(g, records, limits).into_iter().collect();
+        let mut extra: Vec<_> = decide::roll_warning(g, records, limits)
+            .into_iter()
+            .collect();
         if !report
             .events
             .iter()

@@ -700,9 +700,10 @@ fn record_id(s: &State, p: &Value) -> Result<u64, (String, String)> {
 /// The `DescribePackageDetail` example of the API reference (without its
 /// RequestId).
 pub fn package_detail() -> Value {
-    let v: Value =
-        serde_json::from_str(include_str!("../fixtures/dnspod/DescribePackageDetail.json"))
-            .expect("fixture parses");
+    let v: Value = serde_json::from_str(include_str!(
+        "../fixtures/dnspod/DescribePackageDetail.json"
+    ))
+    .expect("fixture parses");
     let mut r = v["Response"].clone();
     r.as_object_mut().unwrap().remove("RequestId");
     r

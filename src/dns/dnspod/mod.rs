@@ -115,11 +115,9 @@ pub async fn package_limits(
         message,
         request_id: None,
     };
-    let item = p.of(grade, grade_level).ok_or_else(|| {
-        unexpected(format!(
-            "DescribePackageDetail: plan {grade} is not listed"
-        ))
-    })?;
+    let item = p
+        .of(grade, grade_level)
+        .ok_or_else(|| unexpected(format!("DescribePackageDetail: plan {grade} is not listed")))?;
     let min_ttl = item.min_ttl.filter(|t| *t > 0).ok_or_else(|| {
         unexpected(format!(
             "DescribePackageDetail: plan {} has no MinTtl",

@@ -156,9 +156,7 @@ fn assert_read_fields_exist(what: &str, names: &[&str], v: &Value) {
         Value::Array(a) => &a[0],
         v => v,
     };
-    let obj = obj
-        .as_object()
-        .unwrap_or_else(|| panic!("{what}: {v}"));
+    let obj = obj.as_object().unwrap_or_else(|| panic!("{what}: {v}"));
     assert!(!names.is_empty(), "{what}: no field names captured");
     for n in names {
         assert!(
@@ -179,16 +177,32 @@ fn every_field_the_client_reads_is_in_the_apis_example_answers() {
         &fields::of::<CountInfo>(),
         &list["RecordCountInfo"],
     );
-    assert_read_fields_exist("RecordListItem", &fields::of::<ListItem>(), &list["RecordList"]);
+    assert_read_fields_exist(
+        "RecordListItem",
+        &fields::of::<ListItem>(),
+        &list["RecordList"],
+    );
     let rec = fixture("DescribeRecord");
     assert_read_fields_exist("DescribeRecord", &fields::of::<RecordReply>(), &rec);
-    assert_read_fields_exist("RecordInfo", &fields::of::<RecordInfo>(), &rec["RecordInfo"]);
+    assert_read_fields_exist(
+        "RecordInfo",
+        &fields::of::<RecordInfo>(),
+        &rec["RecordInfo"],
+    );
     let dom = fixture("DescribeDomain");
     assert_read_fields_exist("DescribeDomain", &fields::of::<DomainReply>(), &dom);
-    assert_read_fields_exist("DomainInfo", &fields::of::<DomainInfo>(), &dom["DomainInfo"]);
+    assert_read_fields_exist(
+        "DomainInfo",
+        &fields::of::<DomainInfo>(),
+        &dom["DomainInfo"],
+    );
     let pkg = fixture("DescribePackageDetail");
     assert_read_fields_exist("DescribePackageDetail", &fields::of::<PackageReply>(), &pkg);
-    assert_read_fields_exist("PackageDetailItem", &fields::of::<PackageInfo>(), &pkg["Info"]);
+    assert_read_fields_exist(
+        "PackageDetailItem",
+        &fields::of::<PackageInfo>(),
+        &pkg["Info"],
+    );
     for action in ["CreateRecord", "ModifyRecord"] {
         assert_read_fields_exist(action, &fields::of::<IdReply>(), &fixture(action));
     }
@@ -218,11 +232,20 @@ fn the_apis_example_answers_parse_and_give_the_free_plans_limits() {
     let l: ListReply = serde_json::from_value(fixture("DescribeRecordList")).unwrap();
     assert_eq!(l.record_count_info.total_count, 2);
     let r = l.record_list.into_iter().next().unwrap().into_record();
-    assert_eq!((r.id.as_str(), r.ttl, r.enabled), ("556507778", 86400, true));
+    assert_eq!(
+        (r.id.as_str(), r.ttl, r.enabled),
+        ("556507778", 86400, true)
+    );
     let i: RecordReply = serde_json::from_value(fixture("DescribeRecord")).unwrap();
     let r = i.record_info.into_record();
     assert_eq!(
-        (r.id.as_str(), r.value.as_str(), r.ttl, r.enabled, r.remark.as_str()),
+        (
+            r.id.as_str(),
+            r.value.as_str(),
+            r.ttl,
+            r.enabled,
+            r.remark.as_str()
+        ),
         ("162", "129.23.32.32", 10, true, "备注")
     );
     for action in ["CreateRecord", "ModifyRecord"] {
@@ -234,7 +257,11 @@ fn the_apis_example_answers_parse_and_give_the_free_plans_limits() {
 #[test]
 fn a_refused_round_robin_write_is_its_own_error() {
     assert!(matches!(
-        map_error("CreateRecord", api("LimitExceeded.SubdomainRollLimit"), None),
+        map_error(
+            "CreateRecord",
+            api("LimitExceeded.SubdomainRollLimit"),
+            None
+        ),
         Error::RollLimit { limits: None }
     ));
 }
