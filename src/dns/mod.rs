@@ -77,8 +77,18 @@ pub enum Error {
     /// of one host and line (DNSPod `LimitExceeded.SubdomainRollLimit`;
     /// disabled records are not counted). Carries the plan and its cap
     /// when known.
-    #[error("the domain's {} allows at most {} enabled records per host and line (round-robin limit)", limits.as_ref().map_or_else(|| "plan".to_string(), PlanLimits::name), limits.as_ref().and_then(|l| l.record_roll).map_or_else(|| "so many".to_string(), |n| n.to_string()))]
+    #[error("{}", roll_limit_text(limits.as_ref()))]
     RollLimit { limits: Option<PlanLimits> },
+}
+
+fn roll_limit_text(limits: Option<&PlanLimits>) -> String {
+    match limits.and_then(|l| Some((l, l.record_roll?))) {
+        Some((l, n)) => format!(
+            "the domain's {} allows at most {n} enabled records per host and line (round-robin limit)",
+            l.name()
+        ),
+        None => "the domain's DNS plan allows no more enabled records on this host and line (round-robin limit)".into(),
+    }
 }
 
 /// A DNS backend. Implementers provide four primitives and must not decide
