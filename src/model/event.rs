@@ -69,6 +69,11 @@ pub enum EventKind {
     /// and by `validate --online`; critical when an enable was refused
     /// (`LimitExceeded.SubdomainRollLimit`).
     RollLimit,
+    /// An operator paused the group (`pause`): it is probed and reported,
+    /// never written, until `resume` or the pause's end.
+    Paused,
+    /// A paused group is managed again (`resume`, or the pause expired).
+    Resumed,
     /// The name has no enabled record at all (whoever emptied it). Raised by
     /// `decide` on the records it reads and by the pipeline's check after
     /// its writes; critical, always.
@@ -92,10 +97,12 @@ impl EventKind {
             EventKind::Conflict => "conflict",
             EventKind::TtlRefused => "ttl_refused",
             EventKind::RollLimit => "roll_limit",
+            EventKind::Paused => "paused",
+            EventKind::Resumed => "resumed",
             EventKind::EmptyName => "empty_name",
         }
     }
-    pub const ALL: [EventKind; 15] = [
+    pub const ALL: [EventKind; 17] = [
         EventKind::Failover,
         EventKind::Failback,
         EventKind::RecoveredPending,
@@ -110,6 +117,8 @@ impl EventKind {
         EventKind::Conflict,
         EventKind::TtlRefused,
         EventKind::RollLimit,
+        EventKind::Paused,
+        EventKind::Resumed,
         EventKind::EmptyName,
     ];
     pub fn parse(s: &str) -> Option<Self> {

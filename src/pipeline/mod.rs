@@ -53,6 +53,7 @@ mod alert;
 mod apply;
 mod observe;
 mod options;
+mod pause;
 
 pub use options::{check_options, Action, RunOptions, UsageError};
 
@@ -132,9 +133,27 @@ pub async fn run_once(deps: &Deps, cfg: &Config, opts: &RunOptions) -> RunReport
         }
     }
     let decide_time = t_decide.elapsed();
+    // Before any write: a paused group's plan is held, never applied.
+    pause::settle(
+        deps,
+        cfg,
+        &opts.action,
+        seen.pauses,
+        &mut groups,
+        &pause::Settle {
+            now: started_at,
+            writes,
+            limits: dopts.limits.as_ref(),
+        },
+        &mut errors,
+    )
+    .await;
 
     let t_apply = Instant::now();
-    if writes {
+    // `pause` writes its pause record only; `resume` hands the group back
+    // and its plan is applied at once.
+    let applies = !matches!(opts.action, Action::Pause { .. });
+    if writes && applies {
         apply::apply_all(
             deps,
             &cfg.groups,

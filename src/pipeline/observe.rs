@@ -33,7 +33,9 @@ impl Scope {
                 _ => None,
             },
             only_group: match action {
-                Action::Failback { group, .. } => Some(group.clone()),
+                Action::Failback { group, .. }
+                | Action::Pause { group, .. }
+                | Action::Resume { group } => Some(group.clone()),
                 _ => None,
             },
             read_dns: !matches!(action, Action::Probe),
@@ -59,6 +61,8 @@ pub(super) struct Seen {
     /// The domain's plan limits; `None` when not read (`probe`, `status`)
     /// or unreadable.
     pub limits: Option<PlanLimits>,
+    /// The pause records (one read for every group); `None` for `probe`.
+    pub pauses: Option<Result<Vec<Record>, dns::Error>>,
     pub probe_time: Duration,
     pub read_time: Duration,
 }
@@ -102,8 +106,15 @@ pub(super) async fn observe(
             }
         }
     };
-    let ((mut outcomes, probe_time), (reads, read_time), limits) =
-        tokio::join!(probe_fut, read_fut, limits_fut);
+    let pauses_fut = async {
+        if scope.read_dns {
+            Some(super::pause::read(deps.dns.as_ref(), &cfg.dns.domain).await)
+        } else {
+            None
+        }
+    };
+    let ((mut outcomes, probe_time), (reads, read_time), limits, pauses) =
+        tokio::join!(probe_fut, read_fut, limits_fut, pauses_fut);
     for g in cfg.groups.iter().filter(|g| scope.covers(&g.name)) {
         for t in g.targets.iter().filter(|t| scope.drilled(&t.region)) {
             outcomes.push(TargetOutcome::drilled(g, t, cfg.probe.attempts));
@@ -116,6 +127,7 @@ pub(super) async fn observe(
         outcomes,
         records: reads.into_iter().collect(),
         limits,
+        pauses,
         probe_time,
         read_time,
     }
@@ -159,6 +171,7 @@ pub(super) fn plan(
             changes: vec![],
             refused: vec![],
             error: None,
+            paused: None,
         };
         let plan = match records.remove(&g.name) {
             None => None,
