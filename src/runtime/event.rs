@@ -461,6 +461,15 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_pause_and_resume_events_parse() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/events");
+        for (f, name) in [("pause.json", "pause"), ("resume.json", "resume")] {
+            let body = std::fs::read(dir.join(f)).unwrap();
+            assert_eq!(parse(&body).unwrap().options.action.name(), name);
+        }
+    }
+
+    #[test]
     fn pause_and_resume_are_event_actions() {
         assert_eq!(
             ok(r#"{"action":"pause","group":"api","for":"2h","reason":"gateway move"}"#)
