@@ -400,3 +400,76 @@ async fn the_pause_and_resume_commands() {
     let (_, out, _) = run(&["status"]).await;
     assert!(!out.contains("PAUSED"), "{out}");
 }
+
+/// A zone whose pause records cannot be read (the rest reads fine).
+struct NoPauseRead(Arc<dyn dns_failover::dns::DnsProvider>);
+
+#[async_trait::async_trait]
+impl dns_failover::dns::DnsProvider for NoPauseRead {
+    fn name(&self) -> &str {
+        "no-pause-read"
+    }
+    async fn list(
+        &self,
+        key: &dns_failover::dns::RecordKey,
+    ) -> Result<Vec<dns_failover::dns::Record>, dns_failover::dns::Error> {
+        if key.subdomain == "_dns-failover-pause" {
+            return Err(dns_failover::dns::Error::Transport("injected".into()));
+        }
+        self.0.list(key).await
+    }
+    async fn create(
+        &self,
+        key: &dns_failover::dns::RecordKey,
+        record: &dns_failover::dns::NewRecord,
+    ) -> Result<String, dns_failover::dns::Error> {
+        self.0.create(key, record).await
+    }
+    async fn set_status(
+        &self,
+        key: &dns_failover::dns::RecordKey,
+        current: &dns_failover::dns::Record,
+        enabled: bool,
+        remark: &str,
+    ) -> Result<(), dns_failover::dns::Error> {
+        self.0.set_status(key, current, enabled, remark).await
+    }
+    async fn set_value(
+        &self,
+        key: &dns_failover::dns::RecordKey,
+        current: &dns_failover::dns::Record,
+        value: &str,
+        ttl: u32,
+        enabled: bool,
+        remark: &str,
+    ) -> Result<(), dns_failover::dns::Error> {
+        self.0
+            .set_value(key, current, value, ttl, enabled, remark)
+            .await
+    }
+}
+
+/// A prober that cannot tell whether a group is paused writes nothing.
+#[tokio::test]
+async fn a_pass_that_cannot_read_the_pauses_writes_nothing() {
+    let e = env().await;
+    e.pass("ap-guangzhou", Action::Run).await;
+    let before = e.api();
+    e.eps[0].set_status(503);
+    let cfg = Config::from_toml(
+        &e.text.replace("PROBER", "p"),
+        &e._dir.path().join("dns-failover.toml"),
+    )
+    .unwrap();
+    let mut deps = Deps::with_clock(&cfg, e.clock.clone()).unwrap();
+    deps.dns = Arc::new(NoPauseRead(deps.dns.clone()));
+    let r = run_once(&deps, &cfg, &RunOptions::new(Action::Run)).await;
+    assert!(!r.ok);
+    assert!(
+        r.errors[0].contains("cannot read the pause records"),
+        "{:?}",
+        r.errors
+    );
+    assert!(r.groups[0].changes.is_empty() && r.groups[0].refused.len() == 1);
+    assert_eq!(e.api(), before);
+}

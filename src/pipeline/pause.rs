@@ -178,9 +178,10 @@ pub fn resumed_event(g: &Group, why: &str) -> Event {
 /// `resume` of this pass is written (when the pass writes), an expired
 /// pause is marked resumed, and a group that stays paused is held
 /// ([`hold`]). `pauses` is the one read of the pause records (`None`: not
-/// read, as for `probe`). A pause record that cannot be read holds
-/// nothing (the pass goes on, said in the log), except for a `pause` or
-/// `resume` of this pass, which fails.
+/// read, as for `probe`). Pause records that cannot be read are an error
+/// of the pass, and a pass that writes writes nothing then: a prober that
+/// cannot tell whether an operator paused a group must not write it (the
+/// next pass reads again).
 pub(super) async fn settle(
     deps: &Deps,
     cfg: &Config,
@@ -194,13 +195,14 @@ pub(super) async fn settle(
     let records = match pauses {
         Ok(r) => r,
         Err(e) => {
-            tracing::warn!(error = %e, "cannot read the pause records; no group is held this pass");
-            if let Action::Pause { group, .. } | Action::Resume { group } = action {
-                let msg = format!("group {group}: cannot read its pause record: {e}");
-                if let Some(r) = groups.iter_mut().find(|r| &r.name == group) {
-                    r.error = Some(msg.clone());
-                }
-                errors.push(msg);
+            tracing::error!(error = %e, "cannot read the pause records; nothing is written this pass");
+            errors.push(format!(
+                "cannot read the pause records ({}): {e}; nothing written",
+                pause_key(&cfg.dns.domain)
+            ));
+            for report in groups.iter_mut() {
+                let held = report.changes.drain(..).map(|c| c.change);
+                report.refused.extend(held);
             }
             return;
         }
