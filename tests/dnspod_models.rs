@@ -156,7 +156,7 @@ fn the_apis_example_answers_use_the_sdk_models_field_names() {
     }
 }
 
-async fn fake_and_client(test: &str) -> (FakeTencent, Client) {
+async fn fake_and_client() -> (FakeTencent, Client) {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let keys = vec![Key {
         id: SECRET_ID.into(),
@@ -164,7 +164,6 @@ async fn fake_and_client(test: &str) -> (FakeTencent, Client) {
         token: None,
     }];
     let fake = FakeTencent::start(DOMAIN, keys, clock.clone()).await;
-    let _ = test;
     let creds = Credentials::new(SECRET_ID, Secret::new(SECRET_KEY.to_string()), None);
     let opts = ClientOptions::new(
         fake.endpoint(),
@@ -177,7 +176,7 @@ async fn fake_and_client(test: &str) -> (FakeTencent, Client) {
 
 #[tokio::test]
 async fn every_answer_of_the_fake_has_the_field_names_of_the_apis_example() {
-    let (fake, client) = fake_and_client("fake_shapes").await;
+    let (fake, client) = fake_and_client().await;
     // A record of each kind the answers vary on: weighted or not, enabled
     // or not, with and without a remark.
     let id = fake.with(|s| {
@@ -225,7 +224,7 @@ async fn every_answer_of_the_fake_has_the_field_names_of_the_apis_example() {
 /// the test of SubDomain is in tests/dnspod.rs).
 #[tokio::test]
 async fn every_parameter_the_provider_sends_is_documented() {
-    let (fake, _) = fake_and_client("params").await;
+    let (fake, _) = fake_and_client().await;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let envs = cred_env("models_params", SECRET_ID, SECRET_KEY, None);
     let lookup = |n: &str| std::env::var(n).ok();
