@@ -90,6 +90,31 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Hold a group's writes: still probed and reported, never written by any
+    /// prober until `resume` or the end of --for (kept in DNS)
+    Pause {
+        /// Group name, as in [[group]] name
+        #[arg(long, value_name = "GROUP")]
+        group: String,
+        /// How long, e.g. 2h or 30m (at most 30 days); without it, until `resume`
+        #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+        for_: Option<std::time::Duration>,
+        /// Why, shown in alerts and reports (at most 80 bytes)
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// Show what would be held only
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Hand a paused group back to the probers
+    Resume {
+        /// Group name, as in [[group]] name
+        #[arg(long, value_name = "GROUP")]
+        group: String,
+        /// Show the plan only
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Run the whole pipeline on this machine: local endpoints, a file zone, console alerts
     Demo,
     /// Send a test alert (marked TEST) to every [[alert]] channel; exit 1 if any failed
@@ -207,6 +232,23 @@ async fn real_main(cli: Cli) -> u8 {
             force,
             ..RunOptions::new(Action::Failback { group, region })
         },
+        Command::Pause {
+            group,
+            for_,
+            reason,
+            dry_run,
+        } => RunOptions {
+            dry_run,
+            ..RunOptions::new(Action::Pause {
+                group,
+                until_after: for_,
+                reason,
+            })
+        },
+        Command::Resume { group, dry_run } => RunOptions {
+            dry_run,
+            ..RunOptions::new(Action::Resume { group })
+        },
     };
     if let Err(e) = pipeline::check_options(&cfg, &action) {
         eprintln!("error: {e}");
@@ -269,6 +311,19 @@ async fn validate_online(cfg: &Config) -> Result<(), u8> {
     if !errors.is_empty() {
         return Err(2);
     }
+    // The plan's limits: warnings only, and a plan that cannot be read
+    // does not fail the check the lines passed.
+    match online::plan_limits(&client, &known).await {
+        Ok(limits) => {
+            for w in online::limit_warnings(cfg, &limits) {
+                eprintln!("warning: {w}");
+            }
+        }
+        Err(e) => eprintln!(
+            "warning: cannot read the limits of plan {} (DescribePackageDetail): {e}",
+            known.grade
+        ),
+    }
     println!(
         "{}: every group's line is a line of {} (plan {}, {} lines)",
         cfg.path.display(),
@@ -277,6 +332,11 @@ async fn validate_online(cfg: &Config) -> Result<(), u8> {
         known.names.len()
     );
     Ok(())
+}
+
+/// `--for 2h`: a duration as the config writes them.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s.trim()).map_err(|e| format!("{e}; expected e.g. \"2h\", \"30m\""))
 }
 
 /// Pretty JSON and a newline on stdout, through one buffer.

@@ -7,16 +7,45 @@
 //! Fails open: a state record that cannot be read makes its group's
 //! conditions alert as new; one that cannot be written makes the next run
 //! alert again.
+//!
+//! Where: always on the default line (`默认`), where DNSPod accepts any
+//! host (a host on another line may first need a `默认` record:
+//! `FailedOperation.MustAddDefaultLineFirst`). A group on the default line
+//! keeps [`repeat::state_key`]'s host; a group on another line gets the
+//! line's short hash in the host's first label
+//! (`_dns-failover-<type>-<8 hex>.<subdomain>`), so groups of one name on
+//! several lines keep apart. A new state record is written with the group's
+//! TTL raised to the DNS plan's lowest, so the plan never refuses it.
 
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
+use sha2::{Digest, Sha256};
+
 use crate::config::Config;
-use crate::dns::{self, DnsProvider, Record};
+use crate::dns::{self, DnsProvider, Record, RecordKey};
 use crate::model::event::Event;
 use crate::notify::repeat;
 use crate::report::RunReport;
+
+/// The line every state record is written on.
+pub const STATE_LINE: &str = "默认";
+
+/// Where a group's state record lives: [`repeat::state_key`] moved to the
+/// default line, with the group's line in its host when it is another one.
+pub fn state_key(group: &RecordKey) -> RecordKey {
+    let mut key = repeat::state_key(group);
+    if group.line != STATE_LINE {
+        let tag = hex::encode(&Sha256::digest(group.line.as_bytes())[..4]);
+        key.subdomain = match key.subdomain.split_once('.') {
+            Some((first, rest)) => format!("{first}-{tag}.{rest}"),
+            None => format!("{}-{tag}", key.subdomain),
+        };
+        key.line = STATE_LINE.to_string();
+    }
+    key
+}
 
 /// Each decided group's state record (absent when it has none yet) and what
 /// it remembers, by group name. A group whose record could not be read is
@@ -43,14 +72,16 @@ pub async fn read(dns: &dyn DnsProvider, cfg: &Config, report: &RunReport) -> St
             .iter()
             .filter(|g| g.records.is_some())
             .filter_map(|g| cfg.groups.iter().find(|c| c.name == g.name))
-            .map(|g| async move { (g, dns.list(&repeat::state_key(&g.key)).await) }),
+            .map(|g| async move { (g, dns.list(&state_key(&g.key)).await) }),
     )
     .await;
     let mut out = HashMap::new();
     for (g, r) in reads {
         match r {
             Ok(recs) => {
-                let rec = recs.into_iter().find(|r| r.value == repeat::STATE_VALUE);
+                let rec = recs
+                    .into_iter()
+                    .find(|r| dns::same_value(&r.value, repeat::STATE_VALUE));
                 let state = rec
                     .as_ref()
                     .map(|r| repeat::State::parse(&r.remark))
@@ -75,6 +106,9 @@ pub async fn write(
     delivered: &HashSet<String>,
     now: DateTime<Utc>,
 ) {
+    // A new state record gets the group's TTL raised to the plan's lowest
+    // (asked once here; the provider keeps what it read this pass).
+    let mut limits: Option<Option<dns::PlanLimits>> = None;
     for g in report
         .groups
         .iter()
@@ -96,22 +130,32 @@ pub async fn write(
         if &next == before {
             continue;
         }
-        let key = repeat::state_key(&group.key);
+        let key = state_key(&group.key);
         let remark = next.to_remark();
         let result = match rec {
             Some(r) => dns.set_status(&key, r, false, &remark).await,
-            None => dns
-                .create(
+            None => {
+                if limits.is_none() {
+                    limits = Some(dns.limits(&key.domain).await.ok());
+                }
+                // Unknown limits: the group's TTL; a plan that refuses it
+                // gets its minimum from the provider's fallback.
+                let ttl = limits
+                    .as_ref()
+                    .and_then(Option::as_ref)
+                    .map_or(group.ttl, |l| l.ttl_for(group.ttl));
+                dns.create(
                     &key,
                     &dns::NewRecord {
                         value: repeat::STATE_VALUE.into(),
-                        ttl: group.ttl,
+                        ttl,
                         enabled: false,
                         remark,
                     },
                 )
                 .await
-                .map(|_| ()),
+                .map(|_| ())
+            }
         };
         if let Err(e) = result {
             tracing::warn!(group = %g.name, error = %e, "cannot write the alert state record; the next run may alert again");

@@ -1,6 +1,8 @@
 //! `dns-failover validate --online`: the config checks that need the DNS
 //! provider's API, run only when asked (plain `validate` makes no network
-//! call). Today one check: every group's `line` is a line of the domain.
+//! call). Two checks: every group's `line` is a line of the domain (an
+//! error), and every `active` group fits the plan's round-robin cap and
+//! `ttl` its lowest TTL (warnings).
 //!
 //! DNSPod's lines depend on the domain's plan (paid plans add province and
 //! ISP lines; custom lines and line groups are per account), so the plan is
@@ -9,7 +11,11 @@
 //! `LineList[].Name` and `LineGroupList[].Name`. Shapes from the official
 //! SDK model (tencentcloud-sdk-go `dnspod/v20210323/models.go`). Without
 //! this check a wrong line only shows at the first failover, as DNSPod's
-//! `InvalidParameter.RecordLineInvalid`.
+//! `InvalidParameter.RecordLineInvalid`. The plan's limits come from
+//! `DescribePackageDetail` (`MinTtl`, `RecordRoll` of the item whose
+//! `DomainGrade` is the domain's grade): an active group with more targets
+//! than `RecordRoll` fails to enable the last ones
+//! (`LimitExceeded.SubdomainRollLimit`) once they are all up.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -19,7 +25,9 @@ use serde_json::json;
 
 use crate::clock::SystemClock;
 use crate::config::{self, lines, Config, ConfigError, ProviderSettings};
-use crate::dns::dnspod::SERVICE;
+use crate::dns::dnspod::{self, SERVICE};
+use crate::dns::PlanLimits;
+use crate::model::target::Mode;
 use crate::tencent::{self, Client, ClientOptions, Credentials};
 
 /// The lines a domain's records may use.
@@ -28,6 +36,8 @@ pub struct DomainLines {
     pub domain: String,
     /// `DomainInfo.Grade`, e.g. `DP_FREE`.
     pub grade: String,
+    /// `DomainInfo.GradeLevel`, e.g. 2.
+    pub grade_level: Option<u64>,
     /// Line and line-group names.
     pub names: BTreeSet<String>,
 }
@@ -42,6 +52,8 @@ struct DomainReply {
 struct DomainInfo {
     #[serde(rename = "Grade")]
     grade: String,
+    #[serde(rename = "GradeLevel", default)]
+    grade_level: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -101,8 +113,58 @@ pub async fn domain_lines(client: &Client, domain: &str) -> Result<DomainLines, 
     Ok(DomainLines {
         domain: domain.to_string(),
         grade: d.info.grade,
+        grade_level: d.info.grade_level,
         names,
     })
+}
+
+/// The limits of the domain's plan (`DescribePackageDetail`).
+pub async fn plan_limits(
+    client: &Client,
+    known: &DomainLines,
+) -> Result<PlanLimits, crate::dns::Error> {
+    dnspod::package_limits(client, &known.grade, known.grade_level).await
+}
+
+/// Warnings (not errors: the config is valid, the plan is what limits it):
+/// an `active` group with more targets than the plan's round-robin cap,
+/// whose last ones cannot be enabled once all are up; a group `ttl` below
+/// the plan's lowest TTL, so records serve the floor.
+pub fn limit_warnings(cfg: &Config, limits: &PlanLimits) -> Vec<ConfigError> {
+    let mut out = Vec::new();
+    for (gi, g) in cfg.groups.iter().enumerate() {
+        if let Some(cap) = limits.record_roll {
+            if g.mode == Mode::Active && g.targets.len() > cap as usize {
+                out.push(config::group_key_error(
+                    cfg,
+                    gi,
+                    "mode",
+                    format!(
+                        "{} allows {cap} enabled records per host and line (round robin), but active group {:?} has {} targets: once they are all up, enabling one more fails (LimitExceeded.SubdomainRollLimit). Keep at most {cap} targets in it (put the others in a mode = \"failover\" group or on another line), or move the domain to a plan with a higher limit",
+                        limits.name(),
+                        g.name,
+                        g.targets.len()
+                    ),
+                ));
+            }
+        }
+        if limits.min_ttl > g.ttl {
+            out.push(config::group_key_error(
+                cfg,
+                gi,
+                "ttl",
+                format!(
+                    "{} accepts no TTL below {} s; group {:?} asks for {}, so its records serve {} s",
+                    limits.name(),
+                    limits.min_ttl,
+                    g.name,
+                    g.ttl,
+                    limits.min_ttl
+                ),
+            ));
+        }
+    }
+    out
 }
 
 /// One error per group whose `line` the domain does not have, naming the

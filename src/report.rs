@@ -49,6 +49,9 @@ pub struct GroupReport {
     /// `[consensus]`: the votes, the verdict and who writes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consensus: Option<crate::model::consensus::ConsensusReport>,
+    /// The operator's pause that holds this group's writes, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused: Option<crate::model::pause::Pause>,
 }
 
 /// Milliseconds spent per stage.
@@ -191,6 +194,21 @@ impl RunReport {
                 "\ngroup {} — {} ({:?}, ttl {})\n",
                 g.name, g.record, g.mode, g.ttl
             ));
+            if let Some(p) = &g.paused {
+                s.push_str(&format!(
+                    "  PAUSED since {} by {}{}{}: probed and reported, never written\n",
+                    p.since.format("%Y-%m-%d %H:%M:%SZ"),
+                    p.by,
+                    p.until
+                        .map(|u| format!(" until {}", u.format("%Y-%m-%d %H:%M:%SZ")))
+                        .unwrap_or_default(),
+                    if p.reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", p.reason)
+                    }
+                ));
+            }
             if !g.targets.is_empty() {
                 s.push_str(&format!(
                     "  {:<16} {:<9} {:<40} {}\n",

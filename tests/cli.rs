@@ -847,6 +847,7 @@ async fn issue_10_lines_are_checked_as_written_and_online() {
                 "DescribeRecordLineList",
                 serde_json::json!({"Domain": "example.com", "DomainGrade": "DP_PLUS"})
             ),
+            ("DescribePackageDetail", serde_json::json!({})),
         ]
     );
     // A custom line group is a line too.

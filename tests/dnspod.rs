@@ -180,7 +180,9 @@ async fn every_request_is_signed_with_the_documented_headers() {
     );
     assert!(h["authorization"].starts_with(&format!("TC3-HMAC-SHA256 Credential={SECRET_ID}/")));
     assert_eq!(call.body["Limit"], 3000);
-    assert_eq!(call.body["Subdomain"], "api");
+    // The current spelling; `Subdomain` is the legacy one.
+    assert_eq!(call.body["SubDomain"], "api");
+    assert!(call.body.get("Subdomain").is_none(), "{}", call.body);
     assert_eq!(call.body["RecordType"], "CNAME");
     assert_eq!(call.body["RecordLine"], LINE);
 }
@@ -526,9 +528,10 @@ async fn set_status_sets_status_and_remark_in_one_modify_record() {
     };
     assert!(!record.enabled);
     assert!(record.remark_is_ours(), "{}", record.remark);
+    // Read back by id.
     assert_eq!(
         fake.actions(),
-        ["DescribeRecordList", "ModifyRecord", "DescribeRecordList"]
+        ["DescribeRecordList", "ModifyRecord", "DescribeRecord"]
     );
     // Status and marker travel together; everything else is sent as read.
     let call = fake.with(|s| s.calls_of("ModifyRecord")[0].body.clone());
@@ -779,6 +782,11 @@ struct World {
 
 impl World {
     async fn new(test: &str) -> World {
+        Self::with(test, |s| s).await
+    }
+
+    /// As `new`, with the config text edited by `edit`.
+    async fn with(test: &str, edit: impl FnOnce(String) -> String) -> World {
         let clock = Arc::new(FixedClock::new(Utc::now()));
         let fake = FakeTencent::start(DOMAIN, keys(), clock.clone()).await;
         let mut endpoints = vec![];
@@ -788,7 +796,9 @@ impl World {
         let ports: Vec<u16> = endpoints.iter().map(|e| e.port).collect();
         // Temporary credentials: both the key and the token must stay out of logs.
         let envs = cred_env(test, TMP_SECRET_ID, TMP_SECRET_KEY, Some(TOKEN));
-        let cfg = run_config(&fake, &envs, &ports);
+        let text = edit(config_text(&fake, &envs, &ports));
+        let cfg = Config::from_toml(&text, std::path::Path::new("test.toml"))
+            .unwrap_or_else(|e| panic!("{e}"));
         World {
             fake,
             clock,
@@ -800,10 +810,14 @@ impl World {
 
     /// One `run`, with Deps built afresh as each invocation does (credentials re-read).
     async fn run(&self) -> dns_failover::RunReport {
+        self.pass(Action::Run).await
+    }
+
+    async fn pass(&self, action: Action) -> dns_failover::RunReport {
         let deps = Deps::with_clock(&self.cfg, self.clock.clone()).unwrap();
         let report = tokio::time::timeout(
             Duration::from_secs(30),
-            run_once(&deps, &self.cfg, &RunOptions::new(Action::Run)),
+            run_once(&deps, &self.cfg, &RunOptions::new(action)),
         )
         .await
         .expect("a run ends");
@@ -1023,6 +1037,321 @@ async fn a_refused_ttl_still_fails_over_and_says_so() {
         event_kinds(&r)
     );
     w.assert_logs_clean();
+}
+
+// ---------------------------------------------------------------------------
+// Issue 11: DNSPod as it really is
+// ---------------------------------------------------------------------------
+
+/// `DescribePackageDetail` items carry `DomainGrade`, not `Grade`: the
+/// parser failed, and every refused TTL was written as 600, also on a plan
+/// whose minimum is 60.
+#[tokio::test]
+async fn a_refused_ttl_is_replaced_by_the_minimum_of_the_domains_own_plan() {
+    let (fake, p) = setup("ttl_grade").await;
+    fake.with(|s| {
+        s.grade = "DP_PLUS".into();
+        s.min_ttl = 60;
+    });
+    let rec = dns::NewRecord {
+        value: "c.example.net".into(),
+        ttl: 10,
+        enabled: true,
+        remark: String::new(),
+    };
+    let id = p.create(&key(), &rec).await.unwrap();
+    assert_eq!(
+        fake.with(|s| s.record(id.parse().unwrap()).unwrap().ttl),
+        60
+    );
+    let limits = p.limits(DOMAIN).await.unwrap();
+    assert_eq!(
+        (limits.plan.as_deref(), limits.min_ttl, limits.record_roll),
+        (Some("DP_Plus"), 60, Some(10))
+    );
+    assert_documented(&fake);
+}
+
+/// A new record can be missing from `DescribeRecordList` for up to 30 s
+/// (CreateRecord's reference): the read-back after a create is by id.
+#[tokio::test]
+async fn a_created_record_is_read_back_by_id_while_the_list_does_not_show_it() {
+    let (fake, p) = setup("index_delay").await;
+    fake.with(|s| s.index_delay = Duration::from_secs(30));
+    let change = Change {
+        group: "api".into(),
+        key: key(),
+        region: "ap-guangzhou".into(),
+        op: ChangeOp::Create {
+            record: dns::NewRecord {
+                value: "c.example.net".into(),
+                ttl: 60,
+                enabled: true,
+                remark: "dns-failover created".into(),
+            },
+        },
+        reason: "test".into(),
+    };
+    let applied = apply_change(&p, &change).await.unwrap();
+    let dns::Applied::Done { record } = applied else {
+        panic!("{applied:?}")
+    };
+    assert_eq!(
+        (record.value.as_str(), record.enabled),
+        ("c.example.net", true)
+    );
+    assert!(p.list(&key()).await.unwrap().is_empty(), "not listed yet");
+    assert_eq!(
+        fake.actions(),
+        [
+            "DescribeRecordList",
+            "CreateRecord",
+            "DescribeRecord",
+            "DescribeRecordList"
+        ]
+    );
+    assert_documented(&fake);
+}
+
+/// DNSPod lists a CNAME with its trailing dot: a create whose answer was
+/// lost finds the existing record with the same comparison as elsewhere.
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_finds_a_cname_listed_with_its_trailing_dot() {
+    let (fake, p) = setup("create_lost_dot").await;
+    let id = add(&fake, "c.example.net.", true);
+    let rec = dns::NewRecord {
+        value: "c.example.net".into(),
+        ttl: 60,
+        enabled: true,
+        remark: String::new(),
+    };
+    assert_eq!(p.create(&key(), &rec).await.unwrap(), id.to_string());
+}
+
+/// Three regions in an `active` group on a plan that serves two enabled
+/// records per host and line: creating the third disabled is not checked,
+/// enabling it is refused, and the run says why and what to do.
+#[tokio::test]
+async fn enabling_past_the_round_robin_cap_is_a_roll_limit_event_with_the_fix() {
+    let w = World::new("run_roll").await;
+    w.fake.with(|s| s.record_roll = 2);
+    w.endpoints[2].set_status(503);
+    let r = w.run().await;
+    assert!(r.ok, "{:?}", r.errors);
+    assert_eq!(statuses(&r), vec![ChangeStatus::Applied; 3]);
+    // Beijing recovers; after failback_after its enable is refused.
+    w.endpoints[2].set_status(200);
+    w.clock.advance(chrono::Duration::minutes(6));
+    let r = w.run().await;
+    assert!(!r.ok);
+    assert_eq!(statuses(&r), vec![ChangeStatus::Failed]);
+    let e = r.groups[0]
+        .events
+        .iter()
+        .find(|e| e.kind.as_str() == "roll_limit")
+        .unwrap_or_else(|| panic!("{:?}", event_kinds(&r)));
+    assert_eq!(e.severity.as_str(), "critical");
+    assert!(
+        e.message
+            .contains("plan DP_Free allows at most 2 enabled records per host and line")
+            && e.message.contains("Fix: keep at most that many targets"),
+        "{}",
+        e.message
+    );
+    assert!(!event_kinds(&r).contains(&"apply_failed"));
+    assert_eq!(w.enabled().iter().filter(|(_, e)| *e).count(), 2);
+    assert_documented(&w.fake);
+}
+
+/// `plan` reads the plan's cap and warns before any write is refused.
+#[tokio::test]
+async fn plan_warns_when_an_active_group_may_need_more_enabled_records_than_the_cap() {
+    let w = World::new("plan_roll").await;
+    w.fake.with(|s| s.record_roll = 2);
+    let r = w.pass(Action::Plan).await;
+    let e = r.groups[0]
+        .events
+        .iter()
+        .find(|e| e.kind.as_str() == "roll_limit")
+        .unwrap_or_else(|| panic!("{:?}", event_kinds(&r)));
+    assert_eq!(e.severity.as_str(), "warning");
+    assert!(
+        e.message
+            .contains("plan DP_Free allows 2 enabled records per host and line")
+            && e.message.contains("may need 3 (3 targets)"),
+        "{}",
+        e.message
+    );
+    // Within the cap: nothing to say.
+    w.fake.with(|s| s.record_roll = 3);
+    let r = w.pass(Action::Plan).await;
+    assert!(!event_kinds(&r).contains(&"roll_limit"));
+    assert!(w.fake.with(|s| s.calls_of("CreateRecord").is_empty()));
+}
+
+/// Records set up by hand at 600 s in a group of `ttl = 60`: lowered, all
+/// three in one run although max_changes is 2 (no traffic moves), and
+/// left alone after that.
+#[tokio::test]
+async fn records_above_the_groups_ttl_are_lowered_outside_max_changes() {
+    let w = World::new("ttl_converge").await;
+    w.fake.with(|s| {
+        for r in REGIONS {
+            s.add_record("api", "CNAME", LINE, &value_of(r), 600, true);
+        }
+    });
+    let r = w.run().await;
+    assert!(r.ok, "{:?}", r.errors);
+    assert_eq!(statuses(&r), vec![ChangeStatus::Applied; 3]);
+    assert!(r.groups[0].changes.iter().all(|c| matches!(
+        c.change.op,
+        ChangeOp::SetTtl {
+            from_ttl: 600,
+            ttl: 60,
+            ..
+        }
+    )));
+    assert!(w
+        .fake
+        .with(|s| s.records.iter().all(|r| r.ttl == 60 && r.enabled)));
+    assert!(!event_kinds(&r).contains(&"max_changes_exceeded"));
+    let r = w.run().await;
+    assert!(r.ok && statuses(&r).is_empty(), "{:?}", statuses(&r));
+    assert_documented(&w.fake);
+}
+
+/// The free plan's floor (600 s) above `ttl = 60`: records are written at
+/// 600 at once (not refused at 60 first), lowered to 600 and no further,
+/// and the floor is reported in the pass that writes at it, not on every run.
+#[tokio::test]
+async fn a_plan_floor_above_the_ttl_is_written_directly_and_reported_once() {
+    let w = World::new("ttl_floor").await;
+    w.fake.with(|s| {
+        s.min_ttl = 600;
+        s.add_record("api", "CNAME", LINE, &value_of(REGIONS[0]), 3600, true);
+    });
+    let r = w.run().await;
+    assert!(r.ok, "{:?}", r.errors);
+    assert_eq!(statuses(&r), vec![ChangeStatus::Applied; 3]);
+    assert!(w.fake.with(|s| s.records.iter().all(|r| r.ttl == 600)));
+    assert_eq!(
+        event_kinds(&r)
+            .iter()
+            .filter(|k| **k == "ttl_refused")
+            .count(),
+        1,
+        "{:?}",
+        event_kinds(&r)
+    );
+    let refused: Vec<_> = w
+        .fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.error.as_deref() == Some("LimitExceeded.RecordTtlLimit"))
+        .collect();
+    assert!(refused.is_empty(), "{refused:?}");
+    let r = w.run().await;
+    assert!(r.ok && statuses(&r).is_empty(), "{:?}", statuses(&r));
+    assert!(!event_kinds(&r).contains(&"ttl_refused"));
+    // `plan` says so whenever asked.
+    let r = w.pass(Action::Plan).await;
+    assert!(
+        event_kinds(&r).contains(&"ttl_refused"),
+        "{:?}",
+        event_kinds(&r)
+    );
+}
+
+/// A group whose every region is down (a standing condition) with a
+/// webhook channel; records set up by hand on `line`.
+async fn standing_world(test: &str, line: &'static str, hook: &HttpServer) -> World {
+    let url = format!("{}/hook", hook.base);
+    let w = World::with(test, move |s| {
+        s.replace(
+            "mode = \"active\"",
+            &format!("line = \"{line}\"\nmode = \"active\""),
+        ) + &format!("\n[[alert]]\ntype = \"webhook\"\nurl = \"{url}\"\n")
+    })
+    .await;
+    w.fake.with(|s| {
+        for r in REGIONS {
+            s.add_record("api", "CNAME", line, &value_of(r), 600, true);
+        }
+    });
+    for e in &w.endpoints {
+        e.set_status(503);
+    }
+    w
+}
+
+/// The state record is written with the plan's minimum TTL at once: it was
+/// refused at the group's 60 s and written again at 600 on every change.
+#[tokio::test]
+async fn the_state_record_is_written_at_the_plans_minimum_ttl_at_once() {
+    let hook = HttpServer::start(|_| Reply::Json(200, json!({}))).await;
+    let w = standing_world("state_ttl", LINE, &hook).await;
+    w.fake.with(|s| s.min_ttl = 600);
+    let r = w.run().await;
+    assert!(
+        event_kinds(&r).contains(&"all_down"),
+        "{:?}",
+        event_kinds(&r)
+    );
+    let creates = w.fake.with(|s| {
+        s.calls_of("CreateRecord")
+            .into_iter()
+            .cloned()
+            .collect::<Vec<_>>()
+    });
+    let [c] = &creates[..] else {
+        panic!("{creates:?}")
+    };
+    assert_eq!((c.body["TTL"].clone(), c.error.clone()), (json!(600), None));
+    assert_eq!(c.body["SubDomain"], "_dns-failover-cname.api");
+    assert_eq!(c.body["Status"], "DISABLE");
+    assert_eq!(hook.requests().len(), 1);
+}
+
+/// A group on another line than 默认: DNSPod refuses a host's first record
+/// on such a line (`FailedOperation.MustAddDefaultLineFirst`), so the state
+/// record never landed and every run paged again. It lives on 默认, with
+/// the line in its host.
+#[tokio::test]
+async fn the_state_record_of_a_group_on_another_line_lives_on_the_default_line() {
+    let hook = HttpServer::start(|_| Reply::Json(200, json!({}))).await;
+    let w = standing_world("state_line", "境内", &hook).await;
+    let r = w.run().await;
+    assert!(
+        event_kinds(&r).contains(&"all_down"),
+        "{:?}",
+        event_kinds(&r)
+    );
+    w.clock.advance(chrono::Duration::minutes(1));
+    let r = w.run().await;
+    assert!(event_kinds(&r).contains(&"all_down"));
+    assert_eq!(hook.requests().len(), 1, "paged once, not on every run");
+    let state: Vec<_> = w.fake.with(|s| {
+        s.records
+            .iter()
+            .filter(|r| r.name.starts_with("_dns-failover"))
+            .cloned()
+            .collect()
+    });
+    let [st] = &state[..] else {
+        panic!("{state:?}")
+    };
+    assert_eq!(st.line, "默认");
+    assert!(
+        st.name.starts_with("_dns-failover-cname-") && st.name.ends_with(".api"),
+        "{}",
+        st.name
+    );
+    assert!(!st.enabled && st.remark.starts_with("dns-failover alerted"));
+    assert!(w
+        .fake
+        .calls()
+        .iter()
+        .all(|c| c.error.as_deref() != Some("FailedOperation.MustAddDefaultLineFirst")));
 }
 
 // ---------------------------------------------------------------------------

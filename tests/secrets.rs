@@ -766,9 +766,12 @@ async fn api_errors_that_quote_the_credentials_are_scrubbed() {
     // A retryable error first (logged at warn with its message, then
     // retried), then one that ends the pass: exit 1, the message in the
     // report's errors.
-    w.fake.inject(None, Fault::Api("InternalError", quoting));
+    // On the records' read: the plan's limits, read beside it, are only
+    // advisory (a pass without them goes on).
+    let read = Some("DescribeRecordList");
+    w.fake.inject(read, Fault::Api("InternalError", quoting));
     w.fake
-        .inject(None, Fault::Api("AuthFailure.TokenFailure", quoting));
+        .inject(read, Fault::Api("AuthFailure.TokenFailure", quoting));
     let out = w.run(&["run", "--json"]).await;
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     let text = stdout(&out);
@@ -786,7 +789,7 @@ async fn api_errors_that_quote_the_credentials_are_scrubbed() {
 
     for args in [&["status"][..], &["plan"], &["run"]] {
         w.fake
-            .inject(None, Fault::Api("AuthFailure.TokenFailure", quoting));
+            .inject(read, Fault::Api("AuthFailure.TokenFailure", quoting));
         let out = w.run(args).await;
         assert_eq!(code(&out), 1, "{args:?}: {}", stderr(&out));
         assert!(stdout(&out).contains("has expired"), "{}", stdout(&out));
@@ -1029,8 +1032,10 @@ async fn serve_answers_and_json_logs_show_no_secret() {
     // First event: the DNS read fails with an error quoting the token;
     // second: a pass that disables three records and alerts.
     let quoting = leak(format!("token {TOKEN} expired (SecretKey {SECRET_KEY})"));
-    w.fake
-        .inject(None, Fault::Api("AuthFailure.TokenFailure", quoting));
+    w.fake.inject(
+        Some("DescribeRecordList"),
+        Fault::Api("AuthFailure.TokenFailure", quoting),
+    );
     let timer = r#"{"Type":"Timer","TriggerName":"every-minute","Time":"2024-05-01T08:00:00Z","Message":""}"#;
     let (answers, log) = w.serve(w.config_path(), &[timer, timer], &[]).await;
     assert_eq!(answers[0].0, "error", "{answers:?}");

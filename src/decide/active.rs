@@ -32,7 +32,7 @@ impl<'a> Ctx<'a> {
                     let verb = if enabled { "created" } else { "disabled" };
                     let record = NewRecord {
                         value: t.value.clone(),
-                        ttl: g.ttl,
+                        ttl: self.ttl,
                         enabled,
                         remark: self.remark(verb, &format!("{} {}", t.region, h.as_str())),
                     };

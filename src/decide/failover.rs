@@ -44,7 +44,7 @@ impl<'a> Ctx<'a> {
                         ));
                         let record = NewRecord {
                             value: t.value.clone(),
-                            ttl: g.ttl,
+                            ttl: self.ttl,
                             enabled: true,
                             remark: self.remark("created", &t.region),
                         };
@@ -101,7 +101,7 @@ impl<'a> Ctx<'a> {
                     expect_enabled: true,
                     expect_updated_on: record.updated_on,
                     value: to.value.clone(),
-                    ttl: g.ttl,
+                    ttl: self.ttl,
                     enabled: true,
                     remark: self.remark(verb, &format!("{} -> {}", current.region, to.region)),
                 },
@@ -158,7 +158,7 @@ impl<'a> Ctx<'a> {
                         vec![current.region.clone(), to.region.clone()],
                         format!(
                             "{why}; {} now points at {} ({} -> {}, ttl {})",
-                            g.key, to.region, current.value, to.value, g.ttl
+                            g.key, to.region, current.value, to.value, self.ttl
                         ),
                     ));
                     plan.changes.push(set_value(to, "failover", why));

@@ -17,6 +17,12 @@
 //!   the highest-priority target that is up; never to a target that is down;
 //!   failback to a better target follows the same recovery rule;
 //! - a record the plan needs that does not exist is created; nothing is deleted;
+//! - TTL: records are written with the group's `ttl`, raised to the DNS
+//!   plan's floor when that is higher (then `ttl_refused` says so, once, in
+//!   the pass that writes at the floor); a target's record whose TTL is
+//!   above that is lowered (`SetTtl`, no traffic moves, outside
+//!   `max_changes`), unless this plan already writes it. Only when the
+//!   plan's limits are known ([`Options::limits`]);
 //! - more than `max_changes` traffic-moving changes: refused unless `force`;
 //! - a record a person changed (no tool remark) is left alone and reported.
 
@@ -26,6 +32,7 @@ mod active;
 pub mod consensus;
 mod failover;
 mod rescue;
+mod ttl;
 
 pub use rescue::rescue_empty;
 use std::time::Duration;
@@ -36,7 +43,7 @@ use serde::Serialize;
 pub use crate::model::event::{Event, EventKind, Severity};
 
 use crate::model::health::{Health, TargetOutcome};
-use crate::model::record::{self, Change, ChangeOp, Record};
+use crate::model::record::{self, Change, ChangeOp, PlanLimits, Record};
 use crate::model::target::{Group, Mode, Target};
 
 /// The plan for one group.
@@ -60,6 +67,9 @@ pub struct Options {
     pub failback: Option<(String, String)>,
     /// Marks remarks and reasons of a drill.
     pub drill: bool,
+    /// What the domain's DNS plan allows (lowest TTL, round-robin cap), as
+    /// read this pass; `None` when unknown (then no TTL is converged).
+    pub limits: Option<PlanLimits>,
 }
 
 /// Decide one group. `records` are the current records of the group's key;
@@ -101,6 +111,7 @@ pub fn decide_group(
         Mode::Active => ctx.active(records, &mut plan),
         Mode::Failover => ctx.failover(records, &mut plan),
     }
+    ctx.converge_ttl(records, &mut plan);
 
     if let Some(region) = ctx.manual {
         if group.target(region).is_none() {
@@ -149,6 +160,9 @@ pub fn decide_group(
 
 struct Ctx<'a> {
     group: &'a Group,
+    /// The TTL records are written with: the group's, raised to the
+    /// plan's floor when known.
+    ttl: u32,
     health: HashMap<&'a str, &'a TargetOutcome>,
     now: DateTime<Utc>,
     opts: &'a Options,
@@ -164,6 +178,10 @@ impl<'a> Ctx<'a> {
     ) -> Self {
         Ctx {
             group,
+            ttl: opts
+                .limits
+                .as_ref()
+                .map_or(group.ttl, |l| l.ttl_for(group.ttl)),
             health: outcomes
                 .iter()
                 .filter(|o| o.group == group.name)
@@ -248,6 +266,62 @@ impl<'a> Ctx<'a> {
             None => (true, Duration::ZERO),
         }
     }
+}
+
+/// What an `active` group may need enabled at once on its host and line,
+/// against the plan's round-robin cap: every target's record, plus the
+/// enabled records that are no target's (a person's). `Some(message)` when
+/// that is more than the cap, naming the fix. Warned at `plan`.
+pub fn roll_warning(group: &Group, records: &[Record], limits: &PlanLimits) -> Option<Event> {
+    let cap = limits.record_roll?;
+    if group.mode != Mode::Active {
+        return None;
+    }
+    let foreign = records
+        .iter()
+        .filter(|r| r.enabled)
+        .filter(|r| {
+            !group
+                .targets
+                .iter()
+                .any(|t| record::same_value(&t.value, &r.value))
+        })
+        .count();
+    let need = group.targets.len() + foreign;
+    (need > cap as usize).then(|| Event {
+        kind: EventKind::RollLimit,
+        severity: Severity::Warning,
+        group: group.name.clone(),
+        regions: vec![],
+        message: format!(
+            "{}: {} allows {cap} enabled records per host and line (round robin), but this active group may need {need} ({} targets{}); once they are all up, enabling one more fails (LimitExceeded.SubdomainRollLimit). Fix: keep at most {cap} targets in the group (put the others in a mode = \"failover\" group or on another line), or move the domain to a plan with a higher limit",
+            group.key,
+            limits.name(),
+            group.targets.len(),
+            if foreign > 0 { format!(" and {foreign} enabled records of no target") } else { String::new() }
+        ),
+    })
+}
+
+/// The plan's lowest TTL is above the group's `ttl`: records serve the
+/// floor. `None` when it is not.
+pub fn ttl_floor_warning(group: &Group, limits: &PlanLimits) -> Option<Event> {
+    (limits.min_ttl > group.ttl).then(|| Event {
+        kind: EventKind::TtlRefused,
+        severity: Severity::Warning,
+        group: group.name.clone(),
+        regions: vec![],
+        message: format!(
+            "{}: the lowest TTL {} accepts is {} s, above ttl = {} of group {:?}: records are written with {} s, so clients may take that long to follow a failover; move the domain to a plan with a lower minimum TTL, or set ttl = {} to say so in the config",
+            group.key,
+            limits.name(),
+            limits.min_ttl,
+            group.ttl,
+            group.name,
+            limits.min_ttl,
+            limits.min_ttl
+        ),
+    })
 }
 
 fn first_failure(o: Option<&TargetOutcome>) -> String {

@@ -211,7 +211,11 @@ fn decide(
         );
         let remark = match &c.op {
             ChangeOp::Create { record } => {
-                assert_eq!(record.ttl, g.ttl, "created with the group's TTL");
+                let ttl = o.limits.as_ref().map_or(g.ttl, |l| l.ttl_for(g.ttl));
+                assert_eq!(
+                    record.ttl, ttl,
+                    "created with the group's TTL (or the floor)"
+                );
                 assert!(
                     records.iter().all(|r| r.value != record.value),
                     "creates a record that exists: {c:?}"
@@ -240,6 +244,27 @@ fn decide(
                 assert_eq!(r.enabled, *expect_enabled, "expect_enabled of {c:?}");
                 remark
             }
+            ChangeOp::SetTtl {
+                record_id,
+                expect_value,
+                expect_enabled,
+                from_ttl,
+                ttl,
+                ..
+            } => {
+                let r = records
+                    .iter()
+                    .find(|r| &r.id == record_id)
+                    .unwrap_or_else(|| panic!("change of a record that is not there: {c:?}"));
+                assert_eq!(&r.value, expect_value, "expect_value of {c:?}");
+                assert_eq!(r.enabled, *expect_enabled, "expect_enabled of {c:?}");
+                assert_eq!(r.ttl, *from_ttl, "from_ttl of {c:?}");
+                let want = o.limits.as_ref().map(|l| l.ttl_for(g.ttl));
+                assert_eq!(Some(*ttl), want, "lowered to the group's TTL or the floor");
+                assert!(*ttl < r.ttl, "only lowers: {c:?}");
+                assert!(!c.moves_traffic());
+                continue;
+            }
         };
         assert!(remark.starts_with(dns::REMARK_MARKER), "{remark}");
         assert!(remark.len() <= 200, "remark too long for DNSPod: {remark}");
@@ -266,9 +291,9 @@ fn decide(
     for c in &plan.changes {
         let k = match &c.op {
             ChangeOp::Create { record } => format!("new {}", record.value),
-            ChangeOp::SetStatus { record_id, .. } | ChangeOp::SetValue { record_id, .. } => {
-                record_id.clone()
-            }
+            ChangeOp::SetStatus { record_id, .. }
+            | ChangeOp::SetValue { record_id, .. }
+            | ChangeOp::SetTtl { record_id, .. } => record_id.clone(),
         };
         assert!(
             seen.insert(k),
@@ -385,6 +410,18 @@ fn apply(records: &mut Vec<Record>, changes: &[Change], now: DateTime<Utc>) {
                 r.ttl = *ttl;
                 r.enabled = *enabled;
                 r.remark = remark.clone();
+                r.updated_on = Some(now);
+            }
+            ChangeOp::SetTtl {
+                record_id,
+                expect_value,
+                expect_enabled,
+                ttl,
+                ..
+            } => {
+                let r = records.iter_mut().find(|r| &r.id == record_id).unwrap();
+                assert_eq!((&r.value, r.enabled), (expect_value, *expect_enabled));
+                r.ttl = *ttl;
                 r.updated_on = Some(now);
             }
         }
@@ -1782,7 +1819,12 @@ fn build_case(
             Some(k) => dns::remark(VERBS[k], at, "prop"),
             None => ["", "maintenance by ops"][i % 2].to_string(),
         };
-        records.push(rec(&(100 + i).to_string(), &value, enabled, &remark, at));
+        let mut r = rec(&(100 + i).to_string(), &value, enabled, &remark, at);
+        // Some records serve a TTL above the group's 60 s.
+        if i % 3 == 0 {
+            r.ttl = 600;
+        }
+        records.push(r);
     }
     let mut outs: Vec<TargetOutcome> = (0..n)
         .filter(|&i| health[i] != Unknown)
@@ -1803,6 +1845,16 @@ fn build_case(
             force,
             drill,
             failback: fb.map(|i| (GROUP.to_string(), region(i).to_string())),
+            // Limits unknown, no floor, or the free plan's 600 s floor.
+            limits: match after % 3 {
+                0 => None,
+                1 => Some(PlanLimits::unlimited()),
+                _ => Some(PlanLimits {
+                    plan: Some("DP_Free".into()),
+                    min_ttl: 600,
+                    record_roll: Some(2),
+                }),
+            },
         },
         now,
     }
@@ -1858,6 +1910,8 @@ proptest! {
                     let r = c.records.iter().find(|r| &r.id == record_id).unwrap();
                     (r.value.clone(), *enabled)
                 }
+                // Moves nothing: its status is kept (checked in `decide`).
+                ChangeOp::SetTtl { .. } => continue,
             };
             let h = c.health_of_value(&value);
             prop_assert!(h.is_some(), "change to a non-target value: {ch:?}");

@@ -25,8 +25,8 @@ use serde::{Deserialize, Serialize};
 pub use registry::{BuildContext, BuildError, ProviderSettings};
 
 pub use crate::model::record::{
-    remark, same_value, status_word, Change, ChangeOp, NewRecord, Record, RecordKey, RecordType,
-    REMARK_MARKER,
+    remark, same_value, status_word, Change, ChangeOp, NewRecord, PlanLimits, Record, RecordKey,
+    RecordType, REMARK_MARKER,
 };
 
 /// What applying one change did.
@@ -73,6 +73,22 @@ pub enum Error {
     /// The provider refused the TTL; carries the lowest it accepts when known.
     #[error("TTL {requested} refused by the domain's plan{}", min.map(|m| format!(" (lowest allowed {m})")).unwrap_or_default())]
     TtlRefused { requested: u32, min: Option<u32> },
+    /// An enable or create was refused: the plan caps the enabled records
+    /// of one host and line (DNSPod `LimitExceeded.SubdomainRollLimit`;
+    /// disabled records are not counted). Carries the plan and its cap
+    /// when known.
+    #[error("{}", roll_limit_text(limits.as_ref()))]
+    RollLimit { limits: Option<PlanLimits> },
+}
+
+fn roll_limit_text(limits: Option<&PlanLimits>) -> String {
+    match limits.and_then(|l| Some((l, l.record_roll?))) {
+        Some((l, n)) => format!(
+            "the domain's {} allows at most {n} enabled records per host and line (round-robin limit)",
+            l.name()
+        ),
+        None => "the domain's DNS plan allows no more enabled records on this host and line (round-robin limit)".into(),
+    }
 }
 
 /// A DNS backend. Implementers provide four primitives and must not decide
@@ -86,6 +102,20 @@ pub trait DnsProvider: Send + Sync {
     /// Every record of one name/type/line, enabled or not. An empty zone is
     /// `Ok(vec![])`, not an error.
     async fn list(&self, key: &RecordKey) -> Result<Vec<Record>, Error>;
+    /// One record by id, as the provider has it now: the read-back after a
+    /// write. A provider whose list lags behind its writes (DNSPod indexes a
+    /// new record within 30 s) reads it directly. `Error::NotFound` when it
+    /// is not there. Default: [`DnsProvider::list`], then the id.
+    async fn get(&self, key: &RecordKey, id: &str) -> Result<Record, Error> {
+        pick(&self.list(key).await?, id)
+    }
+    /// What the domain's plan allows (lowest TTL, round-robin cap). A
+    /// provider may read it once and keep it for its lifetime (one run).
+    /// Default: no plan ([`PlanLimits::unlimited`]).
+    async fn limits(&self, domain: &str) -> Result<PlanLimits, Error> {
+        let _ = domain;
+        Ok(PlanLimits::unlimited())
+    }
     /// Create a record; returns its id.
     async fn create(&self, key: &RecordKey, record: &NewRecord) -> Result<String, Error>;
     /// Enable or disable a record and set its remark (an empty remark keeps
@@ -195,20 +225,53 @@ pub async fn apply_change(dns: &dyn DnsProvider, change: &Change) -> Result<Appl
                 });
             }
             let id = dns.create(key, record).await?;
-            let after = dns.list(key).await?;
-            match after.into_iter().find(|r| r.id == id) {
-                Some(r) if same_value(&r.value, &record.value) && r.enabled == record.enabled => {
+            // By id: a new record may be missing from the list for a while.
+            match dns.get(key, &id).await {
+                Ok(r) if same_value(&r.value, &record.value) && r.enabled == record.enabled => {
                     Ok(Applied::Done { record: r })
                 }
-                Some(r) => Err(Error::NotConfirmed {
+                Ok(r) => Err(Error::NotConfirmed {
                     record_id: id,
                     detail: format!("read back {} {}", r.value, status_word(r.enabled)),
                 }),
-                None => Err(Error::NotConfirmed {
+                Err(Error::NotFound(_)) => Err(Error::NotConfirmed {
                     record_id: id,
-                    detail: "created record not listed".into(),
+                    detail: "created record not found by its id".into(),
                 }),
+                Err(e) => Err(e),
             }
+        }
+        ChangeOp::SetTtl {
+            record_id,
+            expect_value,
+            expect_enabled,
+            expect_updated_on,
+            ttl,
+            ..
+        } => {
+            let all = dns.list(key).await?;
+            let current = pick(&all, record_id)?;
+            if current.ttl <= *ttl
+                && same_value(&current.value, expect_value)
+                && current.enabled == *expect_enabled
+            {
+                return Ok(Applied::AlreadyApplied { record: current });
+            }
+            check_write(
+                &all,
+                record_id,
+                expect_value,
+                *expect_enabled,
+                *expect_updated_on,
+                *expect_enabled,
+            )?;
+            dns.set_value(key, &current, &current.value, *ttl, current.enabled, "")
+                .await?;
+            let after = find(dns, key, record_id).await?;
+            if same_value(&after.value, expect_value) && after.enabled == *expect_enabled {
+                return Ok(Applied::Done { record: after });
+            }
+            Err(read_back_mismatch(dns, change, &after, expect_value, *expect_enabled, "").await)
         }
         ChangeOp::SetStatus {
             record_id,
@@ -341,8 +404,9 @@ fn pick(all: &[Record], id: &str) -> Result<Record, Error> {
         .ok_or_else(|| Error::NotFound(id.to_string()))
 }
 
+/// The read-back after a write: by id.
 async fn find(dns: &dyn DnsProvider, key: &RecordKey, id: &str) -> Result<Record, Error> {
-    pick(&dns.list(key).await?, id)
+    dns.get(key, id).await
 }
 
 fn conflict(current: &Record, expect_value: &str, expect_enabled: bool) -> Error {

@@ -60,8 +60,20 @@ pub enum EventKind {
     ApplyFailed,
     /// A record changed under us between read and write (set by the pipeline).
     Conflict,
-    /// The domain's plan refused the TTL (set by the pipeline).
+    /// The domain's plan refused the TTL, or its lowest TTL is above the
+    /// group's `ttl` (raised when records are written at that floor, and at
+    /// `plan`).
     TtlRefused,
+    /// The DNS plan caps the enabled records per host and line (DNSPod
+    /// `RecordRoll`) below what an `active` group may need: warned at `plan`
+    /// and by `validate --online`; critical when an enable was refused
+    /// (`LimitExceeded.SubdomainRollLimit`).
+    RollLimit,
+    /// An operator paused the group (`pause`): it is probed and reported,
+    /// never written, until `resume` or the pause's end.
+    Paused,
+    /// A paused group is managed again (`resume`, or the pause expired).
+    Resumed,
     /// The name has no enabled record at all (whoever emptied it). Raised by
     /// `decide` on the records it reads and by the pipeline's check after
     /// its writes; critical, always.
@@ -89,12 +101,15 @@ impl EventKind {
             EventKind::ApplyFailed => "apply_failed",
             EventKind::Conflict => "conflict",
             EventKind::TtlRefused => "ttl_refused",
+            EventKind::RollLimit => "roll_limit",
+            EventKind::Paused => "paused",
+            EventKind::Resumed => "resumed",
             EventKind::EmptyName => "empty_name",
             EventKind::NoQuorum => "no_quorum",
             EventKind::ProberUnhealthy => "prober_unhealthy",
         }
     }
-    pub const ALL: [EventKind; 16] = [
+    pub const ALL: [EventKind; 19] = [
         EventKind::Failover,
         EventKind::Failback,
         EventKind::RecoveredPending,
@@ -108,6 +123,9 @@ impl EventKind {
         EventKind::ApplyFailed,
         EventKind::Conflict,
         EventKind::TtlRefused,
+        EventKind::RollLimit,
+        EventKind::Paused,
+        EventKind::Resumed,
         EventKind::EmptyName,
         EventKind::NoQuorum,
         EventKind::ProberUnhealthy,

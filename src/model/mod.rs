@@ -11,13 +11,15 @@
 //! - [`secret`]: values never shown ([`secret::Secret`]) or shown as written
 //!   ([`secret::EnvString`]);
 //! - [`duration`]: durations as written and read by people;
-//! - [`limits`]: the documented bounds of config values.
+//! - [`limits`]: the documented bounds of config values;
+//! - [`pause`]: operators' pauses as kept in DNS.
 
 pub mod consensus;
 pub mod duration;
 pub mod event;
 pub mod health;
 pub mod limits;
+pub mod pause;
 pub mod record;
 pub mod secret;
 pub mod target;

@@ -171,6 +171,20 @@ pub enum ChangeOp {
         enabled: bool,
         remark: String,
     },
+    /// Lower an existing record's TTL to the group's (or the DNS plan's
+    /// floor), keeping its value, status and remark: it moves no traffic.
+    SetTtl {
+        record_id: String,
+        expect_value: String,
+        expect_enabled: bool,
+        /// As in `SetStatus`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expect_updated_on: Option<DateTime<Utc>>,
+        /// The TTL the record has now (seconds).
+        from_ttl: u32,
+        /// The TTL to write (seconds).
+        ttl: u32,
+    },
     /// Rewrite an existing record's value (failover mode) and TTL.
     SetValue {
         record_id: String,
@@ -200,10 +214,10 @@ pub struct Change {
 }
 
 impl Change {
-    /// Creates do not count against `max_changes`: they bootstrap, they do
-    /// not move live traffic away from anything.
+    /// Creates and TTL changes do not count against `max_changes`: they
+    /// bootstrap or tune, they do not move live traffic away from anything.
     pub fn moves_traffic(&self) -> bool {
-        !matches!(self.op, ChangeOp::Create { .. })
+        !matches!(self.op, ChangeOp::Create { .. } | ChangeOp::SetTtl { .. })
     }
 
     /// One line for tables and alerts.
@@ -231,6 +245,16 @@ impl Change {
                 self.key.fqdn(),
                 expect_value
             ),
+            ChangeOp::SetTtl {
+                record_id,
+                expect_value,
+                from_ttl,
+                ttl,
+                ..
+            } => format!(
+                "lower the TTL of record {record_id} {} -> {expect_value}: {from_ttl} -> {ttl}",
+                self.key.fqdn()
+            ),
             ChangeOp::SetValue {
                 record_id,
                 expect_value,
@@ -251,6 +275,44 @@ pub fn status_word(enabled: bool) -> &'static str {
         "enabled"
     } else {
         "disabled"
+    }
+}
+
+/// What the DNS provider's plan allows, as far as the tool needs it. A
+/// file zone has no plan: any TTL from 1 s, no round-robin cap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanLimits {
+    /// The plan's name as the provider spells it (DNSPod: `DP_Free`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+    /// Lowest TTL the plan accepts, in seconds.
+    pub min_ttl: u32,
+    /// Most enabled records one host may have on one line (DNSPod's
+    /// `RecordRoll`: 2 on the free plan); `None` when there is no cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_roll: Option<u32>,
+}
+
+impl PlanLimits {
+    /// No plan: any TTL, no cap.
+    pub fn unlimited() -> Self {
+        PlanLimits {
+            plan: None,
+            min_ttl: 1,
+            record_roll: None,
+        }
+    }
+
+    /// The TTL a group configured with `ttl` gets: never below the floor.
+    pub fn ttl_for(&self, ttl: u32) -> u32 {
+        ttl.max(self.min_ttl)
+    }
+
+    /// `DP_Free` or `the DNS plan`, for messages.
+    pub fn name(&self) -> String {
+        self.plan
+            .as_ref()
+            .map_or_else(|| "the DNS plan".to_string(), |p| format!("plan {p}"))
     }
 }
 

@@ -77,6 +77,7 @@ async fn apply_one(
         Err(e) => {
             let (status, kind) = match e {
                 dns::Error::Conflict { .. } => (ChangeStatus::Conflict, EventKind::Conflict),
+                dns::Error::RollLimit { .. } => (ChangeStatus::Failed, EventKind::RollLimit),
                 _ => (ChangeStatus::Failed, EventKind::ApplyFailed),
             };
             tracing::error!(group = %c.change.group, change = %c.change.summary(), error = %e, "apply failed");
@@ -87,7 +88,14 @@ async fn apply_one(
                 severity: Severity::Critical,
                 group: c.change.group.clone(),
                 regions: vec![c.change.region.clone()],
-                message: format!("could not {}: {e}", c.change.summary()),
+                message: match e {
+                    dns::Error::RollLimit { .. } => format!(
+                        "could not {}: {e}. Fix: keep at most that many targets enabled in group {:?} on this host and line (move the others to a mode = \"failover\" group or another line), or move the domain to a plan with a higher limit; `dns-failover plan` warns about it",
+                        c.change.summary(),
+                        c.change.group
+                    ),
+                    _ => format!("could not {}: {e}", c.change.summary()),
+                },
             });
             if status == ChangeStatus::Failed {
                 errors.push(format!(
@@ -159,7 +167,7 @@ async fn check_not_empty(
 /// minimum): say so plainly.
 fn ttl_event(change: &dns::Change, after: &Record) -> Option<Event> {
     let planned = match &change.op {
-        ChangeOp::SetValue { ttl, .. } => *ttl,
+        ChangeOp::SetValue { ttl, .. } | ChangeOp::SetTtl { ttl, .. } => *ttl,
         ChangeOp::Create { record } => record.ttl,
         ChangeOp::SetStatus { .. } => return None,
     };

@@ -70,11 +70,43 @@ pub mod watch;
 pub use alert::notify_test;
 mod observe;
 mod options;
+mod pause;
 
 pub use options::{check_options, Action, RunOptions, UsageError};
 
 fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 10_000.0).round() / 10.0
+}
+
+/// `plan` also says what the DNS plan will refuse or round up: an active
+/// group that may need more enabled records than the round-robin cap, a
+/// `ttl` below the plan's lowest (unless the plan already says so).
+fn plan_warnings(
+    cfg: &Config,
+    limits: Option<&dns::PlanLimits>,
+    groups: &mut [crate::report::GroupReport],
+) {
+    let Some(limits) = limits else { return };
+    for report in groups {
+        let Some(g) = cfg.groups.iter().find(|g| g.name == report.name) else {
+            continue;
+        };
+        let records = report.records.as_deref().unwrap_or_default();
+        let mut extra: Vec<_> = decide::roll_warning(g, records, limits)
+            .into_iter()
+            .collect();
+        if !report
+            .events
+            .iter()
+            .any(|e| e.kind == decide::EventKind::TtlRefused)
+        {
+            extra.extend(decide::ttl_floor_warning(g, limits));
+        }
+        for e in &extra {
+            tracing::warn!(group = %e.group, kind = e.kind.as_str(), message = %e.message, "event");
+        }
+        report.events.extend(extra);
+    }
 }
 
 /// Run one pass. Never fails; see the report's `ok` and `errors`.
@@ -113,6 +145,7 @@ async fn run_with_streaks(
             _ => None,
         },
         drill: scope.drill.is_some(),
+        limits: seen.limits.clone(),
     };
     let decides = !matches!(opts.action, Action::Status);
     let mut groups = observe::plan(
@@ -134,6 +167,9 @@ async fn run_with_streaks(
             Some(plan)
         },
     );
+    if matches!(opts.action, Action::Plan) {
+        plan_warnings(cfg, dopts.limits.as_ref(), &mut groups);
+    }
     for g in &mut groups {
         if let Some(e) = &g.error {
             errors.push(e.clone());
@@ -143,9 +179,27 @@ async fn run_with_streaks(
         }
     }
     let decide_time = t_decide.elapsed();
+    // Before any write: a paused group's plan is held, never applied.
+    pause::settle(
+        deps,
+        cfg,
+        &opts.action,
+        seen.pauses,
+        &mut groups,
+        &pause::Settle {
+            now: started_at,
+            writes,
+            limits: dopts.limits.as_ref(),
+        },
+        &mut errors,
+    )
+    .await;
 
     let t_apply = Instant::now();
-    if writes {
+    // `pause` writes its pause record only; `resume` hands the group back
+    // and its plan is applied at once.
+    let applies = !matches!(opts.action, Action::Pause { .. });
+    if writes && applies {
         apply::apply_all(
             deps,
             &cfg.groups,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Config, Group, Target};
 use crate::decide::GroupPlan;
-use crate::dns::{self, Record};
+use crate::dns::{self, PlanLimits, Record};
 use crate::model::health::TargetOutcome;
 use crate::report::{ChangeResult, ChangeStatus, GroupReport};
 
@@ -24,6 +24,8 @@ pub(super) struct Scope {
     /// `[consensus]` applies: a `run` or a `plan` (drills and manual
     /// failbacks are an operator's own decision).
     pub consensus: bool,
+    /// Passes that plan read the DNS plan's limits (`status` does not).
+    read_limits: bool,
 }
 
 impl Scope {
@@ -35,10 +37,13 @@ impl Scope {
                 _ => None,
             },
             only_group: match action {
-                Action::Failback { group, .. } => Some(group.clone()),
+                Action::Failback { group, .. }
+                | Action::Pause { group, .. }
+                | Action::Resume { group } => Some(group.clone()),
                 _ => None,
             },
             read_dns: !matches!(action, Action::Probe),
+            read_limits: !matches!(action, Action::Probe | Action::Status),
         }
     }
 
@@ -59,6 +64,11 @@ pub(super) struct Seen {
     /// `[probe] witnesses`, probed when consensus is on.
     pub witnesses: Vec<TargetOutcome>,
     pub records: HashMap<String, Result<Vec<Record>, dns::Error>>,
+    /// The domain's plan limits; `None` when not read (`probe`, `status`)
+    /// or unreadable.
+    pub limits: Option<PlanLimits>,
+    /// The pause records (one read for every group); `None` for `probe`.
+    pub pauses: Option<Result<Vec<Record>, dns::Error>>,
     pub probe_time: Duration,
     pub read_time: Duration,
 }
@@ -87,6 +97,28 @@ pub(super) async fn observe(
         .await;
         (reads, t.elapsed())
     };
+    // The plan's limits (DNSPod: two calls, once per pass) decide the TTL
+    // written and whether TTLs converge; unreadable, the pass goes on
+    // without (no TTL is lowered, writes fall back on a refusal).
+    let limits_fut = async {
+        if !scope.read_limits {
+            return None;
+        }
+        match deps.dns.limits(&cfg.dns.domain).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the DNS plan's limits; no TTL is lowered this pass");
+                None
+            }
+        }
+    };
+    let pauses_fut = async {
+        if scope.read_dns {
+            Some(super::pause::read(deps.dns.as_ref(), &cfg.dns.domain).await)
+        } else {
+            None
+        }
+    };
     let witness_group = scope.consensus.then(|| witness_group(cfg)).flatten();
     let witness_fut = async {
         match &witness_group {
@@ -98,8 +130,8 @@ pub(super) async fn observe(
             None => vec![],
         }
     };
-    let ((mut outcomes, probe_time), (reads, read_time), witnesses) =
-        tokio::join!(probe_fut, read_fut, witness_fut);
+    let ((mut outcomes, probe_time), (reads, read_time), limits, pauses, witnesses) =
+        tokio::join!(probe_fut, read_fut, limits_fut, pauses_fut, witness_fut);
     for w in &witnesses {
         tracing::info!(witness = %w.endpoint, health = w.health.as_str(), evidence = %w.summary(), "witness probed");
     }
@@ -115,6 +147,8 @@ pub(super) async fn observe(
         outcomes,
         witnesses,
         records: reads.into_iter().collect(),
+        limits,
+        pauses,
         probe_time,
         read_time,
     }
@@ -159,6 +193,7 @@ pub(super) fn plan(
             refused: vec![],
             error: None,
             consensus: None,
+            paused: None,
         };
         let plan = match records.remove(&g.name) {
             None => None,

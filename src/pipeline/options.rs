@@ -20,6 +20,15 @@ pub enum Action {
     Drill { fail: Vec<String>, apply: bool },
     /// Put `region` of `group` back (manual failback).
     Failback { group: String, region: String },
+    /// Hold `group`'s writes, for `until_after` (else until `Resume`),
+    /// saying why.
+    Pause {
+        group: String,
+        until_after: Option<Duration>,
+        reason: String,
+    },
+    /// Hand a paused `group` back; its plan is applied in the same pass.
+    Resume { group: String },
 }
 
 impl Action {
@@ -31,12 +40,18 @@ impl Action {
             Action::Status => "status",
             Action::Drill { .. } => "drill",
             Action::Failback { .. } => "failback",
+            Action::Pause { .. } => "pause",
+            Action::Resume { .. } => "resume",
         }
     }
     /// Whether the pass writes DNS and sends alerts.
     pub fn writes(&self, dry_run: bool) -> bool {
         match self {
-            Action::Run | Action::Failback { .. } => !dry_run,
+            // Pause and resume write their pause record, never a group's.
+            Action::Run
+            | Action::Failback { .. }
+            | Action::Pause { .. }
+            | Action::Resume { .. } => !dry_run,
             Action::Drill { apply, .. } => *apply && !dry_run,
             Action::Plan | Action::Probe | Action::Status => false,
         }
@@ -95,14 +110,28 @@ fn usage(cfg: &Config, opts: &RunOptions) -> Result<(), String> {
                 }
             }
         }
-        Action::Failback { group, region } => {
-            let Some(g) = cfg.groups.iter().find(|g| &g.name == group) else {
-                let names: Vec<&str> = cfg.groups.iter().map(|g| g.name.as_str()).collect();
+        Action::Pause {
+            group,
+            until_after,
+            reason,
+        } => {
+            find_group(cfg, group)?;
+            if until_after.is_some_and(|d| d.is_zero() || d > MAX_PAUSE) {
+                return Err(
+                    "--for: a pause lasts more than 0 s and at most 30 days (without --for it lasts until `resume`)".into(),
+                );
+            }
+            if reason.len() > MAX_REASON || reason.chars().any(char::is_control) {
                 return Err(format!(
-                    "--group {group:?}: no such group (known: {})",
-                    names.join(", ")
+                    "--reason: at most {MAX_REASON} bytes on one line (it is kept in a DNS remark)"
                 ));
-            };
+            }
+        }
+        Action::Resume { group } => {
+            find_group(cfg, group)?;
+        }
+        Action::Failback { group, region } => {
+            let g = find_group(cfg, group)?;
             if g.target(region).is_none() {
                 let rs: Vec<&str> = g.targets.iter().map(|t| t.region.as_str()).collect();
                 return Err(format!(
@@ -114,6 +143,22 @@ fn usage(cfg: &Config, opts: &RunOptions) -> Result<(), String> {
         _ => {}
     }
     Ok(())
+}
+
+/// Longest pause `--for` takes: 30 days.
+pub const MAX_PAUSE: Duration = Duration::from_secs(30 * 86_400);
+
+/// Longest `--reason`, in bytes (the pause record's remark holds it).
+pub const MAX_REASON: usize = 80;
+
+fn find_group<'a>(cfg: &'a Config, group: &str) -> Result<&'a crate::config::Group, String> {
+    cfg.groups.iter().find(|g| g.name == group).ok_or_else(|| {
+        let names: Vec<&str> = cfg.groups.iter().map(|g| g.name.as_str()).collect();
+        format!(
+            "--group {group:?}: no such group (known: {})",
+            names.join(", ")
+        )
+    })
 }
 
 fn regions(cfg: &Config) -> Vec<String> {

@@ -9,10 +9,11 @@
 //!   that is not such an object is an error rather than silently ignored: a
 //!   typo in `{"dry_run":true}` must not turn into a real run.
 //! - a **manual** event (console test, `tccli scf Invoke`, `sls invoke`):
-//!   `{"action": "run"|"plan"|"probe"|"status"|"drill"|"failback", ...}` with
-//!   the fields of the matching CLI command: `dry_run` (run, failback),
-//!   `force` (run, plan, drill, failback), `fail` and `apply` (drill),
-//!   `group` and `region` (failback).
+//!   `{"action": "run"|"plan"|"probe"|"status"|"drill"|"failback"|"pause"|"resume", ...}`
+//!   with the fields of the matching CLI command: `dry_run` (run, failback,
+//!   pause, resume), `force` (run, plan, drill, failback), `fail` and
+//!   `apply` (drill), `group` (failback, pause, resume), `region`
+//!   (failback), `for` (a duration such as "2h") and `reason` (pause).
 //!
 //! Unknown fields, fields that do not apply to the action, unknown
 //! actions and duplicate keys (serde_json would keep the last one, so
@@ -64,9 +65,12 @@ struct Manual {
     apply: Option<bool>,
     group: Option<String>,
     region: Option<String>,
+    #[serde(rename = "for")]
+    for_: Option<String>,
+    reason: Option<String>,
 }
 
-const ACTIONS: &str = "run, plan, probe, status, drill, failback";
+const ACTIONS: &str = "run, plan, probe, status, drill, failback, pause, resume";
 
 /// Why a duplicate key is refused (the only data error of the strict reader).
 const ONCE: &str = "each key may appear once, so that no option silently replaces another";
@@ -183,6 +187,8 @@ impl Manual {
             "probe" | "status" => &[],
             "drill" => &["fail", "apply", "force"],
             "failback" => &["group", "region", "dry_run", "force"],
+            "pause" => &["group", "for", "reason", "dry_run"],
+            "resume" => &["group", "dry_run"],
             other => {
                 return Err(format!(
                     "unknown action {other:?}; expected one of {ACTIONS}"
@@ -196,6 +202,8 @@ impl Manual {
             ("apply", self.apply.is_some()),
             ("group", self.group.is_some()),
             ("region", self.region.is_some()),
+            ("for", self.for_.is_some()),
+            ("reason", self.reason.is_some()),
         ];
         for (field, set) in present {
             if set && !allowed.contains(&field) {
@@ -233,6 +241,32 @@ impl Manual {
                     );
                 };
                 Action::Failback { group, region }
+            }
+            "pause" => {
+                let Some(group) = self.group else {
+                    return Err(
+                        "action \"pause\" needs \"group\", e.g. {\"action\":\"pause\",\"group\":\"api\",\"for\":\"2h\",\"reason\":\"maintenance\"}".into(),
+                    );
+                };
+                let until_after = match self.for_ {
+                    None => None,
+                    Some(s) => Some(humantime::parse_duration(s.trim()).map_err(|e| {
+                        format!("field \"for\": invalid duration {s:?} ({e}); expected e.g. \"2h\", \"30m\"")
+                    })?),
+                };
+                Action::Pause {
+                    group,
+                    until_after,
+                    reason: self.reason.unwrap_or_default(),
+                }
+            }
+            "resume" => {
+                let Some(group) = self.group else {
+                    return Err(
+                        "action \"resume\" needs \"group\", e.g. {\"action\":\"resume\",\"group\":\"api\"}".into(),
+                    );
+                };
+                Action::Resume { group }
             }
             _ => unreachable!("checked above"),
         };
@@ -424,6 +458,52 @@ mod tests {
             }
         );
         assert!(r.options.dry_run && r.options.force);
+    }
+
+    #[test]
+    fn the_shipped_pause_and_resume_events_parse() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/events");
+        for (f, name) in [("pause.json", "pause"), ("resume.json", "resume")] {
+            let body = std::fs::read(dir.join(f)).unwrap();
+            assert_eq!(parse(&body).unwrap().options.action.name(), name);
+        }
+    }
+
+    #[test]
+    fn pause_and_resume_are_event_actions() {
+        assert_eq!(
+            ok(r#"{"action":"pause","group":"api","for":"2h","reason":"gateway move"}"#)
+                .options
+                .action,
+            Action::Pause {
+                group: "api".into(),
+                until_after: Some(std::time::Duration::from_secs(7200)),
+                reason: "gateway move".into(),
+            }
+        );
+        assert_eq!(
+            ok(r#"{"action":"pause","group":"api"}"#).options.action,
+            Action::Pause {
+                group: "api".into(),
+                until_after: None,
+                reason: String::new(),
+            }
+        );
+        let r = ok(r#"{"action":"resume","group":"api","dry_run":true}"#);
+        assert_eq!(
+            r.options.action,
+            Action::Resume {
+                group: "api".into()
+            }
+        );
+        assert!(r.options.dry_run);
+        assert!(err(r#"{"action":"pause"}"#).contains("needs \"group\""));
+        assert!(
+            err(r#"{"action":"pause","group":"api","for":"soon"}"#).contains("invalid duration")
+        );
+        assert!(err(r#"{"action":"resume","group":"api","for":"2h"}"#)
+            .contains("field \"for\" does not apply to action \"resume\""));
+        assert!(err(r#"{"action":"run","reason":"x"}"#).contains("does not apply"));
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! A fake of the two DNSPod actions `validate --online` calls, on
-//! 127.0.0.1: `DescribeDomain` (the domain's plan) and
-//! `DescribeRecordLineList` (the plan's lines), with the answer shapes of
+//! A fake of the three DNSPod actions `validate --online` calls, on
+//! 127.0.0.1: `DescribeDomain` (the domain's plan),
+//! `DescribeRecordLineList` (the plan's lines) and `DescribePackageDetail`
+//! (the plans' limits: the API reference's example, as in
+//! `fake_tencent`), with the answer shapes of
 //! the official SDK model (tencentcloud-sdk-go `dnspod/v20210323/models.go`:
 //! `DomainInfo.Grade`; `LineList[]{Name, LineId}`,
 //! `LineGroupList[]{LineId, Name, Type, LineList[]}`). Anything else, or a
@@ -48,7 +50,7 @@ fn answer(req: &Req, domain: &str, grade: &str, error: Option<&str>) -> Value {
         return envelope_error(code, "refused by the fake");
     }
     let body = req.json();
-    if body["Domain"] != domain {
+    if body["Domain"] != domain && req.header("X-TC-Action") != Some("DescribePackageDetail") {
         return envelope_error("InvalidParameterValue.DomainNotExists", "no such domain");
     }
     match req.header("X-TC-Action").unwrap_or("") {
@@ -90,6 +92,11 @@ fn answer(req: &Req, domain: &str, grade: &str, error: Option<&str>) -> Value {
                 }],
                 "RequestId": "fake-lines-2"
             }})
+        }
+        "DescribePackageDetail" => {
+            let mut v = super::fake_tencent::package_detail();
+            v["RequestId"] = json!("fake-lines-3");
+            json!({ "Response": v })
         }
         other => envelope_error(
             "InvalidAction",

@@ -9,6 +9,21 @@
 //! token `AuthFailure.TokenFailure`. Records live in memory. Faults can be
 //! queued: API errors, HTTP status codes, a dropped connection, a hang, and a
 //! mutation run right after a `DescribeRecordList` answer (a conflict).
+//!
+//! DNSPod's answers use the field names of the official models
+//! (tencentcloud-sdk-go `dnspod/v20210323/models.go`: `RecordListItem`,
+//! `RecordInfo`, `DomainInfo`, `PackageDetailItem`); `tests/dnspod_models.rs`
+//! checks every answer against the API reference's examples in
+//! `tests/fixtures/dnspod/`, and `DescribePackageDetail` is that example
+//! with this domain's plan patched in. DNSPod's rules that the tool meets:
+//! the round-robin cap (`record_roll` enabled records per host and line on
+//! ENABLE writes: `LimitExceeded.SubdomainRollLimit`; DISABLE writes are not
+//! checked), a host's first record on a line other than `默认` needs one on
+//! `默认` (`FailedOperation.MustAddDefaultLineFirst`), a new record is
+//! missing from `DescribeRecordList` for `index_delay` (`DescribeRecord`
+//! finds it at once), and CNAME values compare without their trailing dot.
+//! The defaults are lenient (TTL from 1 s, 10 records per line, no index
+//! delay) so a test opts into the plan's limits.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -46,6 +61,8 @@ pub struct FakeRecord {
     pub mx: u32,
     pub remark: String,
     pub updated_on: String,
+    /// When it was created (the fake's clock): the list index lags behind.
+    pub created: DateTime<Utc>,
 }
 
 /// What to do to a request instead of answering it normally.
@@ -96,6 +113,12 @@ pub struct State {
     /// When false, `DescribePackageDetail` fails (InternalError) so the
     /// provider has to fall back.
     pub package_detail_works: bool,
+    /// Enabled records one host may have on one line (`RecordRoll`).
+    pub record_roll: u32,
+    /// How long a new record is missing from `DescribeRecordList`.
+    pub index_delay: Duration,
+    /// A host's first record on another line than `默认` needs a `默认` one.
+    pub require_default_line: bool,
     pub calls: Vec<Call>,
     pub sms_rejects: SmsRejects,
     pub sms_sent: Vec<Value>,
@@ -130,6 +153,7 @@ impl State {
         self.next_id += 1;
         let id = self.next_id;
         let updated_on = self.beijing_now();
+        let created = self.now();
         self.records.push(FakeRecord {
             id,
             domain: self.domain.clone(),
@@ -143,6 +167,7 @@ impl State {
             mx: 0,
             remark: String::new(),
             updated_on,
+            created,
         });
         id
     }
@@ -187,6 +212,9 @@ impl FakeTencent {
             grade: "DP_FREE".into(),
             min_ttl: 1,
             package_detail_works: true,
+            record_roll: 10,
+            index_delay: Duration::ZERO,
+            require_default_line: true,
             calls: vec![],
             sms_rejects: HashMap::new(),
             sms_sent: vec![],
@@ -588,6 +616,10 @@ fn dispatch(s: &mut State, action: &str, p: &Value) -> ApiResult {
     }
     match action {
         "DescribeRecordList" => describe_record_list(s, p),
+        "DescribeRecord" => {
+            let id = record_id(s, p)?;
+            Ok(json!({ "RecordInfo": record_info(s.record(id).unwrap()) }))
+        }
         "CreateRecord" => create_record(s, p),
         "ModifyRecord" => modify_record(s, p),
         "ModifyRecordStatus" => {
@@ -602,6 +634,8 @@ fn dispatch(s: &mut State, action: &str, p: &Value) -> ApiResult {
                     ))
                 }
             };
+            let r = s.record(id).unwrap().clone();
+            check_roll(s, &r.name, &r.rtype, &r.line, Some(id), enabled)?;
             let now = s.beijing_now();
             let r = s.record_mut(id).unwrap();
             r.enabled = enabled;
@@ -614,20 +648,38 @@ fn dispatch(s: &mut State, action: &str, p: &Value) -> ApiResult {
             s.record_mut(id).unwrap().remark = remark;
             Ok(json!({}))
         }
-        "DescribeDomain" => Ok(json!({ "DomainInfo": {
-            "Domain": s.domain, "DomainId": 12620688, "Grade": s.grade, "GradeTitle": "免费版",
-            "Status": "ENABLE", "TTL": 600, "Remark": ""
-        }})),
+        "DescribeDomain" => {
+            let level = package_detail()["Info"]
+                .as_array()
+                .and_then(|a| {
+                    a.iter()
+                        .find(|i| grade_is(i, &s.grade))
+                        .map(|i| i["GradeLevel"].clone())
+                })
+                .unwrap_or(json!(2));
+            Ok(json!({ "DomainInfo": {
+                "Domain": s.domain, "DomainId": 12620688, "Grade": s.grade, "GradeLevel": level,
+                "GradeTitle": "免费版", "Status": "enable", "TTL": 600, "Remark": "",
+                "Punycode": s.domain, "DnsStatus": "", "CnameSpeedup": "disable",
+                "DnspodNsList": ["temporary.dnspod.net", "barman.dnspod.net"], "ActualNsList": [],
+                "GroupId": 1, "IsMark": "no", "IsVip": "no", "IsSubDomain": false,
+                "CreatedOn": "2023-03-21 17:27:40", "UpdatedOn": "2024-12-30 10:16:57",
+                "RecordCount": s.records.len(), "TagList": []
+            }}))
+        }
         "DescribePackageDetail" => {
             if !s.package_detail_works {
                 return Err(err("InternalError", "Internal error."));
             }
-            let min = s.min_ttl;
-            Ok(json!({ "Info": [
-                { "Grade": "DP_Free", "GradeTitle": "免费版", "MinTtl": if s.grade.eq_ignore_ascii_case("DP_Free") { min } else { 600 }, "RecordRoll": 2 },
-                { "Grade": "DP_Plus", "GradeTitle": "专业版", "MinTtl": 60, "RecordRoll": 10 },
-                { "Grade": "DP_Expert", "GradeTitle": "企业版", "MinTtl": 1, "RecordRoll": 30 }
-            ]}))
+            // The reference's example, with this domain's plan as set.
+            let mut v = package_detail();
+            for item in v["Info"].as_array_mut().into_iter().flatten() {
+                if grade_is(item, &s.grade) {
+                    item["MinTtl"] = json!(s.min_ttl);
+                    item["RecordRoll"] = json!(s.record_roll);
+                }
+            }
+            Ok(v)
         }
         "SendSms" => send_sms(s, p),
         _ => Err(err("InvalidAction", "The requested action does not exist.")),
@@ -643,6 +695,71 @@ fn record_id(s: &State, p: &Value) -> Result<u64, (String, String)> {
         return Err(err("InvalidParameter.RecordIdInvalid", "记录编号错误。"));
     }
     Ok(id)
+}
+
+/// The `DescribePackageDetail` example of the API reference (without its
+/// RequestId).
+pub fn package_detail() -> Value {
+    let v: Value = serde_json::from_str(include_str!(
+        "../fixtures/dnspod/DescribePackageDetail.json"
+    ))
+    .expect("fixture parses");
+    let mut r = v["Response"].clone();
+    r.as_object_mut().unwrap().remove("RequestId");
+    r
+}
+
+/// Is this `PackageDetailItem` the plan `grade` (`DomainInfo.Grade`
+/// spelling: `DP_FREE` is `DP_Free`)?
+fn grade_is(item: &Value, grade: &str) -> bool {
+    item["DomainGrade"]
+        .as_str()
+        .is_some_and(|g| g.eq_ignore_ascii_case(grade))
+}
+
+/// `DescribeRecord`'s `RecordInfo`: other names than the list's, `Enabled`
+/// as 0/1 and `MonitorStatus` in another case.
+fn record_info(r: &FakeRecord) -> Value {
+    json!({
+        "Id": r.id, "SubDomain": r.name, "RecordType": r.rtype, "RecordLine": r.line,
+        "RecordLineId": if r.line == "默认" { "0" } else { "7=0" }, "Value": r.value,
+        "Weight": r.weight, "MX": r.mx, "TTL": r.ttl, "Enabled": u8::from(r.enabled),
+        "MonitorStatus": "", "Remark": r.remark, "UpdatedOn": r.updated_on, "DomainId": 12620688
+    })
+}
+
+/// DNSPod keeps CNAME values with a trailing dot and compares them without.
+fn same(a: &str, b: &str) -> bool {
+    a.trim_end_matches('.')
+        .eq_ignore_ascii_case(b.trim_end_matches('.'))
+}
+
+/// Would `enabled` on a record of (name, type, line), other than `except`,
+/// go past the plan's round-robin cap? DISABLE is never checked.
+fn check_roll(
+    s: &State,
+    name: &str,
+    rtype: &str,
+    line: &str,
+    except: Option<u64>,
+    enabled: bool,
+) -> Result<(), (String, String)> {
+    if !enabled {
+        return Ok(());
+    }
+    let others = s
+        .records
+        .iter()
+        .filter(|r| Some(r.id) != except && r.enabled)
+        .filter(|r| r.name == name && r.rtype == rtype && r.line == line)
+        .count();
+    if others >= s.record_roll as usize {
+        return Err(err(
+            "LimitExceeded.SubdomainRollLimit",
+            "子域名负载均衡数量超出限制。",
+        ));
+    }
+    Ok(())
 }
 
 fn item(r: &FakeRecord) -> Value {
@@ -663,7 +780,10 @@ fn describe_record_list(s: &mut State, p: &Value) -> ApiResult {
         ));
     }
     let offset = p.get("Offset").and_then(Value::as_u64).unwrap_or(0) as usize;
+    // "同时传递SubDomain和Subdomain参数时，后端优先使用SubDomain参数"
     let sub = str_param(p, "SubDomain").or_else(|| str_param(p, "Subdomain"));
+    let now = s.now();
+    let delay = chrono::Duration::from_std(s.index_delay).unwrap();
     let rtype = str_param(p, "RecordType");
     let line = str_param(p, "RecordLine");
     let matching: Vec<&FakeRecord> = s
@@ -672,6 +792,7 @@ fn describe_record_list(s: &mut State, p: &Value) -> ApiResult {
         .filter(|r| sub.is_none_or(|x| r.name == x))
         .filter(|r| rtype.is_none_or(|x| r.rtype == x))
         .filter(|r| line.is_none_or(|x| r.line == x))
+        .filter(|r| now - r.created >= delay)
         .collect();
     if matching.is_empty() && str_param(p, "ErrorOnEmpty") != Some("no") {
         return Err(err("ResourceNotFound.NoDataOfRecord", "记录列表为空。"));
@@ -724,13 +845,23 @@ fn create_record(s: &mut State, p: &Value) -> ApiResult {
     let enabled = status_param(p)?;
     if s.records
         .iter()
-        .any(|r| r.name == name && r.rtype == rtype && r.line == line && r.value == value)
+        .any(|r| r.name == name && r.rtype == rtype && r.line == line && same(&r.value, value))
     {
         return Err(err(
             "InvalidParameter.DomainRecordExist",
             "记录已经存在，无需再次添加。",
         ));
     }
+    if s.require_default_line
+        && line != "默认"
+        && !s.records.iter().any(|r| r.name == name && r.line == "默认")
+    {
+        return Err(err(
+            "FailedOperation.MustAddDefaultLineFirst",
+            "请先添加默认线路的解析记录。",
+        ));
+    }
+    check_roll(s, name, rtype, line, None, enabled)?;
     let id = s.add_record(name, rtype, line, value, ttl, enabled);
     let remark = str_param(p, "Remark").unwrap_or("").to_string();
     let weight = p.get("Weight").and_then(Value::as_u64).map(|w| w as u32);
@@ -753,6 +884,7 @@ fn modify_record(s: &mut State, p: &Value) -> ApiResult {
     let enabled = status_param(p)?;
     let now = s.beijing_now();
     let name = str_param(p, "SubDomain").unwrap_or("@").to_string();
+    check_roll(s, &name, rtype, line, Some(id), enabled)?;
     let remark = str_param(p, "Remark").map(String::from);
     // Like a full replace: a weight not sent is no weight.
     let weight = p.get("Weight").and_then(Value::as_u64).map(|w| w as u32);

@@ -3,7 +3,7 @@
 //!
 //! Four primitives, nothing decided here (compare-and-swap and read-back are
 //! [`super::apply_change`]'s):
-//! - `list`: `DescribeRecordList` filtered by Subdomain, RecordType and
+//! - `list`: `DescribeRecordList` filtered by SubDomain, RecordType and
 //!   RecordLine, paged (`Limit` 3000, the maximum) until `TotalCount`, then
 //!   filtered again here on exact name/type/line. `ResourceNotFound.NoDataOfRecord`
 //!   is the empty list;
@@ -15,14 +15,23 @@
 //!   Weight and Remark unless the plan gives a remark;
 //! - `create`: `CreateRecord`; if a retry after a lost answer finds the
 //!   record already there (`InvalidParameter.DomainRecordExist`), the existing
-//!   record's id is returned.
+//!   record's id is returned (values compared as [`same_value`] does);
+//! - `get`: `DescribeRecord` by id, the read-back of a write: a new record
+//!   may be missing from `DescribeRecordList` for up to 30 s;
+//! - `limits`: the plan's `MinTtl` and `RecordRoll` ([`read_plan`]).
 //!
-//! TTL: when the domain's plan refuses the TTL (`LimitExceeded.RecordTtlLimit`),
-//! the write is retried once with the lowest TTL the plan accepts, read with
-//! `DescribeDomain` (the grade) and `DescribePackageDetail` (`MinTtl` per
-//! grade), else 600 s (the free plan's minimum, the highest of any plan). The
-//! failover happens; the pipeline sees the TTL on read-back and raises
-//! `ttl_refused`.
+//! TTL: a TTL below the plan's minimum, once that is known, is written as
+//! the minimum. When the domain's plan refuses the TTL
+//! (`LimitExceeded.RecordTtlLimit`), the write is retried once with the
+//! lowest TTL the plan accepts, read with `DescribeDomain` (the grade) and
+//! `DescribePackageDetail` (`MinTtl` per `DomainGrade`), else 600 s (the
+//! free plan's minimum, the highest of any plan). The failover happens; the
+//! pipeline sees the TTL on read-back and raises `ttl_refused`.
+//!
+//! Round robin: an ENABLE write (create or modify) past the plan's cap of
+//! enabled records per host and line fails with
+//! `LimitExceeded.SubdomainRollLimit`; it becomes [`Error::RollLimit`] with
+//! the plan's `RecordRoll`. A DISABLE write is not checked by DNSPod.
 //!
 //! Settings: `[dns]` keys of `provider = "dnspod"` are [`DnspodSettings`]
 //! (`settings.rs`); DNSPod's answers are read in `wire.rs`.
@@ -38,10 +47,10 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 
 use super::registry::BuildError;
-use super::{DnsProvider, Error, NewRecord, Record, RecordKey};
+use super::{same_value, DnsProvider, Error, NewRecord, PlanLimits, Record, RecordKey};
 use crate::clock::Clock;
 use crate::tencent::{self, Client, ClientOptions, Credentials, Service};
-use wire::{DomainReply, IdReply, ListReply, PackageReply};
+use wire::{DomainReply, IdReply, ListReply, PackageReply, RecordReply};
 
 mod settings;
 mod wire;
@@ -58,6 +67,7 @@ pub static SERVICE: Service = Service {
         ("CreateRecord", 500),
         ("ModifyRecord", 500),
         ("DescribeRecordList", 100),
+        ("DescribeRecord", 200),
         ("DescribeDomain", 20),
         ("DescribePackageDetail", 20),
     ],
@@ -73,8 +83,52 @@ pub const FALLBACK_MIN_TTL: u32 = 600;
 #[derive(Debug)]
 pub struct DnspodProvider {
     client: Client,
-    /// The plan's minimum TTL, read once when first needed.
-    min_ttl: tokio::sync::Mutex<Option<u32>>,
+    /// The plan's limits, read once when first needed.
+    plan: tokio::sync::Mutex<Option<PlanLimits>>,
+}
+
+/// Read the limits of `domain`'s plan: `DescribeDomain` gives the grade
+/// (`DomainInfo.Grade`, `GradeLevel`), then [`package_limits`].
+pub async fn read_plan(client: &Client, domain: &str) -> Result<PlanLimits, Error> {
+    let d: DomainReply = client
+        .call("DescribeDomain", &json!({ "Domain": domain }))
+        .await
+        .map_err(|e| map_error("DescribeDomain", e, None))?;
+    package_limits(client, &d.domain_info.grade, d.domain_info.grade_level).await
+}
+
+/// The limits of the plan `grade` (as `DomainInfo.Grade` spells it, e.g.
+/// `DP_FREE`; or by `GradeLevel`): `DescribePackageDetail` lists every
+/// plan's `MinTtl` and `RecordRoll` by `DomainGrade`. A plan missing from
+/// the list, or one without a `MinTtl`, is an `UnexpectedAnswer`.
+pub async fn package_limits(
+    client: &Client,
+    grade: &str,
+    grade_level: Option<u64>,
+) -> Result<PlanLimits, Error> {
+    let p: PackageReply = client
+        .call("DescribePackageDetail", &json!({}))
+        .await
+        .map_err(|e| map_error("DescribePackageDetail", e, None))?;
+    let unexpected = |message: String| Error::Api {
+        code: "UnexpectedAnswer".into(),
+        message,
+        request_id: None,
+    };
+    let item = p
+        .of(grade, grade_level)
+        .ok_or_else(|| unexpected(format!("DescribePackageDetail: plan {grade} is not listed")))?;
+    let min_ttl = item.min_ttl.filter(|t| *t > 0).ok_or_else(|| {
+        unexpected(format!(
+            "DescribePackageDetail: plan {} has no MinTtl",
+            item.domain_grade
+        ))
+    })?;
+    Ok(PlanLimits {
+        plan: Some(item.domain_grade.clone()),
+        min_ttl,
+        record_roll: item.record_roll.filter(|n| *n > 0),
+    })
 }
 
 impl DnspodProvider {
@@ -99,7 +153,7 @@ impl DnspodProvider {
     pub fn new(client: Client) -> Self {
         DnspodProvider {
             client,
-            min_ttl: tokio::sync::Mutex::new(None),
+            plan: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -115,47 +169,33 @@ impl DnspodProvider {
             .map_err(|e| map_error(action, e, record_id))
     }
 
-    /// The plan's lowest TTL: DescribeDomain gives the grade, and
-    /// DescribePackageDetail the MinTtl of every grade. Grade spelling differs
-    /// between the two (`DP_FREE` vs `DP_Free`), hence the case-insensitive
-    /// match. Anything missing: [`FALLBACK_MIN_TTL`].
-    async fn plan_min_ttl(&self, domain: &str) -> u32 {
-        let mut cached = self.min_ttl.lock().await;
-        if let Some(t) = *cached {
-            return t;
+    /// The plan's limits, read once ([`read_plan`]) and kept; a failed read
+    /// is not kept, so a later call asks again.
+    async fn plan_limits(&self, domain: &str) -> Result<PlanLimits, Error> {
+        let mut cached = self.plan.lock().await;
+        if let Some(p) = &*cached {
+            return Ok(p.clone());
         }
-        let read = async {
-            let d: DomainReply = self
-                .call("DescribeDomain", &json!({ "Domain": domain }), None)
-                .await?;
-            let p: PackageReply = self.call("DescribePackageDetail", &json!({}), None).await?;
-            Ok::<_, Error>(
-                p.info
-                    .iter()
-                    .find(|i| i.grade.eq_ignore_ascii_case(&d.domain_info.grade))
-                    .and_then(|i| i.min_ttl),
-            )
-        };
-        let t = match read.await {
-            Ok(Some(t)) if t > 0 => t,
-            Ok(_) => {
-                tracing::warn!(
-                    fallback = FALLBACK_MIN_TTL,
-                    "plan's minimum TTL not listed; assuming the free plan's"
-                );
-                FALLBACK_MIN_TTL
-            }
+        let p = read_plan(&self.client, domain).await?;
+        *cached = Some(p.clone());
+        Ok(p)
+    }
+
+    /// The plan's lowest TTL; when it cannot be read, [`FALLBACK_MIN_TTL`].
+    async fn plan_min_ttl(&self, domain: &str) -> u32 {
+        match self.plan_limits(domain).await {
+            Ok(p) => p.min_ttl,
             Err(e) => {
                 tracing::warn!(error = %e, fallback = FALLBACK_MIN_TTL, "cannot read the plan's minimum TTL; assuming the free plan's");
                 FALLBACK_MIN_TTL
             }
-        };
-        *cached = Some(t);
-        t
+        }
     }
 
-    /// Run a write that carries a TTL; if the plan refuses it, run it again
-    /// once with the plan's minimum.
+    /// Run a write that carries a TTL. A TTL below the plan's minimum,
+    /// when that is already known, is raised to it before writing; if the
+    /// plan refuses the TTL, the write runs again once with the minimum.
+    /// A refused round-robin limit is completed with the plan's cap.
     async fn with_ttl_fallback<F, Fut, T>(
         &self,
         domain: &str,
@@ -166,7 +206,12 @@ impl DnspodProvider {
         F: Fn(u32) -> Fut,
         Fut: std::future::Future<Output = Result<T, Error>>,
     {
-        match write(ttl).await {
+        let known = self.plan.lock().await.as_ref().map(|p| p.min_ttl);
+        let first = match known {
+            Some(min) if min > ttl => min,
+            _ => ttl,
+        };
+        let result = match write(first).await {
             Err(Error::TtlRefused { requested, .. }) => {
                 let min = self.plan_min_ttl(domain).await;
                 if min <= requested {
@@ -188,6 +233,12 @@ impl DnspodProvider {
                     e => e,
                 })
             }
+            r => r,
+        };
+        match result {
+            Err(Error::RollLimit { limits: None }) => Err(Error::RollLimit {
+                limits: self.plan_limits(domain).await.ok(),
+            }),
             r => r,
         }
     }
@@ -227,6 +278,8 @@ fn map_error(action: &str, e: tencent::Error, record_id: Option<&str>) -> Error 
                 || code == "OperationDenied.NoPermissionToOperateDomain"
             {
                 Error::Auth(format!("{action}: {}", e.last()))
+            } else if code == "LimitExceeded.SubdomainRollLimit" {
+                Error::RollLimit { limits: None }
             } else if code == "InvalidParameter.OperationIsTooFrequent" {
                 Error::RateLimited(format!("{action}: {}", e.last()))
             } else if code.to_ascii_lowercase().contains("ttl") {
@@ -273,7 +326,8 @@ impl DnsProvider for DnspodProvider {
         for _page in 0..100 {
             let params = json!({
                 "Domain": key.domain,
-                "Subdomain": key.subdomain,
+                // The current spelling; `Subdomain` is the legacy one.
+                "SubDomain": key.subdomain,
                 "RecordType": key.rtype.as_str(),
                 "RecordLine": key.line,
                 "Offset": offset,
@@ -306,6 +360,28 @@ impl DnsProvider for DnspodProvider {
         })
     }
 
+    /// `DescribeRecord`: by id, so a record created a moment ago is seen
+    /// (the list may miss it for up to 30 s).
+    #[tracing::instrument(skip_all, fields(record = %key, id))]
+    async fn get(&self, key: &RecordKey, id: &str) -> Result<Record, Error> {
+        let num = record_id_num(id)?;
+        let reply: RecordReply = self
+            .call(
+                "DescribeRecord",
+                &json!({ "Domain": key.domain, "RecordId": num }),
+                Some(id),
+            )
+            .await?;
+        if !reply.record_info.matches(key) {
+            return Err(Error::NotFound(format!("{id} (not a record of {key})")));
+        }
+        Ok(reply.record_info.into_record())
+    }
+
+    async fn limits(&self, domain: &str) -> Result<PlanLimits, Error> {
+        self.plan_limits(domain).await
+    }
+
     #[tracing::instrument(skip_all, fields(record = %key))]
     async fn create(&self, key: &RecordKey, record: &NewRecord) -> Result<String, Error> {
         let write = |ttl: u32| async move {
@@ -333,7 +409,7 @@ impl DnsProvider for DnspodProvider {
                     self.list(key)
                         .await?
                         .into_iter()
-                        .find(|r| r.value == record.value)
+                        .find(|r| same_value(&r.value, &record.value))
                         .map(|r| r.id)
                         .ok_or_else(|| Error::Api {
                             code,

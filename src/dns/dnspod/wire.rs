@@ -54,12 +54,17 @@ pub(super) struct DomainReply {
     pub(super) domain_info: DomainInfo,
 }
 
+/// `DescribeDomain`'s `DomainInfo`: the plan, as `Grade` (`DP_FREE`) and
+/// `GradeLevel` (2).
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(super) struct DomainInfo {
     pub(super) grade: String,
+    #[serde(default)]
+    pub(super) grade_level: Option<u64>,
 }
 
+/// `DescribePackageDetail`: `Info[]` of `PackageDetailItem`, one per plan.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(super) struct PackageReply {
@@ -67,12 +72,80 @@ pub(super) struct PackageReply {
     pub(super) info: Vec<PackageInfo>,
 }
 
+/// `PackageDetailItem`: the plan is `DomainGrade` (`DP_Free`; spelled
+/// unlike `DomainInfo.Grade`) and `GradeLevel`, with its `MinTtl` and
+/// `RecordRoll` (enabled records per host and line).
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(super) struct PackageInfo {
-    pub(super) grade: String,
+    pub(super) domain_grade: String,
+    #[serde(default)]
+    pub(super) grade_level: Option<u64>,
     #[serde(default)]
     pub(super) min_ttl: Option<u32>,
+    #[serde(default)]
+    pub(super) record_roll: Option<u32>,
+}
+
+/// `DescribeRecord`.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct RecordReply {
+    pub(super) record_info: RecordInfo,
+}
+
+/// `DescribeRecord`'s `RecordInfo`: other names than the list's items
+/// (`Id`, `SubDomain`, `RecordType`, `RecordLine`) and `Enabled` as 0/1.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct RecordInfo {
+    pub(super) id: u64,
+    pub(super) sub_domain: String,
+    pub(super) record_type: String,
+    pub(super) record_line: String,
+    pub(super) value: String,
+    #[serde(default)]
+    pub(super) weight: Option<u32>,
+    #[serde(rename = "TTL")]
+    pub(super) ttl: u32,
+    pub(super) enabled: u8,
+    #[serde(default)]
+    pub(super) remark: Option<String>,
+    #[serde(default)]
+    pub(super) updated_on: Option<String>,
+}
+
+impl RecordInfo {
+    pub(super) fn matches(&self, key: &RecordKey) -> bool {
+        self.sub_domain.eq_ignore_ascii_case(&key.subdomain)
+            && self.record_type.eq_ignore_ascii_case(key.rtype.as_str())
+            && self.record_line == key.line
+    }
+    pub(super) fn into_record(self) -> Record {
+        Record {
+            id: self.id.to_string(),
+            value: self.value,
+            ttl: self.ttl,
+            enabled: self.enabled == 1,
+            updated_on: self.updated_on.as_deref().and_then(parse_updated_on),
+            remark: self.remark.unwrap_or_default(),
+            weight: self.weight,
+        }
+    }
+}
+
+impl PackageReply {
+    /// The item of the domain's plan: by grade name (case aside), else by
+    /// grade level.
+    pub(super) fn of(&self, grade: &str, grade_level: Option<u64>) -> Option<&PackageInfo> {
+        self.info
+            .iter()
+            .find(|i| i.domain_grade.eq_ignore_ascii_case(grade))
+            .or_else(|| {
+                let level = grade_level?;
+                self.info.iter().find(|i| i.grade_level == Some(level))
+            })
+    }
 }
 
 /// `2021-03-28 11:27:09` in Beijing time -> UTC.
