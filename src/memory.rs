@@ -32,6 +32,17 @@ impl States {
             .map(|(g, (_, s))| (g.clone(), s.clone()))
             .collect()
     }
+
+    /// Every group's transitions not delivered yet, oldest first.
+    pub fn pending(&self) -> Vec<repeat::Pending> {
+        let mut out: Vec<repeat::Pending> = self
+            .0
+            .values()
+            .flat_map(|(_, s)| s.pending.iter().cloned())
+            .collect();
+        out.sort_by(|a, b| a.at.cmp(&b.at).then(a.group.cmp(&b.group)));
+        out
+    }
 }
 
 /// Read each decided group's state record (see [`notify::repeat`]). A group
@@ -53,7 +64,7 @@ pub async fn read(dns: &dyn DnsProvider, cfg: &Config, report: &RunReport) -> St
                 let rec = recs.into_iter().find(|r| r.value == repeat::STATE_VALUE);
                 let state = rec
                     .as_ref()
-                    .map(|r| repeat::State::parse(&r.remark))
+                    .map(|r| repeat::State::parse_of(&g.name, &r.remark))
                     .unwrap_or_default();
                 out.insert(g.name.clone(), (rec, state));
             }
@@ -65,16 +76,25 @@ pub async fn read(dns: &dyn DnsProvider, cfg: &Config, report: &RunReport) -> St
     States(out)
 }
 
-/// Write back the state records that changed. Failures are logged only: the
-/// worst outcome is one more alert on the next run.
+/// Write back the state records that changed: the standing conditions
+/// raised, and `undelivered`, the transitions no channel has yet (they
+/// replace the record's pending list). Failures are logged only: the worst
+/// outcome is one more alert on the next run, or, for a transition, that
+/// it is not retried.
 pub async fn write(
     dns: &dyn DnsProvider,
     cfg: &Config,
     report: &RunReport,
     states: &States,
     delivered: &HashSet<String>,
+    undelivered: &[repeat::Pending],
     now: DateTime<Utc>,
 ) {
+    for p in undelivered {
+        if !states.0.contains_key(&p.group) {
+            tracing::warn!(group = %p.group, kind = p.kind.as_str(), "no channel delivered this transition and the alert state record cannot be read; it will not be retried");
+        }
+    }
     for g in report
         .groups
         .iter()
@@ -87,7 +107,12 @@ pub async fn write(
             continue; // unreadable: leave it alone
         };
         let raised: Vec<&Event> = g.events.iter().collect();
-        let next = repeat::next_state(&raised, before, delivered, now);
+        let pending = undelivered
+            .iter()
+            .filter(|p| p.group == g.name)
+            .cloned()
+            .collect();
+        let next = repeat::next_state(&raised, before, delivered, pending, now);
         if &next == before {
             continue;
         }

@@ -71,6 +71,7 @@ fn alert() -> Alert {
             evidence: vec![],
             changes: vec![],
             standing: None,
+            late: None,
         }],
     }
 }
@@ -104,7 +105,7 @@ async fn an_alert_is_sent_signed_with_region_and_token() {
         .map(|v| v.as_str().unwrap())
         .collect();
     assert_eq!(params[0], "api");
-    assert_eq!(params[1], "ap-sha", "cut to 6 characters");
+    assert_eq!(params[1], "sh", "the region's short label, not a 6-character cut");
     assert_eq!(params[2].len(), 5, "HH:MM");
     assert_eq!(call.body["SignName"], "腾讯云");
     // Capture by a scoped subscriber is best effort (see
@@ -114,7 +115,7 @@ async fn an_alert_is_sent_signed_with_region_and_token() {
 }
 
 #[tokio::test]
-async fn a_number_the_api_rejects_fails_the_channel_with_its_code() {
+async fn a_number_the_api_rejects_is_named_and_the_others_still_get_it() {
     let fake = FakeTencent::start("example.com", keys(), Arc::new(SystemClock)).await;
     fake.with(|s| {
         s.sms_rejects.insert(
@@ -133,17 +134,27 @@ async fn a_number_the_api_rejects_fails_the_channel_with_its_code() {
         &|n| std::env::var(n).ok(),
     )
     .unwrap();
+    // Delivered to the accepted number; the refused one is a note, masked.
+    let sent = sms.send(&alert()).await.unwrap();
+    let m = sent.notes.join("\n");
+    assert!(
+        m.contains("1 of 2") && m.contains("LimitExceeded.PhoneNumberDailyLimit"),
+        "{m}"
+    );
+    assert!(
+        m.contains("+86137****3333") && !m.contains("+8613711113333"),
+        "masked: {m}"
+    );
+    // Every number refused: the channel failed, with the codes.
+    let sms = Sms::new(
+        "oncall",
+        config(&fake, &envs, &["+8613711113333"]),
+        Arc::new(SystemClock),
+        &|n| std::env::var(n).ok(),
+    )
+    .unwrap();
     match sms.send(&alert()).await.unwrap_err() {
-        Error::Rejected(m) => {
-            assert!(
-                m.contains("1 of 2") && m.contains("LimitExceeded.PhoneNumberDailyLimit"),
-                "{m}"
-            );
-            assert!(
-                m.contains("+86137****3333") && !m.contains("+8613711113333"),
-                "masked: {m}"
-            );
-        }
+        Error::Rejected(m) => assert!(m.contains("1 of 1"), "{m}"),
         e => panic!("{e:?}"),
     }
 }

@@ -44,6 +44,11 @@ pub struct AlertEvent {
     /// and whether this run is the first to alert it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub standing: Option<repeat::Standing>,
+    /// Set on a transition that no channel could deliver when it happened
+    /// and that a later run delivers: when it happened (see
+    /// [`repeat::Pending`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub late: Option<DateTime<Utc>>,
 }
 
 /// What one run tells the people on call.
@@ -75,6 +80,30 @@ pub fn alerts_on(kind: EventKind, severity: Severity) -> bool {
 }
 
 impl Alert {
+    /// An alert of `events` (not empty), with its severity and title.
+    pub fn of_events(
+        events: Vec<AlertEvent>,
+        drill: bool,
+        prober: &str,
+        timezone: &str,
+        at: DateTime<Utc>,
+    ) -> Alert {
+        Alert {
+            severity: events
+                .iter()
+                .map(|e| e.event.severity)
+                .max()
+                .unwrap_or(Severity::Info),
+            title: title_of(&events, drill),
+            drill,
+            test: false,
+            prober: prober.to_string(),
+            at,
+            timezone: timezone.to_string(),
+            events,
+        }
+    }
+
     /// The alert sent by `dns-failover notify-test`: clearly marked, no events.
     pub fn test(prober: &str, timezone: &str, at: DateTime<Utc>) -> Alert {
         Alert {
@@ -126,6 +155,11 @@ pub fn title_of(events: &[AlertEvent], drill: bool) -> String {
             EventKind::EmptyName => format!("{}: NAME EMPTY", e.event.group),
             k => format!("{}: {} {regions}", e.event.group, k.as_str()),
         };
+        let p = if e.late.is_some() {
+            format!("{p} (late)")
+        } else {
+            p
+        };
         if !parts.contains(&p) {
             parts.push(p);
         }
@@ -174,6 +208,7 @@ mod tests {
             evidence: vec![],
             changes: vec![],
             standing: None,
+            late: None,
         }
     }
 

@@ -26,6 +26,13 @@
 //! A condition is recorded only once some channel delivered it, so a page
 //! that reached nobody is retried on the next run. Drills and manual
 //! failbacks skip all of this: they alert every time they run.
+//!
+//! Transitions (`failover`, `failback`, ...) happen once, so one that no
+//! channel delivered would be lost: the next run sees DNS already changed
+//! and raises nothing. Such a transition is kept in the same remark as a
+//! [`Pending`] word, `u/<unix>/<kind>/<severity>/<regions>`, and sent again
+//! on every run, marked late, until a channel has it. Older versions of
+//! the tool ignore these words.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -134,18 +141,118 @@ pub struct Entry {
     pub last: DateTime<Utc>,
 }
 
+/// A transition that no channel delivered, kept until one does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pending {
+    pub group: String,
+    pub kind: EventKind,
+    pub severity: Severity,
+    pub regions: Vec<String>,
+    /// When it happened (the run that raised it).
+    pub at: DateTime<Utc>,
+}
+
+impl Pending {
+    fn to_word(&self) -> String {
+        format!(
+            "{PENDING}{}/{}/{}/{}",
+            self.at.timestamp(),
+            self.kind.as_str(),
+            &self.severity.as_str()[..1],
+            self.regions.join(",")
+        )
+    }
+
+    fn parse(group: &str, w: &str) -> Option<Pending> {
+        let mut p = w.strip_prefix(PENDING)?.splitn(4, '/');
+        let at = Utc.timestamp_opt(p.next()?.parse().ok()?, 0).single()?;
+        let kind = EventKind::parse(p.next()?)?;
+        let severity = match p.next()? {
+            "c" => Severity::Critical,
+            "w" => Severity::Warning,
+            "i" => Severity::Info,
+            _ => return None,
+        };
+        let regions = p
+            .next()?
+            .split(',')
+            .filter(|r| !r.is_empty())
+            .map(str::to_string)
+            .collect();
+        Some(Pending {
+            group: group.to_string(),
+            kind,
+            severity,
+            regions,
+            at,
+        })
+    }
+
+    /// The transition as an event of a later alert, marked late:
+    /// `late: failover of ap-shanghai at 2026-11-22 03:07 UTC, delivered 03:09 UTC`.
+    pub fn to_event(&self, record: &str, now: DateTime<Utc>) -> AlertEvent {
+        AlertEvent {
+            event: Event {
+                kind: self.kind,
+                severity: self.severity,
+                group: self.group.clone(),
+                regions: self.regions.clone(),
+                message: format!(
+                    "late: {} of {} at {}, delivered {} (no channel could deliver it then)",
+                    self.kind.as_str(),
+                    self.regions.join(", "),
+                    self.at.format("%Y-%m-%d %H:%M UTC"),
+                    now.format("%H:%M UTC"),
+                ),
+            },
+            record: record.to_string(),
+            evidence: vec![],
+            changes: vec![],
+            standing: None,
+            late: Some(self.at),
+        }
+    }
+
+    /// The same transition seen in an alert event (new or late).
+    fn of_event(e: &AlertEvent, at: DateTime<Utc>) -> Pending {
+        Pending {
+            group: e.event.group.clone(),
+            kind: e.event.kind,
+            severity: e.event.severity,
+            regions: e.event.regions.clone(),
+            at: e.late.unwrap_or(at),
+        }
+    }
+}
+
 /// What the state record remembers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct State {
     pub entries: Vec<Entry>,
+    /// Transitions not delivered yet, oldest first.
+    pub pending: Vec<Pending>,
 }
 
 const VERB: &str = "alerted";
+/// Prefix of a [`Pending`] word in the remark.
+const PENDING: &str = "u/";
 /// DNSPod limits remarks to 200 bytes; stay under [`crate::model::record::remark`]'s 180.
 const MAX_REMARK: usize = 180;
 
 impl State {
     /// Parse a state record's remark; anything unparsable is ignored.
+    /// `group` is the record's group (pending transitions name it).
+    pub fn parse_of(group: &str, remark: &str) -> State {
+        let mut s = State::parse(remark);
+        let mut words = remark.split_whitespace();
+        if words.next() == Some(REMARK_MARKER) && words.next() == Some(VERB) {
+            s.pending = words.filter_map(|w| Pending::parse(group, w)).collect();
+        }
+        s
+    }
+
+    /// Parse a state record's remark, standing conditions only; anything
+    /// unparsable is ignored.
     pub fn parse(remark: &str) -> State {
         let mut words = remark.split_whitespace();
         if words.next() != Some(REMARK_MARKER) || words.next() != Some(VERB) {
@@ -167,14 +274,26 @@ impl State {
                 })
             })
             .collect();
-        State { entries }
+        State {
+            entries,
+            pending: vec![],
+        }
     }
 
-    /// The remark to write. Newest entries are kept when they do not all fit.
+    /// The remark to write. Pending transitions go first (a lost one is
+    /// worse than a repeated page), newest first; then the newest
+    /// conditions, as many as fit.
     pub fn to_remark(&self) -> String {
         let mut entries = self.entries.clone();
         entries.sort_by_key(|e| std::cmp::Reverse(e.last));
         let mut s = format!("{REMARK_MARKER} {VERB}");
+        for p in self.pending.iter().rev() {
+            let w = format!(" {}", p.to_word());
+            if s.len() + w.len() > MAX_REMARK {
+                break;
+            }
+            s.push_str(&w);
+        }
         for e in entries {
             let w = format!(" {}:{}:{}", e.id, e.since.timestamp(), e.last.timestamp());
             if s.len() + w.len() > MAX_REMARK {
@@ -222,6 +341,7 @@ pub fn next_state(
     raised: &[&Event],
     before: &State,
     delivered: &HashSet<String>,
+    pending: Vec<Pending>,
     now: DateTime<Utc>,
 ) -> State {
     let mut entries = Vec::new();
@@ -245,7 +365,43 @@ pub fn next_state(
             None => {}
         }
     }
-    State { entries }
+    State { entries, pending }
+}
+
+/// The transitions of `alert` (new or late) that some channel wanted and
+/// none reached ([`super::Delivery::reached`]: a send with no answer may
+/// have been delivered, and is not sent again). A transition no channel
+/// wants (`min_severity`, `events`) is nobody's to deliver.
+pub fn undelivered(
+    channels: &[Channelled],
+    alert: &Alert,
+    deliveries: &[Delivery],
+) -> Vec<Pending> {
+    let mut out: Vec<Pending> = Vec::new();
+    for e in alert
+        .events
+        .iter()
+        .filter(|e| !is_standing(e.event.kind, e.event.severity))
+    {
+        let mut wanted = false;
+        let mut reached = false;
+        for (c, d) in channels.iter().zip(deliveries) {
+            let wants = c
+                .filter(alert)
+                .is_some_and(|a| a.events.iter().any(|x| same(x, e)));
+            wanted |= wants;
+            reached |= wants && d.reached();
+        }
+        let p = Pending::of_event(e, alert.at);
+        if wanted && !reached && !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn same(a: &AlertEvent, b: &AlertEvent) -> bool {
+    a.event == b.event && a.late == b.late
 }
 
 /// Ids of the standing conditions that at least one channel delivered.
@@ -319,17 +475,29 @@ mod tests {
 
     #[test]
     fn state_round_trips_through_the_remark() {
-        let s = State {
+        let mut s = State {
             entries: vec![Entry {
                 id: "0a1b2c3d".into(),
                 since: t(0),
                 last: t(600),
             }],
+            pending: vec![],
         };
         let r = s.to_remark();
         assert!(r.starts_with("dns-failover alerted 0a1b2c3d:"), "{r}");
         assert_eq!(State::parse(&r), s);
         assert_eq!(State::parse("paused by alice"), State::default());
+        s.pending.push(Pending {
+            group: "web".into(),
+            kind: EventKind::Failover,
+            severity: Severity::Critical,
+            regions: vec!["ap-shanghai".into(), "ap-guangzhou".into()],
+            at: t(60),
+        });
+        let r = s.to_remark();
+        assert_eq!(State::parse_of("web", &r), s, "{r}");
+        // Older versions read the conditions and skip the pending word.
+        assert_eq!(State::parse(&r).entries, s.entries);
     }
 
     #[test]
@@ -342,6 +510,7 @@ mod tests {
                     last: t(i),
                 })
                 .collect(),
+            pending: vec![],
         };
         let r = s.to_remark();
         assert!(r.len() <= MAX_REMARK);
@@ -391,13 +560,14 @@ mod tests {
                 since: t(0),
                 last: t(0),
             }],
+            pending: vec![],
         };
         // all_down raised, not delivered: not recorded; pending no longer raised: dropped.
         let none = Default::default();
-        let s = next_state(&[&down, &failover], &old, &none, t(60));
+        let s = next_state(&[&down, &failover], &old, &none, vec![], t(60));
         assert_eq!(s, State::default());
         let delivered = [condition_id(&down)].into_iter().collect();
-        let s = next_state(&[&down, &pending], &old, &delivered, t(60));
+        let s = next_state(&[&down, &pending], &old, &delivered, vec![], t(60));
         assert_eq!(s.get(&condition_id(&down)).unwrap().since, t(60));
         assert_eq!(s.get(&condition_id(&pending)).unwrap().last, t(0));
     }

@@ -22,16 +22,70 @@ pub(super) async fn alert(deps: &Deps, cfg: &Config, opts: &RunOptions, report: 
         memory::States::default()
     };
     let mut delivered = Default::default();
-    if let Some(mut alert) = report.alert(&cfg.alert_timezone) {
+    let mut undelivered = Vec::new();
+    let mut alert = report.alert(&cfg.alert_timezone);
+    if standing {
+        // Transitions that earlier runs could not deliver go out again, late.
+        let late: Vec<_> = states
+            .pending()
+            .iter()
+            .map(|p| {
+                let record = report
+                    .groups
+                    .iter()
+                    .find(|g| g.name == p.group)
+                    .map_or("", |g| g.record.as_str());
+                p.to_event(record, now)
+            })
+            .collect();
+        if !late.is_empty() {
+            let mut events = late;
+            if let Some(a) = alert.take() {
+                events.extend(a.events);
+            }
+            alert = Some(notify::Alert::of_events(
+                events,
+                false,
+                &report.prober,
+                &cfg.alert_timezone,
+                now,
+            ));
+        }
+    }
+    if let Some(mut alert) = alert {
         if standing {
             repeat::annotate(&mut alert.events, &states.plain(), now);
         }
         report.alerts = notify::send_all(&deps.channels, &alert, opts.alert_timeout).await;
         delivered = repeat::delivered(&deps.channels, &alert, &report.alerts);
+        if standing {
+            undelivered = repeat::undelivered(&deps.channels, &alert, &report.alerts);
+        }
     }
     if standing {
-        memory::write(deps.dns.as_ref(), cfg, report, &states, &delivered, now).await;
+        memory::write(
+            deps.dns.as_ref(),
+            cfg,
+            report,
+            &states,
+            &delivered,
+            &undelivered,
+            now,
+        )
+        .await;
+        report.alerts_undelivered = undelivered;
     }
+}
+
+/// `status`: the transitions that no channel has delivered yet, as the
+/// groups' state records keep them.
+pub(super) async fn undelivered(deps: &Deps, cfg: &Config, report: &mut RunReport) {
+    if deps.channels.is_empty() {
+        return;
+    }
+    report.alerts_undelivered = memory::read(deps.dns.as_ref(), cfg, report)
+        .await
+        .pending();
 }
 
 /// `notify-test`: one TEST alert on every configured channel, built the way

@@ -129,6 +129,7 @@ pub async fn run_once(deps: &Deps, cfg: &Config, opts: &RunOptions) -> RunReport
         severity: None,
         groups,
         alerts: vec![],
+        alerts_undelivered: vec![],
         timings: Timings {
             probe_ms: ms(seen.probe_time),
             dns_read_ms: ms(seen.read_time),
@@ -146,6 +147,8 @@ pub async fn run_once(deps: &Deps, cfg: &Config, opts: &RunOptions) -> RunReport
     let t_notify = Instant::now();
     if writes {
         alert::alert(deps, cfg, opts, &mut report).await;
+    } else if matches!(opts.action, Action::Status) {
+        alert::undelivered(deps, cfg, &mut report).await;
     }
     report.timings.notify_ms = ms(t_notify.elapsed());
     report.timings.total_ms = ms(t0.elapsed());
