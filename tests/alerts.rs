@@ -455,7 +455,10 @@ async fn a_hanging_channel_delays_neither_the_others_nor_beyond_its_timeout() {
             d[0]
         );
         assert!(
-            d[0].error.as_deref().unwrap().contains("no answer within 4"),
+            d[0].error
+                .as_deref()
+                .unwrap()
+                .contains("no answer within 4"),
             "{:?}",
             d[0].error
         );

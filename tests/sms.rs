@@ -105,7 +105,10 @@ async fn an_alert_is_sent_signed_with_region_and_token() {
         .map(|v| v.as_str().unwrap())
         .collect();
     assert_eq!(params[0], "api");
-    assert_eq!(params[1], "sh", "the region's short label, not a 6-character cut");
+    assert_eq!(
+        params[1], "sh",
+        "the region's short label, not a 6-character cut"
+    );
     assert_eq!(params[2].len(), 5, "HH:MM");
     assert_eq!(call.body["SignName"], "腾讯云");
     // Capture by a scoped subscriber is best effort (see

@@ -248,9 +248,11 @@ impl Email {
                         .map_err(|e| BuildError::Setup(format!("alert {name:?}: ca_file: {e}")))?;
                     b = b.add_root_certificate(cert);
                 }
-                Some(b.build_rustls().map_err(|e| {
-                    BuildError::Setup(format!("alert {name:?}: TLS set-up: {e}"))
-                })?)
+                Some(
+                    b.build_rustls().map_err(|e| {
+                        BuildError::Setup(format!("alert {name:?}: TLS set-up: {e}"))
+                    })?,
+                )
             }
         };
         Ok(Email {
@@ -388,8 +390,12 @@ impl Email {
                 Error::Rejected(m)
             });
         }
-        self.step("waiting for the answer to DATA", conn.command(Data), secrets)
-            .await?;
+        self.step(
+            "waiting for the answer to DATA",
+            conn.command(Data),
+            secrets,
+        )
+        .await?;
         // From here the server has the message: no answer means it may
         // have been delivered, so it is not sent again.
         match tokio::time::timeout(self.timeout, conn.message(&body)).await {
@@ -399,7 +405,10 @@ impl Email {
             }
             Ok(Err(e)) => {
                 return Err(Error::Unknown(scrub(
-                    &format!("the connection failed after the message was sent: {}", chain(&e)),
+                    &format!(
+                        "the connection failed after the message was sent: {}",
+                        chain(&e)
+                    ),
                     secrets,
                 )))
             }
@@ -424,11 +433,7 @@ impl Email {
 /// sender's domain as RFC 5322 asks.
 fn message_id(from: &Mailbox, at: chrono::DateTime<chrono::Utc>) -> String {
     let domain = from.email.domain();
-    format!(
-        "<{:016x}.{}@{domain}>",
-        fastrand::u64(..),
-        at.timestamp()
-    )
+    format!("<{:016x}.{}@{domain}>", fastrand::u64(..), at.timestamp())
 }
 
 /// An SMTP error with its step. A 4xx answer is temporary, a 5xx answer

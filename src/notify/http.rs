@@ -140,7 +140,10 @@ pub(crate) fn transport_error(e: reqwest::Error, waited: Duration, secrets: &[&S
         ))
     } else if e.is_body() || e.is_decode() {
         Error::Unknown(scrub(
-            &format!("the answer broke off after the request was sent: {}", detail()),
+            &format!(
+                "the answer broke off after the request was sent: {}",
+                detail()
+            ),
             secrets,
         ))
     } else {
@@ -176,11 +179,13 @@ pub(crate) async fn post_json(
     if !status.is_success() {
         let snippet = render::truncate_bytes(text.trim(), 200);
         let msg = scrub(&format!("HTTP {}: {snippet}", status.as_u16()), secrets);
-        return Err(if status.as_u16() == 429 || status.as_u16() == 408 || status.is_server_error() {
-            Error::Temporary(msg)
-        } else {
-            Error::Rejected(msg)
-        });
+        return Err(
+            if status.as_u16() == 429 || status.as_u16() == 408 || status.is_server_error() {
+                Error::Temporary(msg)
+            } else {
+                Error::Rejected(msg)
+            },
+        );
     }
     Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
 }

@@ -350,4 +350,24 @@ mod tests {
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
     }
+
+    #[test]
+    fn subjects_stay_short_however_many_events() {
+        let mut a = Alert::test("p", "UTC", chrono::Utc::now());
+        a.title = (0..40)
+            .map(|i| format!("web{i}: failover ap-shanghai"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let s = subject(&a);
+        assert!(s.chars().count() <= SUBJECT_MAX, "{s}");
+        assert!(
+            s.starts_with("[INFO] web0: failover ap-shanghai; web1"),
+            "{s}"
+        );
+        assert!(s.ends_with(" more"), "{s}");
+        a.title = "x".repeat(400);
+        assert_eq!(subject(&a).chars().count(), SUBJECT_MAX);
+        a.title = "api: failover ap-shanghai".into();
+        assert_eq!(subject(&a), "[INFO] api: failover ap-shanghai");
+    }
 }

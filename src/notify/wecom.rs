@@ -217,10 +217,17 @@ mod tests {
         assert!(check_reply(&json!({"errcode": 0, "errmsg": "ok"})).is_ok());
         let e =
             check_reply(&json!({"errcode": 93000, "errmsg": "invalid webhook url"})).unwrap_err();
-        assert!(matches!(&e, Error::Rejected(m) if m.contains("93000")), "{e}");
+        assert!(
+            matches!(&e, Error::Rejected(m) if m.contains("93000")),
+            "{e}"
+        );
         let e = check_reply(&json!({"errcode": 45009, "errmsg": "api freq out of limit"}));
         assert!(matches!(e, Err(Error::RateLimited(_))));
         let e = check_reply(&json!("<html>gateway</html>")).unwrap_err();
-        assert!(e.to_string().contains("reply without errcode: <html>gateway"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("reply without errcode: <html>gateway"),
+            "{e}"
+        );
     }
 }

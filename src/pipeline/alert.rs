@@ -83,9 +83,7 @@ pub(super) async fn undelivered(deps: &Deps, cfg: &Config, report: &mut RunRepor
     if deps.channels.is_empty() {
         return;
     }
-    report.alerts_undelivered = memory::read(deps.dns.as_ref(), cfg, report)
-        .await
-        .pending();
+    report.alerts_undelivered = memory::read(deps.dns.as_ref(), cfg, report).await.pending();
 }
 
 /// `notify-test`: one TEST alert on every configured channel, built the way

@@ -294,7 +294,10 @@ fn parse(section: &mut Section) -> Result<Box<dyn ChannelSettings>, KeyError> {
     check_items("phone_numbers", numbers, SHORT_TEXT)?;
     let params = template_params.iter().flatten().map(String::as_str);
     check_items("template_params", params, SHORT_TEXT)?;
-    let labels = region_labels.iter().flatten().flat_map(|(k, v)| [k.as_str(), v.as_str()]);
+    let labels = region_labels
+        .iter()
+        .flatten()
+        .flat_map(|(k, v)| [k.as_str(), v.as_str()]);
     check_items("region_labels", labels, NAME)?;
 
     let d = SmsConfig::defaults();

@@ -129,7 +129,10 @@ pub fn short_labels(
         s
     };
     let longest = regions.iter().map(|r| r.len()).max().unwrap_or(0);
-    let auto: Vec<&String> = regions.iter().filter(|r| !labels.contains_key(*r)).collect();
+    let auto: Vec<&String> = regions
+        .iter()
+        .filter(|r| !labels.contains_key(*r))
+        .collect();
     let n = (2..=longest.max(2))
         .find(|&n| {
             let mut seen: Vec<String> = labels.values().cloned().collect();

@@ -97,12 +97,19 @@ fn placeholders_are_filled_and_cut() {
     assert_eq!(fill("{name}", &a, 20, &none), "api,www");
     assert_eq!(fill("{event}", &a, 20, &none), "failover");
     assert_eq!(fill("{regions}", &a, 40, &none), "sh,be", "short labels");
-    assert_eq!(fill("{severity}@{prober}", &a, 40, &none), "critical@ap-hongkong");
+    assert_eq!(
+        fill("{severity}@{prober}", &a, 40, &none),
+        "critical@ap-hongkong"
+    );
     assert_eq!(fill("{time}", &a, 6, &none), "11:04", "Beijing time");
     assert_eq!(fill("{regions}", &a, 6, &none), "sh,be");
     let labels = [("ap-beijing".to_string(), "BJ".to_string())].into();
     assert_eq!(fill("{regions}", &a, 6, &labels), "sh,BJ");
-    assert_eq!(fill("宕机{name}", &a, 3, &none), "宕机a", "cut by characters");
+    assert_eq!(
+        fill("宕机{name}", &a, 3, &none),
+        "宕机a",
+        "cut by characters"
+    );
 }
 
 #[test]
