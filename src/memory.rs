@@ -88,6 +88,7 @@ pub async fn write(
     states: &States,
     delivered: &HashSet<String>,
     undelivered: &[repeat::Pending],
+    held: &HashMap<String, Vec<String>>,
     now: DateTime<Utc>,
 ) {
     for p in undelivered {
@@ -112,7 +113,8 @@ pub async fn write(
             .filter(|p| p.group == g.name)
             .cloned()
             .collect();
-        let next = repeat::next_state(&raised, before, delivered, pending, now);
+        let held = held.get(&g.name).map_or(&[][..], Vec::as_slice);
+        let next = repeat::next_state_held(&raised, held, before, delivered, pending, now);
         if &next == before {
             continue;
         }

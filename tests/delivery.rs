@@ -115,6 +115,11 @@ struct Env {
 }
 
 async fn env() -> Env {
+    env_with("").await
+}
+
+/// [`env`] with more config text (further `[[alert]]` sections).
+async fn env_with(extra: &str) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let zone = dir.path().join("zone.json");
     let eps = [
@@ -161,6 +166,7 @@ type = "webhook"
 name = "hook"
 url = "{hook}/hook?token=hook-SECRET"
 timeout = "1s"
+{extra}
 "#,
         zone = zone.display(),
         p0 = eps[0].port,
@@ -262,6 +268,60 @@ async fn a_failover_no_channel_delivered_is_sent_late_on_the_next_run_once() {
         assert_eq!(e.hook.requests().len(), before + 1);
         let zone = std::fs::read_to_string(&e.zone).unwrap();
         assert!(!zone.contains("u/"), "{zone}");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_region_that_stays_failed_over_is_reminded_on_repeat_every() {
+    bounded(async {
+        let remind = HttpServer::start(|_| ok()).await;
+        let e = env_with(&format!(
+            "[[alert]]\ntype = \"webhook\"\nname = \"remind\"\nurl = \"{}/hook\"\nrepeat_every = \"30m\"\n",
+            remind.base
+        ))
+        .await;
+        e.run(Action::Run).await;
+        e.eps[0].set_status(503);
+        let r = e.run(Action::Run).await;
+        assert_eq!(
+            (e.hook.requests().len(), remind.requests().len()),
+            (1, 1),
+            "{}",
+            r.render_text()
+        );
+        // Still failed over: silence within the period.
+        e.run(Action::Run).await;
+        e.clock.advance(chrono::Duration::minutes(20));
+        e.run(Action::Run).await;
+        assert_eq!((e.hook.requests().len(), remind.requests().len()), (1, 1));
+        // Past 30 minutes: one reminder, on the channel with repeat_every only.
+        e.clock.advance(chrono::Duration::minutes(10));
+        let r = e.run(Action::Run).await;
+        assert_eq!(
+            (e.hook.requests().len(), remind.requests().len()),
+            (1, 2),
+            "{}",
+            r.render_text()
+        );
+        let body = remind.requests()[1].json();
+        let text = body["text"].as_str().unwrap();
+        assert!(text.contains("still failed over ap-shanghai"), "{text}");
+        assert!(text.contains("reminder: ongoing since"), "{text}");
+        e.run(Action::Run).await;
+        assert_eq!(remind.requests().len(), 2, "one reminder per period");
+        // Recovered and back: the failback pages, the reminders stop.
+        e.eps[0].set_status(200);
+        for _ in 0..12 {
+            e.clock.advance(chrono::Duration::minutes(5));
+            e.run(Action::Run).await;
+        }
+        let last = remind.requests().last().unwrap().json();
+        assert_eq!(last["events"][0]["kind"], "failback", "{last}");
+        let n = remind.requests().len();
+        e.clock.advance(chrono::Duration::minutes(40));
+        e.run(Action::Run).await;
+        assert_eq!(remind.requests().len(), n);
     })
     .await
 }

@@ -144,6 +144,10 @@ pub fn title_of(events: &[AlertEvent], drill: bool) -> String {
     for e in events {
         let regions = e.event.regions.join(",");
         let p = match e.event.kind {
+            // A reminder that a region stays failed over.
+            EventKind::Failover if e.standing.is_some() => {
+                format!("{}: still failed over {regions}", e.event.group)
+            }
             // Failover mode names the region left and the one now serving.
             EventKind::Failover if e.event.regions.len() == 2 => format!(
                 "{}: failover {} -> {}",

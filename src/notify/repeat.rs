@@ -43,7 +43,9 @@ use sha2::{Digest, Sha256};
 
 use super::{Alert, AlertEvent, Channelled, Delivery};
 use crate::model::event::{Event, EventKind, Severity};
-use crate::model::record::{RecordKey, RecordType, REMARK_MARKER};
+use crate::model::health::TargetOutcome;
+use crate::model::record::{Record, RecordKey, RecordType, REMARK_MARKER};
+use crate::model::target::Mode;
 
 /// Events raised on every run while their condition lasts. `left_alone` is
 /// standing when it is a warning (a healthy region kept out by someone
@@ -60,6 +62,68 @@ pub fn is_standing(kind: EventKind, severity: Severity) -> bool {
         | EventKind::EmptyName => true,
         EventKind::LeftAlone => severity >= Severity::Warning,
         _ => false,
+    }
+}
+
+/// The regions a group keeps failed over: in `active` mode, a target whose
+/// record the tool disabled; in `failover` mode, the first target while the
+/// tool points the record elsewhere. `events` are this run's: a failover
+/// that happens now counts from now. Being failed over is itself a
+/// standing condition (see [`held_event`]): channels with `repeat_every`
+/// are reminded while it lasts.
+pub fn held_regions(
+    mode: Mode,
+    targets: &[TargetOutcome],
+    records: &[Record],
+    events: &[Event],
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    match mode {
+        Mode::Active => {
+            for t in targets {
+                if records
+                    .iter()
+                    .any(|r| r.value == t.value && !r.enabled && r.remark_is_ours())
+                {
+                    out.push(t.region.clone());
+                }
+            }
+        }
+        Mode::Failover => {
+            if let Some(first) = targets.first() {
+                if records
+                    .iter()
+                    .any(|r| r.enabled && r.remark_is_ours() && r.value != first.value)
+                    && targets
+                        .iter()
+                        .any(|t| records.iter().any(|r| r.value == t.value))
+                {
+                    out.push(first.region.clone());
+                }
+            }
+        }
+    }
+    for e in events.iter().filter(|e| e.kind == EventKind::Failover) {
+        if let Some(r) = e.regions.first() {
+            if !out.contains(r) {
+                out.push(r.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The standing condition "`region` of `group` is failed over": its id in
+/// the state record is [`condition_id`] of this event.
+pub fn held_event(group: &str, region: &str) -> Event {
+    Event {
+        kind: EventKind::Failover,
+        severity: Severity::Critical,
+        group: group.to_string(),
+        regions: vec![region.to_string()],
+        message: format!(
+            "{region} is still failed over: traffic stays away from it until it recovers"
+        ),
     }
 }
 
@@ -344,7 +408,43 @@ pub fn next_state(
     pending: Vec<Pending>,
     now: DateTime<Utc>,
 ) -> State {
+    next_state_held(raised, &[], before, delivered, pending, now)
+}
+
+/// [`next_state`], also keeping `held`: the ids of the regions the group
+/// keeps failed over ([`held_event`]). Their transition was alerted as
+/// such, so they are recorded from the first run that sees them, whether
+/// or not anything was sent.
+pub fn next_state_held(
+    raised: &[&Event],
+    held: &[String],
+    before: &State,
+    delivered: &HashSet<String>,
+    pending: Vec<Pending>,
+    now: DateTime<Utc>,
+) -> State {
     let mut entries = Vec::new();
+    for id in held {
+        if entries.iter().any(|x: &Entry| &x.id == id) {
+            continue;
+        }
+        entries.push(match before.get(id) {
+            Some(old) => Entry {
+                id: id.clone(),
+                since: old.since,
+                last: if delivered.contains(id) {
+                    now
+                } else {
+                    old.last
+                },
+            },
+            None => Entry {
+                id: id.clone(),
+                since: now,
+                last: now,
+            },
+        });
+    }
     for e in raised.iter().filter(|e| is_standing(e.kind, e.severity)) {
         let id = condition_id(e);
         if entries.iter().any(|x: &Entry| x.id == id) {
@@ -381,7 +481,7 @@ pub fn undelivered(
     for e in alert
         .events
         .iter()
-        .filter(|e| !is_standing(e.event.kind, e.event.severity))
+        .filter(|e| e.standing.is_none() && !is_standing(e.event.kind, e.event.severity))
     {
         let mut wanted = false;
         let mut reached = false;
@@ -404,8 +504,9 @@ fn same(a: &AlertEvent, b: &AlertEvent) -> bool {
     a.event == b.event && a.late == b.late
 }
 
-/// Ids of the standing conditions that at least one channel delivered.
-/// `deliveries` are [`super::send_all`]'s results, in channel order.
+/// Ids of the standing conditions (those marked [`AlertEvent::standing`])
+/// that at least one channel delivered. `deliveries` are
+/// [`super::send_all`]'s results, in channel order.
 pub fn delivered(
     channels: &[Channelled],
     alert: &Alert,
@@ -420,7 +521,7 @@ pub fn delivered(
             out.extend(
                 a.events
                     .iter()
-                    .filter(|e| is_standing(e.event.kind, e.event.severity))
+                    .filter(|e| e.standing.is_some())
                     .map(|e| condition_id(&e.event)),
             );
         }

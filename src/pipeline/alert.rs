@@ -4,6 +4,7 @@
 
 use crate::config::Config;
 use crate::memory;
+use crate::model::event::EventKind;
 use crate::notify::{self, repeat};
 use crate::report::RunReport;
 
@@ -52,6 +53,62 @@ pub(super) async fn alert(deps: &Deps, cfg: &Config, opts: &RunOptions, report: 
             ));
         }
     }
+    // Regions kept failed over: a standing condition, remembered from the
+    // first run that sees it, with reminders on `repeat_every`.
+    let mut held = std::collections::HashMap::new();
+    if standing {
+        let plain = states.plain();
+        let mut reminders = Vec::new();
+        for g in &report.groups {
+            let (Some(records), Some(state)) = (&g.records, plain.get(&g.name)) else {
+                continue;
+            };
+            let regions = repeat::held_regions(g.mode, &g.targets, records, &g.events);
+            let mut ids = Vec::new();
+            for region in &regions {
+                let ev = repeat::held_event(&g.name, region);
+                let id = repeat::condition_id(&ev);
+                let moved_now = g
+                    .events
+                    .iter()
+                    .any(|e| e.kind == EventKind::Failover && e.regions.first() == Some(region));
+                if let (Some(entry), false) = (state.get(&id), moved_now) {
+                    let event = notify::AlertEvent {
+                        event: ev,
+                        record: g.record.clone(),
+                        evidence: vec![],
+                        changes: vec![],
+                        standing: Some(repeat::Standing {
+                            since: entry.since,
+                            last: entry.last,
+                            first: false,
+                        }),
+                        late: None,
+                    };
+                    if deps
+                        .channels
+                        .iter()
+                        .any(|c| repeat::wanted(&event, c.config.repeat_every, now))
+                    {
+                        reminders.push(event);
+                    }
+                }
+                ids.push(id);
+            }
+            held.insert(g.name.clone(), ids);
+        }
+        if !reminders.is_empty() {
+            let mut events = alert.take().map(|a| a.events).unwrap_or_default();
+            events.extend(reminders);
+            alert = Some(notify::Alert::of_events(
+                events,
+                false,
+                &report.prober,
+                &cfg.alert_timezone,
+                now,
+            ));
+        }
+    }
     if let Some(mut alert) = alert {
         if standing {
             repeat::annotate(&mut alert.events, &states.plain(), now);
@@ -70,6 +127,7 @@ pub(super) async fn alert(deps: &Deps, cfg: &Config, opts: &RunOptions, report: 
             &states,
             &delivered,
             &undelivered,
+            &held,
             now,
         )
         .await;
