@@ -76,9 +76,20 @@ pub async fn read(dns: &dyn DnsProvider, cfg: &Config, report: &RunReport) -> St
     States(out)
 }
 
+/// What a run's alert leaves to remember, by [`write`].
+#[derive(Debug, Default)]
+pub struct Remember {
+    /// Ids of the standing conditions some channel delivered.
+    pub delivered: HashSet<String>,
+    /// Transitions no channel has yet (they replace each group's pending list).
+    pub undelivered: Vec<repeat::Pending>,
+    /// By group: ids of the regions it keeps failed over.
+    pub held: HashMap<String, Vec<String>>,
+}
+
 /// Write back the state records that changed: the standing conditions
-/// raised, and `undelivered`, the transitions no channel has yet (they
-/// replace the record's pending list). Failures are logged only: the worst
+/// raised, the regions held failed over, and the transitions no channel
+/// has yet (see [`Remember`]). Failures are logged only: the worst
 /// outcome is one more alert on the next run, or, for a transition, that
 /// it is not retried.
 pub async fn write(
@@ -86,11 +97,14 @@ pub async fn write(
     cfg: &Config,
     report: &RunReport,
     states: &States,
-    delivered: &HashSet<String>,
-    undelivered: &[repeat::Pending],
-    held: &HashMap<String, Vec<String>>,
+    sent: &Remember,
     now: DateTime<Utc>,
 ) {
+    let Remember {
+        delivered,
+        undelivered,
+        held,
+    } = sent;
     for p in undelivered {
         if !states.0.contains_key(&p.group) {
             tracing::warn!(group = %p.group, kind = p.kind.as_str(), "no channel delivered this transition and the alert state record cannot be read; it will not be retried");

@@ -12,7 +12,8 @@ use crate::model::health::TargetOutcome;
 pub use crate::model::record::ChangeStatus;
 use crate::model::record::{Change, Record};
 use crate::notify::repeat::Pending;
-use crate::notify::{self, Alert, AlertEvent, ChangeNote, Delivery, Outcome, RegionEvidence};
+pub use crate::notify::Outcome;
+use crate::notify::{self, Alert, AlertEvent, ChangeNote, Delivery, RegionEvidence};
 
 /// A change and its outcome.
 #[derive(Debug, Clone, Serialize)]

@@ -22,8 +22,7 @@ pub(super) async fn alert(deps: &Deps, cfg: &Config, opts: &RunOptions, report: 
     } else {
         memory::States::default()
     };
-    let mut delivered = Default::default();
-    let mut undelivered = Vec::new();
+    let mut sent = memory::Remember::default();
     let mut alert = report.alert(&cfg.alert_timezone);
     if standing {
         // Transitions that earlier runs could not deliver go out again, late.
@@ -55,7 +54,7 @@ pub(super) async fn alert(deps: &Deps, cfg: &Config, opts: &RunOptions, report: 
     }
     // Regions kept failed over: a standing condition, remembered from the
     // first run that sees it, with reminders on `repeat_every`.
-    let mut held = std::collections::HashMap::new();
+    let held = &mut sent.held;
     if standing {
         let plain = states.plain();
         let mut reminders = Vec::new();
@@ -114,24 +113,14 @@ pub(super) async fn alert(deps: &Deps, cfg: &Config, opts: &RunOptions, report: 
             repeat::annotate(&mut alert.events, &states.plain(), now);
         }
         report.alerts = notify::send_all(&deps.channels, &alert, opts.alert_timeout).await;
-        delivered = repeat::delivered(&deps.channels, &alert, &report.alerts);
+        sent.delivered = repeat::delivered(&deps.channels, &alert, &report.alerts);
         if standing {
-            undelivered = repeat::undelivered(&deps.channels, &alert, &report.alerts);
+            sent.undelivered = repeat::undelivered(&deps.channels, &alert, &report.alerts);
         }
     }
     if standing {
-        memory::write(
-            deps.dns.as_ref(),
-            cfg,
-            report,
-            &states,
-            &delivered,
-            &undelivered,
-            &held,
-            now,
-        )
-        .await;
-        report.alerts_undelivered = undelivered;
+        memory::write(deps.dns.as_ref(), cfg, report, &states, &sent, now).await;
+        report.alerts_undelivered = sent.undelivered;
     }
 }
 
