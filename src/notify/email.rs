@@ -7,7 +7,15 @@
 //! TLS, port 465). Certificates are checked against the Mozilla roots
 //! (webpki-roots) plus, with `ca_file`, a private CA's PEM certificates: that
 //! is how a relay with an internal CA is trusted. There is no switch to turn
-//! verification off. The password never appears in errors.
+//! verification off. The password never appears in errors, whole or as the
+//! base64 of an AUTH line.
+//!
+//! The session is driven step by step: each step has the channel's timeout
+//! and names itself in errors (`timed out after 5s waiting for the answer
+//! to AUTH`); every recipient is asked on its own, so a refused address
+//! (`550`, `451`) is a note and the others still get the message; after the
+//! message is sent, no answer means `unknown` (it may have been delivered),
+//! never a resend. Each message has a `Message-ID` at the sender's domain.
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -2,10 +2,12 @@
 //!
 //! The report side turns a run into at most one [`Alert`]
 //! (`RunReport::alert`); the pipeline hands it to every configured
-//! [`Notifier`] concurrently ([`send_all`]), each under its own timeout with
-//! one retry. A failing channel is recorded and never blocks the others or
-//! undoes a DNS change. Channels get the alert only; they never see a DNS
-//! client, the config or the report.
+//! [`Notifier`] concurrently ([`send_all`]), each under its own timeout; only
+//! a failure a retry can fix is retried ([`Error::retry_now`]), and a send
+//! with no answer is never repeated. A failing channel is recorded and
+//! never blocks the others or undoes a DNS change; a transition no channel
+//! delivered is kept and sent late ([`repeat::Pending`]). Channels get the
+//! alert only; they never see a DNS client, the config or the report.
 //!
 //! Layout:
 //! - [`alert`]: the [`Alert`] model, its title and times;

@@ -9,10 +9,18 @@
 //! (reference §4), and a longer value fails the whole send with
 //! `InvalidParameterValue.TemplateParameterLengthLimit`.
 //!
+//! `{regions}` shows each region's short label ([`short_labels`]): the
+//! configured `region_labels`, else a short form unique among the alert's
+//! regions, since a 6-character cut makes `ap-shanghai` and
+//! `ap-shenzhen-fsi` the same.
+//!
 //! `SendSms` can succeed as a request while single numbers fail: every
-//! number's `Code` is checked, and any number not sent makes the channel fail
-//! with its code (numbers masked in the message). Credentials are read from
-//! the environment when the channel is built (once per run).
+//! number's `Code` is checked. Some numbers sent: delivered, with the others
+//! named in a note (masked); none: the channel failed. Nothing is ever sent
+//! twice to a number that accepted it: the only retries are of failures
+//! before SendSms was answered, and a SendSms with no answer within the
+//! channel's `timeout` is `unknown` (it may have gone out). Credentials are
+//! read from the environment when the channel is built (once per run).
 
 use std::sync::Arc;
 use std::time::Duration;
