@@ -76,7 +76,7 @@ pub async fn read(dns: &dyn DnsProvider, cfg: &Config, report: &RunReport) -> St
     States(out)
 }
 
-/// What a run's alert leaves to remember, by [`write`].
+/// What a run's alert leaves to remember, by [`write()`].
 #[derive(Debug, Default)]
 pub struct Remember {
     /// Ids of the standing conditions some channel delivered.

@@ -51,7 +51,7 @@ pub fn by_severity(alert: &Alert) -> Vec<&AlertEvent> {
 /// some relays refuse very long headers; the body has every event.
 pub const SUBJECT_MAX: usize = 150;
 
-/// `[CRITICAL] web: failover ap-shanghai` (the title carries [DRILL]/[TEST]),
+/// `[CRITICAL] web: failover ap-shanghai` (the title carries `[DRILL]`/`[TEST]`),
 /// at most [`SUBJECT_MAX`] characters: a title of many events keeps the
 /// first ones whole and says how many more follow (`; +12 more`).
 pub fn subject(alert: &Alert) -> String {
