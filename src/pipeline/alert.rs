@@ -2,6 +2,10 @@
 //! standing-condition memory (see [`crate::memory`]) deciding what pages
 //! again.
 
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
 use crate::config::Config;
 use crate::memory;
 use crate::model::event::EventKind;
@@ -12,8 +16,9 @@ use super::{Action, Deps, RunOptions};
 
 /// Send the run's alert and remember the standing conditions. Standing
 /// conditions page once per occurrence, with reminders; their memory is a
-/// state record per group. Drills and manual failbacks are asked for, so
-/// they always alert.
+/// state record per group, which also keeps the transitions no channel
+/// delivered: they go out again, late, first in the alert. Drills and
+/// manual failbacks are asked for, so they always alert, and are not kept.
 pub(super) async fn alert(deps: &Deps, cfg: &Config, opts: &RunOptions, report: &mut RunReport) {
     let now = report.started_at;
     let standing = matches!(opts.action, Action::Run) && !deps.channels.is_empty();
@@ -25,79 +30,11 @@ pub(super) async fn alert(deps: &Deps, cfg: &Config, opts: &RunOptions, report: 
     let mut sent = memory::Remember::default();
     let mut alert = report.alert(&cfg.alert_timezone);
     if standing {
-        // Transitions that earlier runs could not deliver go out again, late.
-        let late: Vec<_> = states
-            .pending()
-            .iter()
-            .map(|p| {
-                let record = report
-                    .groups
-                    .iter()
-                    .find(|g| g.name == p.group)
-                    .map_or("", |g| g.record.as_str());
-                p.to_event(record, now)
-            })
-            .collect();
-        if !late.is_empty() {
-            let mut events = late;
-            if let Some(a) = alert.take() {
-                events.extend(a.events);
-            }
-            alert = Some(notify::Alert::of_events(
-                events,
-                false,
-                &report.prober,
-                &cfg.alert_timezone,
-                now,
-            ));
-        }
-    }
-    // Regions kept failed over: a standing condition, remembered from the
-    // first run that sees it, with reminders on `repeat_every`.
-    let held = &mut sent.held;
-    if standing {
-        let plain = states.plain();
-        let mut reminders = Vec::new();
-        for g in &report.groups {
-            let (Some(records), Some(state)) = (&g.records, plain.get(&g.name)) else {
-                continue;
-            };
-            let regions = repeat::held_regions(g.mode, &g.targets, records, &g.events);
-            let mut ids = Vec::new();
-            for region in &regions {
-                let ev = repeat::held_event(&g.name, region);
-                let id = repeat::condition_id(&ev);
-                let moved_now = g
-                    .events
-                    .iter()
-                    .any(|e| e.kind == EventKind::Failover && e.regions.first() == Some(region));
-                if let (Some(entry), false) = (state.get(&id), moved_now) {
-                    let event = notify::AlertEvent {
-                        event: ev,
-                        record: g.record.clone(),
-                        evidence: vec![],
-                        changes: vec![],
-                        standing: Some(repeat::Standing {
-                            since: entry.since,
-                            last: entry.last,
-                            first: false,
-                        }),
-                        late: None,
-                    };
-                    if deps
-                        .channels
-                        .iter()
-                        .any(|c| repeat::wanted(&event, c.config.repeat_every, now))
-                    {
-                        reminders.push(event);
-                    }
-                }
-                ids.push(id);
-            }
-            held.insert(g.name.clone(), ids);
-        }
-        if !reminders.is_empty() {
-            let mut events = alert.take().map(|a| a.events).unwrap_or_default();
+        let (held, reminders) = held_failed_over(deps, &states, report, now);
+        sent.held = held;
+        let mut events = late_events(&states, report, now);
+        if !events.is_empty() || !reminders.is_empty() {
+            events.extend(alert.take().map(|a| a.events).unwrap_or_default());
             events.extend(reminders);
             alert = Some(notify::Alert::of_events(
                 events,
@@ -122,6 +59,79 @@ pub(super) async fn alert(deps: &Deps, cfg: &Config, opts: &RunOptions, report: 
         memory::write(deps.dns.as_ref(), cfg, report, &states, &sent, now).await;
         report.alerts_undelivered = sent.undelivered;
     }
+}
+
+/// The transitions earlier runs could not deliver, as late events.
+fn late_events(
+    states: &memory::States,
+    report: &RunReport,
+    now: DateTime<Utc>,
+) -> Vec<notify::AlertEvent> {
+    states
+        .pending()
+        .iter()
+        .map(|p| {
+            let record = report
+                .groups
+                .iter()
+                .find(|g| g.name == p.group)
+                .map_or("", |g| g.record.as_str());
+            p.to_event(record, now)
+        })
+        .collect()
+}
+
+/// Regions kept failed over, a standing condition remembered from the first
+/// run that sees it: each group's condition ids (to keep in its state
+/// record), and the reminders due on some channel's `repeat_every`.
+fn held_failed_over(
+    deps: &Deps,
+    states: &memory::States,
+    report: &RunReport,
+    now: DateTime<Utc>,
+) -> (HashMap<String, Vec<String>>, Vec<notify::AlertEvent>) {
+    let plain = states.plain();
+    let mut held = HashMap::new();
+    let mut reminders = Vec::new();
+    for g in &report.groups {
+        let (Some(records), Some(state)) = (&g.records, plain.get(&g.name)) else {
+            continue;
+        };
+        let mut ids = Vec::new();
+        for region in repeat::held_regions(g.mode, &g.targets, records, &g.events) {
+            let ev = repeat::held_event(&g.name, &region);
+            let id = repeat::condition_id(&ev);
+            // This run's failover is its own page, not a reminder.
+            let moved_now = g
+                .events
+                .iter()
+                .any(|e| e.kind == EventKind::Failover && e.regions.first() == Some(&region));
+            if let (Some(entry), false) = (state.get(&id), moved_now) {
+                let event = notify::AlertEvent {
+                    event: ev,
+                    record: g.record.clone(),
+                    evidence: vec![],
+                    changes: vec![],
+                    standing: Some(repeat::Standing {
+                        since: entry.since,
+                        last: entry.last,
+                        first: false,
+                    }),
+                    late: None,
+                };
+                if deps
+                    .channels
+                    .iter()
+                    .any(|c| repeat::wanted(&event, c.config.repeat_every, now))
+                {
+                    reminders.push(event);
+                }
+            }
+            ids.push(id);
+        }
+        held.insert(g.name.clone(), ids);
+    }
+    (held, reminders)
 }
 
 /// `status`: the transitions that no channel has delivered yet, as the
