@@ -166,7 +166,9 @@ pub async fn send_all(
                 Ok(r) => r,
                 Err(_) => Err(Error::Unknown(format!(
                     "no answer within {}",
-                    humantime::format_duration(timeout)
+                    humantime::format_duration(Duration::from_millis(
+                        start.elapsed().as_millis() as u64
+                    ))
                 ))),
             };
             match &result {

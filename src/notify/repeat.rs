@@ -672,4 +672,43 @@ mod tests {
         assert_eq!(s.get(&condition_id(&down)).unwrap().since, t(60));
         assert_eq!(s.get(&condition_id(&pending)).unwrap().last, t(0));
     }
+
+    #[test]
+    fn held_regions_are_the_ones_the_tool_keeps_out() {
+        use crate::model::health::Health;
+        let target = |region: &str, value: &str| TargetOutcome {
+            group: "web".into(),
+            region: region.into(),
+            value: value.into(),
+            endpoint: String::new(),
+            health: Health::Down,
+            attempts: vec![],
+            drill: false,
+        };
+        let record = |value: &str, enabled: bool, remark: &str| Record {
+            id: "1".into(),
+            value: value.into(),
+            ttl: 60,
+            enabled,
+            updated_on: None,
+            remark: remark.into(),
+            weight: None,
+        };
+        let targets = [target("sh", "1.1.1.1"), target("gz", "2.2.2.2")];
+        let ours = "dns-failover disabled 2026-11-22T03:07:00Z sh down";
+        // Active: the record the tool disabled; not one a person paused.
+        let recs = [record("1.1.1.1", false, ours), record("2.2.2.2", true, "")];
+        assert_eq!(held_regions(Mode::Active, &targets, &recs, &[]), ["sh"]);
+        let recs = [record("1.1.1.1", false, "paused by alice")];
+        assert!(held_regions(Mode::Active, &targets, &recs, &[]).is_empty());
+        // Failover: the first target while the record points elsewhere.
+        let moved = "dns-failover failover 2026-11-22T03:07:00Z sh -> gz";
+        let recs = [record("2.2.2.2", true, moved)];
+        assert_eq!(held_regions(Mode::Failover, &targets, &recs, &[]), ["sh"]);
+        let recs = [record("1.1.1.1", true, moved)];
+        assert!(held_regions(Mode::Failover, &targets, &recs, &[]).is_empty());
+        // This run's failover counts from now.
+        let e = ev(EventKind::Failover, &["gz", "sh"]);
+        assert_eq!(held_regions(Mode::Failover, &targets, &[], &[e]), ["gz"]);
+    }
 }
