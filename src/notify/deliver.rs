@@ -159,26 +159,26 @@ pub async fn send_all(
             d.delivery = Outcome::Filtered;
             return d;
         };
-        let mut result = Err(Error::Timeout(timeout));
-        for attempt in 1..=2 {
-            d.attempts = attempt;
-            result = match tokio::time::timeout(timeout, c.notifier.send(&a)).await {
+        let result = loop {
+            d.attempts += 1;
+            let t = Instant::now();
+            let r = match tokio::time::timeout(timeout, c.notifier.send(&a)).await {
                 Ok(r) => r,
                 Err(_) => Err(Error::Unknown(format!(
                     "no answer within {}",
                     humantime::format_duration(Duration::from_millis(
-                        start.elapsed().as_millis() as u64
+                        t.elapsed().as_millis() as u64
                     ))
                 ))),
             };
-            match &result {
-                Err(e) if e.retry_now() && attempt == 1 => {
+            match &r {
+                Err(e) if e.retry_now() && d.attempts == 1 => {
                     tracing::info!(channel = c.notifier.channel(), name = c.notifier.name(), error = %e, "alert not delivered; one retry");
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
-                _ => break,
+                _ => break r,
             }
-        }
+        };
         match result {
             Ok(sent) => {
                 tracing::info!(channel = c.notifier.channel(), name = c.notifier.name(), notes = ?sent.notes, "alert delivered");
