@@ -452,12 +452,19 @@ async fn notify_test(cfg: &Config, json: bool) -> u8 {
         }
     } else {
         for d in &deliveries {
-            match &d.error {
-                None => println!("{} ({}): ok in {} ms", d.name, d.channel, d.elapsed_ms),
-                Some(e) => println!(
+            match (&d.error, d.delivery) {
+                (None, _) => println!("{} ({}): ok in {} ms", d.name, d.channel, d.elapsed_ms),
+                (Some(e), dns_failover::report::Outcome::Unknown) => println!(
+                    "{} ({}): sent, delivery unknown after {} ms: {e}",
+                    d.name, d.channel, d.elapsed_ms
+                ),
+                (Some(e), _) => println!(
                     "{} ({}): FAILED after {} attempt(s), {} ms: {e}",
                     d.name, d.channel, d.attempts, d.elapsed_ms
                 ),
+            }
+            for n in &d.notes {
+                println!("  note: {n}");
             }
         }
     }

@@ -61,6 +61,17 @@ impl States {
             .map(|(g, (_, s))| (g.clone(), s.clone()))
             .collect()
     }
+
+    /// Every group's transitions not delivered yet, oldest first.
+    pub fn pending(&self) -> Vec<repeat::Pending> {
+        let mut out: Vec<repeat::Pending> = self
+            .0
+            .values()
+            .flat_map(|(_, s)| s.pending.iter().cloned())
+            .collect();
+        out.sort_by(|a, b| a.at.cmp(&b.at).then(a.group.cmp(&b.group)));
+        out
+    }
 }
 
 /// Read each decided group's state record (see [`notify::repeat`]). A group
@@ -84,7 +95,7 @@ pub async fn read(dns: &dyn DnsProvider, cfg: &Config, report: &RunReport) -> St
                     .find(|r| dns::same_value(&r.value, repeat::STATE_VALUE));
                 let state = rec
                     .as_ref()
-                    .map(|r| repeat::State::parse(&r.remark))
+                    .map(|r| repeat::State::parse_of(&g.name, &r.remark))
                     .unwrap_or_default();
                 out.insert(g.name.clone(), (rec, state));
             }
@@ -96,19 +107,43 @@ pub async fn read(dns: &dyn DnsProvider, cfg: &Config, report: &RunReport) -> St
     States(out)
 }
 
-/// Write back the state records that changed. Failures are logged only: the
-/// worst outcome is one more alert on the next run.
+/// What a run's alert leaves to remember, by [`write()`].
+#[derive(Debug, Default)]
+pub struct Remember {
+    /// Ids of the standing conditions some channel delivered.
+    pub delivered: HashSet<String>,
+    /// Transitions no channel has yet (they replace each group's pending list).
+    pub undelivered: Vec<repeat::Pending>,
+    /// By group: ids of the regions it keeps failed over.
+    pub held: HashMap<String, Vec<String>>,
+}
+
+/// Write back the state records that changed: the standing conditions
+/// raised, the regions held failed over, and the transitions no channel
+/// has yet (see [`Remember`]). Failures are logged only: the worst
+/// outcome is one more alert on the next run, or, for a transition, that
+/// it is not retried.
 pub async fn write(
     dns: &dyn DnsProvider,
     cfg: &Config,
     report: &RunReport,
     states: &States,
-    delivered: &HashSet<String>,
+    sent: &Remember,
     now: DateTime<Utc>,
 ) {
     // A new state record gets the group's TTL raised to the plan's lowest
     // (asked once here; the provider keeps what it read this pass).
     let mut limits: Option<Option<dns::PlanLimits>> = None;
+    let Remember {
+        delivered,
+        undelivered,
+        held,
+    } = sent;
+    for p in undelivered {
+        if !states.0.contains_key(&p.group) {
+            tracing::warn!(group = %p.group, kind = p.kind.as_str(), "no channel delivered this transition and the alert state record cannot be read; it will not be retried");
+        }
+    }
     for g in report
         .groups
         .iter()
@@ -126,7 +161,13 @@ pub async fn write(
             continue; // unreadable: leave it alone
         };
         let raised: Vec<&Event> = g.events.iter().collect();
-        let next = repeat::next_state(&raised, before, delivered, now);
+        let pending = undelivered
+            .iter()
+            .filter(|p| p.group == g.name)
+            .cloned()
+            .collect();
+        let held = held.get(&g.name).map_or(&[][..], Vec::as_slice);
+        let next = repeat::next_state_held(&raised, held, before, delivered, pending, now);
         if &next == before {
             continue;
         }

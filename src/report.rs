@@ -11,6 +11,8 @@ use crate::model::event::{Event, Severity};
 use crate::model::health::TargetOutcome;
 pub use crate::model::record::ChangeStatus;
 use crate::model::record::{Change, Record};
+use crate::notify::repeat::Pending;
+pub use crate::notify::Outcome;
 use crate::notify::{self, Alert, AlertEvent, ChangeNote, Delivery, RegionEvidence};
 
 /// A change and its outcome.
@@ -89,6 +91,10 @@ pub struct RunReport {
     pub severity: Option<Severity>,
     pub groups: Vec<GroupReport>,
     pub alerts: Vec<Delivery>,
+    /// Transitions that no channel has delivered yet: kept in the groups'
+    /// state records and sent again, marked late, on every run until one
+    /// channel has them (`run`: after this run's sends; `status`: as kept).
+    pub alerts_undelivered: Vec<Pending>,
     pub timings: Timings,
 }
 
@@ -151,6 +157,7 @@ impl RunReport {
                     evidence,
                     changes,
                     standing: None,
+                    late: None,
                 });
             }
         }
@@ -313,11 +320,26 @@ impl RunReport {
                 "alert {} ({}): {}\n",
                 a.name,
                 a.channel,
-                if a.ok {
-                    "sent".to_string()
-                } else {
-                    format!("FAILED: {}", a.error.as_deref().unwrap_or(""))
+                match a.delivery {
+                    Outcome::Unknown => format!(
+                        "sent, delivery unknown: {}",
+                        a.error.as_deref().unwrap_or("")
+                    ),
+                    _ if a.ok => "sent".to_string(),
+                    _ => format!("FAILED: {}", a.error.as_deref().unwrap_or("")),
                 }
+            ));
+            for n in &a.notes {
+                s.push_str(&format!("  note: {n}\n"));
+            }
+        }
+        for p in &self.alerts_undelivered {
+            s.push_str(&format!(
+                "alert undelivered: {} {} of {} at {}; sent again on the next run\n",
+                p.group,
+                p.kind.as_str(),
+                p.regions.join(", "),
+                p.at.format("%Y-%m-%d %H:%M UTC")
             ));
         }
         for e in &self.errors {

@@ -60,6 +60,7 @@ fn sample_alert(n: usize, drill: bool) -> Alert {
                 error: None,
             }],
             standing: None,
+            late: None,
         });
     }
     let title = if drill {
@@ -262,7 +263,7 @@ async fn wecom_errcode_is_a_failure_and_the_key_stays_hidden() {
         let ch = channels(vec![r]);
         let d = notify::send_all(&ch, &sample_alert(1, false), None).await;
         assert!(!d[0].ok);
-        assert_eq!(d[0].attempts, 2, "one retry");
+        assert_eq!(d[0].attempts, 1, "a permanent answer is not retried");
         let e = d[0].error.as_deref().unwrap();
         assert!(e.contains("errcode 93000"), "{e}");
         assert!(!e.contains("wk-SECRET"), "{e}");
@@ -446,9 +447,18 @@ async fn a_hanging_channel_delays_neither_the_others_nor_beyond_its_timeout() {
         let t = Instant::now();
         let d = notify::send_all(&ch, &sample_alert(1, false), None).await;
         let total = t.elapsed();
-        assert!(!d[0].ok && d[0].attempts == 2, "{:?}", d[0]);
+        // The request went out and no answer came: it may have been
+        // delivered, so it is not resent, and it is not a failure.
         assert!(
-            d[0].error.as_deref().unwrap().contains("timed out"),
+            d[0].ok && d[0].delivery == notify::Outcome::Unknown && d[0].attempts == 1,
+            "{:?}",
+            d[0]
+        );
+        assert!(
+            d[0].error
+                .as_deref()
+                .unwrap()
+                .contains("no answer within 4"),
             "{:?}",
             d[0].error
         );
@@ -458,9 +468,9 @@ async fn a_hanging_channel_delays_neither_the_others_nor_beyond_its_timeout() {
             "fast channel waited for the slow one: {} ms",
             d[1].elapsed_ms
         );
-        // Two tries of 400 ms plus the 200 ms pause, with slack for a busy machine.
-        assert!(total < Duration::from_millis(1800), "{total:?}");
-        assert!(total >= Duration::from_millis(1000), "{total:?}");
+        // One try of 400 ms, with slack for a busy machine.
+        assert!(total < Duration::from_millis(1200), "{total:?}");
+        assert!(total >= Duration::from_millis(400), "{total:?}");
     })
     .await
 }

@@ -10,7 +10,7 @@ use chrono::Utc;
 use dns_failover::clock::SystemClock;
 use dns_failover::decide::{Event, EventKind, Severity};
 use dns_failover::notify::sms::{Sms, SmsConfig};
-use dns_failover::notify::{Alert, AlertEvent, Error, Notifier};
+use dns_failover::notify::{send_all, Alert, AlertEvent, Channelled, Error, Notifier};
 use support::fake_tencent::{FakeTencent, Fault, Key};
 use support::*;
 
@@ -71,6 +71,7 @@ fn alert() -> Alert {
             evidence: vec![],
             changes: vec![],
             standing: None,
+            late: None,
         }],
     }
 }
@@ -104,7 +105,10 @@ async fn an_alert_is_sent_signed_with_region_and_token() {
         .map(|v| v.as_str().unwrap())
         .collect();
     assert_eq!(params[0], "api");
-    assert_eq!(params[1], "ap-sha", "cut to 6 characters");
+    assert_eq!(
+        params[1], "sh",
+        "the region's short label, not a 6-character cut"
+    );
     assert_eq!(params[2].len(), 5, "HH:MM");
     assert_eq!(call.body["SignName"], "腾讯云");
     // Capture by a scoped subscriber is best effort (see
@@ -114,7 +118,7 @@ async fn an_alert_is_sent_signed_with_region_and_token() {
 }
 
 #[tokio::test]
-async fn a_number_the_api_rejects_fails_the_channel_with_its_code() {
+async fn a_number_the_api_rejects_is_named_and_the_others_still_get_it() {
     let fake = FakeTencent::start("example.com", keys(), Arc::new(SystemClock)).await;
     fake.with(|s| {
         s.sms_rejects.insert(
@@ -133,17 +137,27 @@ async fn a_number_the_api_rejects_fails_the_channel_with_its_code() {
         &|n| std::env::var(n).ok(),
     )
     .unwrap();
+    // Delivered to the accepted number; the refused one is a note, masked.
+    let sent = sms.send(&alert()).await.unwrap();
+    let m = sent.notes.join("\n");
+    assert!(
+        m.contains("1 of 2") && m.contains("LimitExceeded.PhoneNumberDailyLimit"),
+        "{m}"
+    );
+    assert!(
+        m.contains("+86137****3333") && !m.contains("+8613711113333"),
+        "masked: {m}"
+    );
+    // Every number refused: the channel failed, with the codes.
+    let sms = Sms::new(
+        "oncall",
+        config(&fake, &envs, &["+8613711113333"]),
+        Arc::new(SystemClock),
+        &|n| std::env::var(n).ok(),
+    )
+    .unwrap();
     match sms.send(&alert()).await.unwrap_err() {
-        Error::Rejected(m) => {
-            assert!(
-                m.contains("1 of 2") && m.contains("LimitExceeded.PhoneNumberDailyLimit"),
-                "{m}"
-            );
-            assert!(
-                m.contains("+86137****3333") && !m.contains("+8613711113333"),
-                "masked: {m}"
-            );
-        }
+        Error::Rejected(m) => assert!(m.contains("1 of 1"), "{m}"),
         e => panic!("{e:?}"),
     }
 }
@@ -202,4 +216,166 @@ async fn api_errors_and_bad_credentials_are_reported() {
     )
     .unwrap_err();
     assert!(e.to_string().contains(&envs.0), "{e}");
+}
+
+// ---------------------------------------------------------------------------
+// Delivery rules (issues 11 and 16), through the channel as a run builds it
+// ---------------------------------------------------------------------------
+
+/// The SMS channel of a config with these extra `[[alert]]` keys, built as
+/// a pass builds it (its `timeout` included).
+fn built(fake: &FakeTencent, test: &str, numbers: &[&str], extra: &str) -> Vec<Channelled> {
+    let envs = cred_env(test, TMP_SECRET_ID, TMP_SECRET_KEY, Some(TOKEN));
+    let text = format!(
+        r#"
+[dns]
+provider = "file"
+domain = "example.com"
+path = "/nonexistent/zone.json"
+[[group]]
+name = "api"
+subdomain = "api"
+type = "A"
+[[group.target]]
+region = "ap-shanghai"
+value = "10.0.0.1"
+url = "http://127.0.0.1:9/health"
+[[alert]]
+type = "sms"
+sdk_app_id = "1400006666"
+sign_name = "腾讯云"
+template_id = "1110"
+phone_numbers = [{}]
+endpoint = "{}"
+template_params = ["{{name}}", "{{event}}", "{{regions}}"]
+secret_id_env = "{}"
+secret_key_env = "{}"
+session_token_env = "{}"
+{extra}
+"#,
+        numbers
+            .iter()
+            .map(|n| format!("\"{n}\""))
+            .collect::<Vec<_>>()
+            .join(", "),
+        fake.endpoint(),
+        envs.0,
+        envs.1,
+        envs.2
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dns_failover::Config::from_toml(&text, &dir.path().join("c.toml")).unwrap();
+    dns_failover::notify::build(&cfg.alerts, Arc::new(SystemClock), &|n| {
+        std::env::var(n).ok()
+    })
+    .unwrap()
+}
+
+/// SendSms requests the fake received, answered or not.
+fn sends(fake: &FakeTencent) -> usize {
+    fake.calls()
+        .iter()
+        .filter(|c| c.action == "SendSms")
+        .count()
+}
+
+#[tokio::test]
+async fn an_unanswered_sendsms_is_not_resent_and_the_channel_timeout_holds() {
+    let fake = FakeTencent::start("example.com", keys(), Arc::new(SystemClock)).await;
+    let ch = built(&fake, "sms_hang", &["+8613711112222"], "timeout = \"1s\"");
+    fake.inject(Some("SendSms"), Fault::Hang);
+    let t = std::time::Instant::now();
+    let d = send_all(&ch, &alert(), None).await;
+    let v = serde_json::to_value(&d[0]).unwrap();
+    assert_eq!(v["delivery"], "unknown", "{v}");
+    assert!(d[0].ok && d[0].attempts == 1, "{v}");
+    assert_eq!(
+        sends(&fake),
+        1,
+        "an SMS that may have gone out is not resent"
+    );
+    let took = t.elapsed();
+    assert!(
+        took >= std::time::Duration::from_millis(900)
+            && took < std::time::Duration::from_millis(2500),
+        "the channel's 1s timeout: {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn permanent_sms_answers_are_tried_once() {
+    let fake = FakeTencent::start("example.com", keys(), Arc::new(SystemClock)).await;
+    let ch = built(&fake, "sms_perm", &["+8613711112222"], "");
+    for code in [
+        "FailedOperation.SignatureIncorrectOrUnapproved",
+        "AuthFailure.SecretIdNotFound",
+    ] {
+        let before = sends(&fake);
+        fake.inject(Some("SendSms"), Fault::Api(code, "refused"));
+        let d = send_all(&ch, &alert(), None).await;
+        assert!(!d[0].ok && d[0].attempts == 1, "{:?}", d[0]);
+        assert!(d[0].error.as_deref().unwrap().contains(code), "{:?}", d[0]);
+        assert_eq!(sends(&fake), before + 1, "{code} tried once");
+    }
+    // A dropped connection delivered nothing: one more try, which succeeds.
+    let before = sends(&fake);
+    fake.inject(Some("SendSms"), Fault::Drop);
+    let d = send_all(&ch, &alert(), None).await;
+    assert!(d[0].ok, "{:?}", d[0]);
+    assert_eq!(fake.with(|s| s.sms_sent.len()), 1);
+    assert!(sends(&fake) >= before + 2);
+}
+
+#[tokio::test]
+async fn numbers_that_accepted_the_sms_never_get_it_twice() {
+    let fake = FakeTencent::start("example.com", keys(), Arc::new(SystemClock)).await;
+    fake.with(|s| {
+        s.sms_rejects.insert(
+            "+8613711113333".into(),
+            (
+                "LimitExceeded.PhoneNumberThirtySecondLimit".into(),
+                "30 秒内同一手机号".into(),
+            ),
+        )
+    });
+    let ch = built(
+        &fake,
+        "sms_partial",
+        &["+8613711112222", "+8613711113333"],
+        "",
+    );
+    let d = send_all(&ch, &alert(), None).await;
+    let v = serde_json::to_value(&d[0]).unwrap();
+    assert!(d[0].ok && v["delivery"] == "delivered", "{v}");
+    assert!(
+        v["notes"][0].as_str().unwrap().contains("+86137****3333"),
+        "{v}"
+    );
+    assert_eq!(fake.with(|s| s.sms_sent.len()), 1, "sent once: {v}");
+}
+
+#[tokio::test]
+async fn a_notify_test_sms_carries_real_text_and_regions_their_short_labels() {
+    let fake = FakeTencent::start("example.com", keys(), Arc::new(SystemClock)).await;
+    let ch = built(
+        &fake,
+        "sms_test",
+        &["+8613711112222"],
+        "region_labels = { \"ap-shanghai\" = \"SH\" }",
+    );
+    let test = Alert::test("ap-hongkong", "Asia/Shanghai", Utc::now());
+    let d = send_all(&ch, &test, None).await;
+    assert!(d[0].ok, "{:?}", d[0]);
+    send_all(&ch, &alert(), None).await;
+    let sent = fake.with(|s| s.sms_sent.clone());
+    let params = |i: usize| -> Vec<String> {
+        sent[i]["TemplateParamSet"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(params(0), ["test", "test", "test"]);
+    assert_eq!(params(1), ["api", "failov", "SH"]);
 }

@@ -44,6 +44,11 @@ pub struct AlertEvent {
     /// and whether this run is the first to alert it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub standing: Option<repeat::Standing>,
+    /// Set on a transition that no channel could deliver when it happened
+    /// and that a later run delivers: when it happened (see
+    /// [`repeat::Pending`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub late: Option<DateTime<Utc>>,
 }
 
 /// What one run tells the people on call.
@@ -75,6 +80,30 @@ pub fn alerts_on(kind: EventKind, severity: Severity) -> bool {
 }
 
 impl Alert {
+    /// An alert of `events` (not empty), with its severity and title.
+    pub fn of_events(
+        events: Vec<AlertEvent>,
+        drill: bool,
+        prober: &str,
+        timezone: &str,
+        at: DateTime<Utc>,
+    ) -> Alert {
+        Alert {
+            severity: events
+                .iter()
+                .map(|e| e.event.severity)
+                .max()
+                .unwrap_or(Severity::Info),
+            title: title_of(&events, drill),
+            drill,
+            test: false,
+            prober: prober.to_string(),
+            at,
+            timezone: timezone.to_string(),
+            events,
+        }
+    }
+
     /// The alert sent by `dns-failover notify-test`: clearly marked, no events.
     pub fn test(prober: &str, timezone: &str, at: DateTime<Utc>) -> Alert {
         Alert {
@@ -115,6 +144,10 @@ pub fn title_of(events: &[AlertEvent], drill: bool) -> String {
     for e in events {
         let regions = e.event.regions.join(",");
         let p = match e.event.kind {
+            // A reminder that a region stays failed over.
+            EventKind::Failover if e.standing.is_some() => {
+                format!("{}: still failed over {regions}", e.event.group)
+            }
             // Failover mode names the region left and the one now serving.
             EventKind::Failover if e.event.regions.len() == 2 => format!(
                 "{}: failover {} -> {}",
@@ -125,6 +158,11 @@ pub fn title_of(events: &[AlertEvent], drill: bool) -> String {
             EventKind::AllDown => format!("{}: ALL regions down", e.event.group),
             EventKind::EmptyName => format!("{}: NAME EMPTY", e.event.group),
             k => format!("{}: {} {regions}", e.event.group, k.as_str()),
+        };
+        let p = if e.late.is_some() {
+            format!("{p} (late)")
+        } else {
+            p
         };
         if !parts.contains(&p) {
             parts.push(p);
@@ -174,6 +212,7 @@ mod tests {
             evidence: vec![],
             changes: vec![],
             standing: None,
+            late: None,
         }
     }
 

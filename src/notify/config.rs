@@ -235,7 +235,8 @@ pub struct AlertConfig {
     pub min_severity: Severity,
     /// Only these event kinds (default: every alerting kind).
     pub events: Option<Vec<EventKind>>,
-    /// Per-try timeout (one retry follows a failed try); default 5 s.
+    /// Per-try timeout; default 5 s. A retry follows only a failure before
+    /// the message reached the service, or a temporary answer.
     pub timeout: Duration,
     /// Reminder period for standing conditions; default none (alert once).
     pub repeat_every: Option<Duration>,

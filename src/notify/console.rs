@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::config::{ChannelSettings, ChannelType, KeyError, Section};
-use super::{Alert, BuildError, Error, Notifier};
+use super::{Alert, BuildError, Error, Notifier, Sent};
 use crate::clock::Clock;
 
 /// `type = "console"`: no keys besides the common ones.
@@ -53,7 +53,7 @@ impl Notifier for Console {
     fn name(&self) -> &str {
         &self.name
     }
-    async fn send(&self, alert: &Alert) -> Result<(), Error> {
+    async fn send(&self, alert: &Alert) -> Result<Sent, Error> {
         use std::io::Write;
         let text = alert.render_text();
         let mut err = std::io::stderr().lock();
@@ -62,6 +62,7 @@ impl Notifier for Console {
             "---- alert ({}) ----\n{text}-------------------",
             self.name
         )
+        .map(|_| Sent::default())
         .map_err(|e| Error::Transport(e.to_string()))
     }
 }

@@ -16,7 +16,7 @@ use serde_json::json;
 
 use super::config::{ChannelSettings, ChannelType, KeyError, Section, SignedWebhook};
 use super::render::{self, truncate_bytes, Flavour};
-use super::{post_json, Alert, BuildError, Error, Notifier};
+use super::{post_json, Alert, BuildError, Error, Notifier, Sent};
 use crate::clock::Clock;
 
 /// Markdown text limit in bytes. DingTalk documents about 20,000 bytes per
@@ -111,7 +111,7 @@ impl Notifier for Dingtalk {
     fn name(&self) -> &str {
         &self.name
     }
-    async fn send(&self, alert: &Alert) -> Result<(), Error> {
+    async fn send(&self, alert: &Alert) -> Result<Sent, Error> {
         let url = match &self.cfg.secret {
             // The signature must be within an hour of DingTalk's clock, so it
             // uses the real time, not the run's (possibly fixed) clock.
@@ -121,17 +121,38 @@ impl Notifier for Dingtalk {
         let mut secrets = vec![&self.cfg.webhook];
         secrets.extend(self.cfg.secret.as_ref());
         let reply = post_json(&self.client, url, &[], &body(alert), &secrets).await?;
-        match reply.get("errcode").and_then(|c| c.as_i64()) {
-            Some(0) => Ok(()),
-            code => Err(Error::Rejected(super::scrub(
-                &format!(
-                    "errcode {}: {}",
-                    code.map_or_else(|| "missing".into(), |c| c.to_string()),
-                    reply.get("errmsg").and_then(|m| m.as_str()).unwrap_or("")
-                ),
-                &secrets,
-            ))),
+        check_reply(&reply)
+            .map(|_| Sent::default())
+            .map_err(|e| e.scrubbed(&secrets))
+    }
+}
+
+/// errcode 130101: sending too fast (20 messages a minute per robot).
+const RATE_LIMITED: i64 = 130101;
+/// errcode -1: "system busy".
+const BUSY: i64 = -1;
+
+/// `errcode` 0 is success. 130101 is the rate limit and -1 "system busy";
+/// every other code (310000 sign not match or keyword missing, 300001
+/// invalid token, ...) is permanent.
+fn check_reply(reply: &serde_json::Value) -> Result<(), Error> {
+    match reply.get("errcode").and_then(|c| c.as_i64()) {
+        Some(0) => Ok(()),
+        Some(code) => {
+            let m = format!(
+                "errcode {code}: {}",
+                reply.get("errmsg").and_then(|m| m.as_str()).unwrap_or("")
+            );
+            Err(match code {
+                RATE_LIMITED => Error::RateLimited(m),
+                BUSY => Error::Temporary(m),
+                _ => Error::Rejected(m),
+            })
         }
+        None => Err(Error::Rejected(format!(
+            "reply without errcode: {}",
+            super::http::body_start(reply)
+        ))),
     }
 }
 

@@ -7,16 +7,27 @@
 //! TLS, port 465). Certificates are checked against the Mozilla roots
 //! (webpki-roots) plus, with `ca_file`, a private CA's PEM certificates: that
 //! is how a relay with an internal CA is trusted. There is no switch to turn
-//! verification off. The password never appears in errors.
+//! verification off. The password never appears in errors, whole or as the
+//! base64 of an AUTH line.
+//!
+//! The session is driven step by step: each step has the channel's timeout
+//! and names itself in errors (`timed out after 5s waiting for the answer
+//! to AUTH`); every recipient is asked on its own, so a refused address
+//! (`550`, `451`) is a note and the others still get the message; after the
+//! message is sent, no answer means `unknown` (it may have been delivered),
+//! never a resend. Each message has a `Message-ID` at the sender's domain.
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
+use lettre::transport::smtp::Error as SmtpError;
+use lettre::Message;
 
 use std::sync::Arc;
 
@@ -24,7 +35,8 @@ use super::config::{
     check_items, check_len, env_str, required, secret_str, ChannelSettings, ChannelType, KeyError,
     Section,
 };
-use super::{render, Alert, BuildError, Error, Notifier};
+use super::http::{chain, scrub};
+use super::{render, Alert, BuildError, Error, Notifier, Sent};
 use crate::clock::Clock;
 use crate::model::limits::string_limits::{HOST, PATH, SHORT_TEXT, TEXT, WORD};
 use crate::model::secret::{EnvString, Secret};
@@ -222,51 +234,50 @@ impl ChannelSettings for Config {
     }
 }
 
-/// The e-mail channel; the transport is built once.
+/// The e-mail channel. One SMTP session per alert, driven step by step
+/// (lettre's connection API rather than its transport) so that each
+/// recipient's answer counts on its own and every error names its step.
 pub struct Email {
     name: String,
     cfg: Config,
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    timeout: Duration,
+    /// TLS parameters, built once: for `tls` (implicit) or `starttls`.
+    tls: Option<TlsParameters>,
 }
 
 impl Email {
     pub fn new(name: String, cfg: Config, timeout: Duration) -> Result<Self, BuildError> {
-        let host = cfg.smtp_host.clone();
-        let params = || -> Result<TlsParameters, BuildError> {
-            let mut b = TlsParameters::builder(host.clone());
-            if let Some(pem) = &cfg.ca_pem {
-                let cert = Certificate::from_pem(pem)
-                    .map_err(|e| BuildError::Setup(format!("alert {name:?}: ca_file: {e}")))?;
-                b = b.add_root_certificate(cert);
-            }
-            b.build_rustls()
-                .map_err(|e| BuildError::Setup(format!("alert {name:?}: TLS set-up: {e}")))
-        };
         let tls = match cfg.tls {
-            TlsMode::None => Tls::None,
-            TlsMode::Starttls => Tls::Required(params()?),
-            TlsMode::Tls => Tls::Wrapper(params()?),
+            TlsMode::None => None,
+            TlsMode::Starttls | TlsMode::Tls => {
+                let mut b = TlsParameters::builder(cfg.smtp_host.clone());
+                if let Some(pem) = &cfg.ca_pem {
+                    let cert = Certificate::from_pem(pem)
+                        .map_err(|e| BuildError::Setup(format!("alert {name:?}: ca_file: {e}")))?;
+                    b = b.add_root_certificate(cert);
+                }
+                Some(
+                    b.build_rustls().map_err(|e| {
+                        BuildError::Setup(format!("alert {name:?}: TLS set-up: {e}"))
+                    })?,
+                )
+            }
         };
-        // builder_dangerous only means "no TLS preset": TLS is set just above.
-        let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.as_str())
-            .port(cfg.smtp_port)
-            .tls(tls)
-            .timeout(Some(timeout));
-        if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
-            b = b.credentials(Credentials::new(u.clone(), p.expose().to_string()));
-        }
-        let transport = b.build();
         Ok(Email {
             name,
             cfg,
-            transport,
+            timeout,
+            tls,
         })
     }
 
-    /// The message for `alert`.
+    /// The message for `alert`, with a `Message-ID` at the sender's domain
+    /// (some providers refuse mail without one) and a subject of at most
+    /// [`render::SUBJECT_MAX`] characters.
     pub fn message(&self, alert: &Alert) -> Result<Message, Error> {
         let mut b = Message::builder()
             .from(self.cfg.from.clone())
+            .message_id(Some(message_id(&self.cfg.from, alert.at)))
             .subject(render::subject(alert));
         for t in &self.cfg.to {
             b = b.to(t.clone());
@@ -286,6 +297,165 @@ impl Email {
         )
         .map_err(|e| Error::Transport(format!("cannot build the message: {e}")))
     }
+
+    /// The password, and the AUTH PLAIN line a server may echo (scrubbed
+    /// whole and in base64).
+    fn secrets(&self) -> Vec<Secret> {
+        let mut out = Vec::new();
+        if let Some(p) = &self.cfg.password {
+            out.push(p.clone());
+            if let Some(u) = &self.cfg.username {
+                out.push(Secret::new(format!("\0{u}\0{}", p.expose())));
+            }
+        }
+        out
+    }
+
+    /// Run one step of the session under the channel's timeout.
+    async fn step<T>(
+        &self,
+        what: &str,
+        fut: impl std::future::Future<Output = Result<T, SmtpError>>,
+        secrets: &[&Secret],
+    ) -> Result<T, Error> {
+        match tokio::time::timeout(self.timeout, fut).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(smtp_error(what, &e, secrets)),
+            Err(_) => Err(Error::Transport(format!(
+                "timed out after {} {what}",
+                humantime::format_duration(self.timeout)
+            ))),
+        }
+    }
+
+    async fn session(
+        &self,
+        conn: &mut AsyncSmtpConnection,
+        msg: &Message,
+        secrets: &[&Secret],
+    ) -> Result<Sent, Error> {
+        let hello = ClientId::default();
+        if self.cfg.tls == TlsMode::Starttls {
+            if !conn.can_starttls() {
+                return Err(Error::Rejected(
+                    "the server does not offer STARTTLS (tls = \"starttls\" never falls back to plain text)".into(),
+                ));
+            }
+            let params = self.tls.clone().expect("built with starttls"); // set in new() for starttls
+            self.step("during STARTTLS", conn.starttls(params, &hello), secrets)
+                .await?;
+        }
+        if let (Some(u), Some(p)) = (&self.cfg.username, &self.cfg.password) {
+            let creds = Credentials::new(u.clone(), p.expose().to_string());
+            self.step(
+                "waiting for the answer to AUTH",
+                conn.auth(DEFAULT_MECHANISMS, &creds),
+                secrets,
+            )
+            .await?;
+        }
+        let envelope = msg.envelope();
+        let body = msg.formatted();
+        let mut params = vec![];
+        if !body.is_ascii() && conn.server_info().supports_feature(Extension::EightBitMime) {
+            params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        self.step(
+            "waiting for the answer to MAIL FROM",
+            conn.command(Mail::new(envelope.from().cloned(), params)),
+            secrets,
+        )
+        .await?;
+        // Every recipient on its own: one refused address must not silence
+        // the others.
+        let (mut accepted, mut refused) = (0, Vec::new());
+        let mut all_temporary = true;
+        for to in envelope.to() {
+            match tokio::time::timeout(self.timeout, conn.command(Rcpt::new(to.clone(), vec![])))
+                .await
+            {
+                Ok(Ok(_)) => accepted += 1,
+                Ok(Err(e)) if e.is_permanent() || e.is_transient() => {
+                    all_temporary &= e.is_transient();
+                    refused.push(format!("{to}: {}", scrub(&chain(&e), secrets)));
+                }
+                Ok(Err(e)) => {
+                    return Err(smtp_error("waiting for the answer to RCPT TO", &e, secrets))
+                }
+                Err(_) => {
+                    return Err(Error::Transport(format!(
+                        "timed out after {} waiting for the answer to RCPT TO",
+                        humantime::format_duration(self.timeout)
+                    )))
+                }
+            }
+        }
+        if accepted == 0 {
+            let m = format!("every recipient refused: {}", refused.join("; "));
+            return Err(if all_temporary {
+                Error::Temporary(m)
+            } else {
+                Error::Rejected(m)
+            });
+        }
+        self.step(
+            "waiting for the answer to DATA",
+            conn.command(Data),
+            secrets,
+        )
+        .await?;
+        // From here the server has the message: no answer means it may
+        // have been delivered, so it is not sent again.
+        match tokio::time::timeout(self.timeout, conn.message(&body)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) if e.is_permanent() || e.is_transient() => {
+                return Err(smtp_error("after the message", &e, secrets))
+            }
+            Ok(Err(e)) => {
+                return Err(Error::Unknown(scrub(
+                    &format!(
+                        "the connection failed after the message was sent: {}",
+                        chain(&e)
+                    ),
+                    secrets,
+                )))
+            }
+            Err(_) => {
+                return Err(Error::Unknown(format!(
+                    "no answer within {} after the message was sent",
+                    humantime::format_duration(self.timeout)
+                )))
+            }
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), conn.quit()).await;
+        Ok(Sent {
+            notes: refused
+                .into_iter()
+                .map(|r| format!("recipient refused: {r}"))
+                .collect(),
+        })
+    }
+}
+
+/// `<random.unix-seconds@sender-domain>`: unique per message, at the
+/// sender's domain as RFC 5322 asks.
+fn message_id(from: &Mailbox, at: chrono::DateTime<chrono::Utc>) -> String {
+    let domain = from.email.domain();
+    format!("<{:016x}.{}@{domain}>", fastrand::u64(..), at.timestamp())
+}
+
+/// An SMTP error with its step. A 4xx answer is temporary, a 5xx answer
+/// permanent, anything else (connection, TLS, a broken answer) happened
+/// before the message was handed over.
+fn smtp_error(step: &str, e: &SmtpError, secrets: &[&Secret]) -> Error {
+    let text = scrub(&format!("{step}: {}", chain(e)), secrets);
+    if e.is_permanent() {
+        Error::Rejected(text)
+    } else if e.is_transient() {
+        Error::Temporary(text)
+    } else {
+        Error::Transport(text)
+    }
 }
 
 #[async_trait]
@@ -296,16 +466,43 @@ impl Notifier for Email {
     fn name(&self) -> &str {
         &self.name
     }
-    async fn send(&self, alert: &Alert) -> Result<(), Error> {
+    async fn send(&self, alert: &Alert) -> Result<Sent, Error> {
         let msg = self.message(alert)?;
-        let secrets: Vec<&Secret> = self.cfg.password.iter().collect();
-        self.transport.send(msg).await.map(|_| ()).map_err(|e| {
-            let text = super::scrub(&e.to_string(), &secrets);
-            if e.is_permanent() || e.is_transient() {
-                Error::Rejected(text)
-            } else {
-                Error::Transport(text)
-            }
-        })
+        let owned = self.secrets();
+        let secrets: Vec<&Secret> = owned.iter().collect();
+        let implicit = match self.cfg.tls {
+            TlsMode::Tls => self.tls.clone(),
+            _ => None,
+        };
+        let mut conn = self
+            .step(
+                "connecting and waiting for the SMTP greeting",
+                AsyncSmtpConnection::connect_tokio1(
+                    (self.cfg.smtp_host.as_str(), self.cfg.smtp_port),
+                    Some(self.timeout),
+                    &ClientId::default(),
+                    implicit,
+                    None,
+                ),
+                &secrets,
+            )
+            .await?;
+        // On failure the connection is dropped, not QUIT: after a failed
+        // STARTTLS handshake lettre's stream must not be written to.
+        self.session(&mut conn, &msg, &secrets).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_ids_are_unique_and_at_the_senders_domain() {
+        let from: Mailbox = "dns-failover <alerts@example.com>".parse().unwrap();
+        let at = chrono::Utc::now();
+        let (a, b) = (message_id(&from, at), message_id(&from, at));
+        assert!(a.starts_with('<') && a.ends_with("@example.com>"), "{a}");
+        assert_ne!(a, b);
     }
 }

@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::config::{ChannelSettings, ChannelType, KeyError, Section, SignedWebhook};
 use super::render::{self, truncate_bytes};
-use super::{post_json, Alert, BuildError, Error, Notifier};
+use super::{post_json, Alert, BuildError, Error, Notifier, Sent};
 use crate::clock::Clock;
 
 /// Text limit in bytes (the whole body must stay under 20 KB).
@@ -105,7 +105,7 @@ impl Notifier for Feishu {
     fn name(&self) -> &str {
         &self.name
     }
-    async fn send(&self, alert: &Alert) -> Result<(), Error> {
+    async fn send(&self, alert: &Alert) -> Result<Sent, Error> {
         // Real time: Feishu rejects signatures more than an hour off its clock.
         let signed = self
             .cfg
@@ -122,25 +122,44 @@ impl Notifier for Feishu {
             &secrets,
         )
         .await?;
-        let code = reply
-            .get("code")
-            .or_else(|| reply.get("StatusCode"))
-            .and_then(|c| c.as_i64());
-        match code {
-            Some(0) => Ok(()),
-            code => Err(Error::Rejected(super::scrub(
-                &format!(
-                    "code {}: {}",
-                    code.map_or_else(|| "missing".into(), |c| c.to_string()),
-                    reply
-                        .get("msg")
-                        .or_else(|| reply.get("StatusMessage"))
-                        .and_then(|m| m.as_str())
-                        .unwrap_or("")
-                ),
-                &secrets,
-            ))),
+        check_reply(&reply)
+            .map(|_| Sent::default())
+            .map_err(|e| e.scrubbed(&secrets))
+    }
+}
+
+/// code 9499 / 11232: too many requests (100 a minute, 5 a second per bot).
+const RATE_LIMITED: [i64; 2] = [9499, 11232];
+
+/// `code` (or the legacy `StatusCode`) 0 is success. The frequency limits
+/// are rate limits; every other code (19021 sign match fail, 19024 key
+/// words not found, 19001 param invalid, ...) is permanent.
+fn check_reply(reply: &serde_json::Value) -> Result<(), Error> {
+    let code = reply
+        .get("code")
+        .or_else(|| reply.get("StatusCode"))
+        .and_then(|c| c.as_i64());
+    match code {
+        Some(0) => Ok(()),
+        Some(code) => {
+            let m = format!(
+                "code {code}: {}",
+                reply
+                    .get("msg")
+                    .or_else(|| reply.get("StatusMessage"))
+                    .and_then(|m| m.as_str())
+                    .unwrap_or("")
+            );
+            Err(if RATE_LIMITED.contains(&code) {
+                Error::RateLimited(m)
+            } else {
+                Error::Rejected(m)
+            })
         }
+        None => Err(Error::Rejected(format!(
+            "reply without code: {}",
+            super::http::body_start(reply)
+        ))),
     }
 }
 

@@ -47,13 +47,41 @@ pub fn by_severity(alert: &Alert) -> Vec<&AlertEvent> {
     v
 }
 
-/// `[CRITICAL] web: failover ap-shanghai` (the title carries [DRILL]/[TEST]).
+/// Longest subject line, in characters: mail clients show about 80, and
+/// some relays refuse very long headers; the body has every event.
+pub const SUBJECT_MAX: usize = 150;
+
+/// `[CRITICAL] web: failover ap-shanghai` (the title carries `[DRILL]`/`[TEST]`),
+/// at most [`SUBJECT_MAX`] characters: a title of many events keeps the
+/// first ones whole and says how many more follow (`; +12 more`).
 pub fn subject(alert: &Alert) -> String {
-    format!(
-        "[{}] {}",
-        alert.severity.as_str().to_uppercase(),
-        alert.title
-    )
+    let head = format!("[{}] ", alert.severity.as_str().to_uppercase());
+    let full = format!("{head}{}", alert.title);
+    if full.chars().count() <= SUBJECT_MAX {
+        return full;
+    }
+    let parts: Vec<&str> = alert.title.split("; ").collect();
+    let mut out = head.clone();
+    for (i, p) in parts.iter().enumerate() {
+        let sep = if i == 0 { "" } else { "; " };
+        let more = format!("; +{} more", parts.len() - i - 1);
+        let len = out.chars().count() + sep.len() + p.chars().count();
+        let fits_with_more = len + if i + 1 < parts.len() { more.len() } else { 0 };
+        if fits_with_more > SUBJECT_MAX {
+            if i == 0 {
+                // One event alone too long: cut it.
+                let room = SUBJECT_MAX - head.chars().count() - 1;
+                out.extend(p.chars().take(room));
+                out.push('…');
+            } else {
+                out.push_str(&format!("; +{} more", parts.len() - i));
+            }
+            return out;
+        }
+        out.push_str(sep);
+        out.push_str(p);
+    }
+    out
 }
 
 fn reminder_line(alert: &Alert, e: &AlertEvent) -> Option<String> {
@@ -321,5 +349,25 @@ mod tests {
             escape_html("<a href=\"x\">&'"),
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
+    }
+
+    #[test]
+    fn subjects_stay_short_however_many_events() {
+        let mut a = Alert::test("p", "UTC", chrono::Utc::now());
+        a.title = (0..40)
+            .map(|i| format!("web{i}: failover ap-shanghai"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let s = subject(&a);
+        assert!(s.chars().count() <= SUBJECT_MAX, "{s}");
+        assert!(
+            s.starts_with("[INFO] web0: failover ap-shanghai; web1"),
+            "{s}"
+        );
+        assert!(s.ends_with(" more"), "{s}");
+        a.title = "x".repeat(400);
+        assert_eq!(subject(&a).chars().count(), SUBJECT_MAX);
+        a.title = "api: failover ap-shanghai".into();
+        assert_eq!(subject(&a), "[INFO] api: failover ap-shanghai");
     }
 }

@@ -26,6 +26,13 @@
 //! A condition is recorded only once some channel delivered it, so a page
 //! that reached nobody is retried on the next run. Drills and manual
 //! failbacks skip all of this: they alert every time they run.
+//!
+//! Transitions (`failover`, `failback`, ...) happen once, so one that no
+//! channel delivered would be lost: the next run sees DNS already changed
+//! and raises nothing. Such a transition is kept in the same remark as a
+//! [`Pending`] word, `u/<unix>/<kind>/<severity>/<regions>`, and sent again
+//! on every run, marked late, until a channel has it. Older versions of
+//! the tool ignore these words.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -36,7 +43,9 @@ use sha2::{Digest, Sha256};
 
 use super::{Alert, AlertEvent, Channelled, Delivery};
 use crate::model::event::{Event, EventKind, Severity};
-use crate::model::record::{RecordKey, RecordType, REMARK_MARKER};
+use crate::model::health::TargetOutcome;
+use crate::model::record::{Record, RecordKey, RecordType, REMARK_MARKER};
+use crate::model::target::Mode;
 
 /// Events raised on every run while their condition lasts. `left_alone` is
 /// standing when it is a warning (a healthy region kept out by someone
@@ -51,9 +60,72 @@ pub fn is_standing(kind: EventKind, severity: Severity) -> bool {
         | EventKind::MaxChangesExceeded
         | EventKind::ApplyFailed
         | EventKind::EmptyName
-        | EventKind::NoQuorum => true,
+        | EventKind::NoQuorum
+        | EventKind::RollLimit => true,
         EventKind::LeftAlone => severity >= Severity::Warning,
         _ => false,
+    }
+}
+
+/// The regions a group keeps failed over: in `active` mode, a target whose
+/// record the tool disabled; in `failover` mode, the first target while the
+/// tool points the record elsewhere. `events` are this run's: a failover
+/// that happens now counts from now. Being failed over is itself a
+/// standing condition (see [`held_event`]): channels with `repeat_every`
+/// are reminded while it lasts.
+pub fn held_regions(
+    mode: Mode,
+    targets: &[TargetOutcome],
+    records: &[Record],
+    events: &[Event],
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    match mode {
+        Mode::Active => {
+            for t in targets {
+                if records
+                    .iter()
+                    .any(|r| r.value == t.value && !r.enabled && r.remark_is_ours())
+                {
+                    out.push(t.region.clone());
+                }
+            }
+        }
+        Mode::Failover => {
+            if let Some(first) = targets.first() {
+                if records
+                    .iter()
+                    .any(|r| r.enabled && r.remark_is_ours() && r.value != first.value)
+                    && targets
+                        .iter()
+                        .any(|t| records.iter().any(|r| r.value == t.value))
+                {
+                    out.push(first.region.clone());
+                }
+            }
+        }
+    }
+    for e in events.iter().filter(|e| e.kind == EventKind::Failover) {
+        if let Some(r) = e.regions.first() {
+            if !out.contains(r) {
+                out.push(r.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The standing condition "`region` of `group` is failed over": its id in
+/// the state record is [`condition_id`] of this event.
+pub fn held_event(group: &str, region: &str) -> Event {
+    Event {
+        kind: EventKind::Failover,
+        severity: Severity::Critical,
+        group: group.to_string(),
+        regions: vec![region.to_string()],
+        message: format!(
+            "{region} is still failed over: traffic stays away from it until it recovers"
+        ),
     }
 }
 
@@ -135,18 +207,118 @@ pub struct Entry {
     pub last: DateTime<Utc>,
 }
 
+/// A transition that no channel delivered, kept until one does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pending {
+    pub group: String,
+    pub kind: EventKind,
+    pub severity: Severity,
+    pub regions: Vec<String>,
+    /// When it happened (the run that raised it).
+    pub at: DateTime<Utc>,
+}
+
+impl Pending {
+    fn to_word(&self) -> String {
+        format!(
+            "{PENDING}{}/{}/{}/{}",
+            self.at.timestamp(),
+            self.kind.as_str(),
+            &self.severity.as_str()[..1],
+            self.regions.join(",")
+        )
+    }
+
+    fn parse(group: &str, w: &str) -> Option<Pending> {
+        let mut p = w.strip_prefix(PENDING)?.splitn(4, '/');
+        let at = Utc.timestamp_opt(p.next()?.parse().ok()?, 0).single()?;
+        let kind = EventKind::parse(p.next()?)?;
+        let severity = match p.next()? {
+            "c" => Severity::Critical,
+            "w" => Severity::Warning,
+            "i" => Severity::Info,
+            _ => return None,
+        };
+        let regions = p
+            .next()?
+            .split(',')
+            .filter(|r| !r.is_empty())
+            .map(str::to_string)
+            .collect();
+        Some(Pending {
+            group: group.to_string(),
+            kind,
+            severity,
+            regions,
+            at,
+        })
+    }
+
+    /// The transition as an event of a later alert, marked late:
+    /// `late: failover of ap-shanghai at 2026-11-22 03:07 UTC, delivered 03:09 UTC`.
+    pub fn to_event(&self, record: &str, now: DateTime<Utc>) -> AlertEvent {
+        AlertEvent {
+            event: Event {
+                kind: self.kind,
+                severity: self.severity,
+                group: self.group.clone(),
+                regions: self.regions.clone(),
+                message: format!(
+                    "late: {} of {} at {}, delivered {} (no channel could deliver it then)",
+                    self.kind.as_str(),
+                    self.regions.join(", "),
+                    self.at.format("%Y-%m-%d %H:%M UTC"),
+                    now.format("%H:%M UTC"),
+                ),
+            },
+            record: record.to_string(),
+            evidence: vec![],
+            changes: vec![],
+            standing: None,
+            late: Some(self.at),
+        }
+    }
+
+    /// The same transition seen in an alert event (new or late).
+    fn of_event(e: &AlertEvent, at: DateTime<Utc>) -> Pending {
+        Pending {
+            group: e.event.group.clone(),
+            kind: e.event.kind,
+            severity: e.event.severity,
+            regions: e.event.regions.clone(),
+            at: e.late.unwrap_or(at),
+        }
+    }
+}
+
 /// What the state record remembers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct State {
     pub entries: Vec<Entry>,
+    /// Transitions not delivered yet, oldest first.
+    pub pending: Vec<Pending>,
 }
 
 const VERB: &str = "alerted";
+/// Prefix of a [`Pending`] word in the remark.
+const PENDING: &str = "u/";
 /// DNSPod limits remarks to 200 bytes; stay under [`crate::model::record::remark`]'s 180.
 const MAX_REMARK: usize = 180;
 
 impl State {
     /// Parse a state record's remark; anything unparsable is ignored.
+    /// `group` is the record's group (pending transitions name it).
+    pub fn parse_of(group: &str, remark: &str) -> State {
+        let mut s = State::parse(remark);
+        let mut words = remark.split_whitespace();
+        if words.next() == Some(REMARK_MARKER) && words.next() == Some(VERB) {
+            s.pending = words.filter_map(|w| Pending::parse(group, w)).collect();
+        }
+        s
+    }
+
+    /// Parse a state record's remark, standing conditions only; anything
+    /// unparsable is ignored.
     pub fn parse(remark: &str) -> State {
         let mut words = remark.split_whitespace();
         if words.next() != Some(REMARK_MARKER) || words.next() != Some(VERB) {
@@ -168,14 +340,26 @@ impl State {
                 })
             })
             .collect();
-        State { entries }
+        State {
+            entries,
+            pending: vec![],
+        }
     }
 
-    /// The remark to write. Newest entries are kept when they do not all fit.
+    /// The remark to write. Pending transitions go first (a lost one is
+    /// worse than a repeated page), newest first; then the newest
+    /// conditions, as many as fit.
     pub fn to_remark(&self) -> String {
         let mut entries = self.entries.clone();
         entries.sort_by_key(|e| std::cmp::Reverse(e.last));
         let mut s = format!("{REMARK_MARKER} {VERB}");
+        for p in self.pending.iter().rev() {
+            let w = format!(" {}", p.to_word());
+            if s.len() + w.len() > MAX_REMARK {
+                break;
+            }
+            s.push_str(&w);
+        }
         for e in entries {
             let w = format!(" {}:{}:{}", e.id, e.since.timestamp(), e.last.timestamp());
             if s.len() + w.len() > MAX_REMARK {
@@ -223,9 +407,46 @@ pub fn next_state(
     raised: &[&Event],
     before: &State,
     delivered: &HashSet<String>,
+    pending: Vec<Pending>,
+    now: DateTime<Utc>,
+) -> State {
+    next_state_held(raised, &[], before, delivered, pending, now)
+}
+
+/// [`next_state`], also keeping `held`: the ids of the regions the group
+/// keeps failed over ([`held_event`]). Their transition was alerted as
+/// such, so they are recorded from the first run that sees them, whether
+/// or not anything was sent.
+pub fn next_state_held(
+    raised: &[&Event],
+    held: &[String],
+    before: &State,
+    delivered: &HashSet<String>,
+    pending: Vec<Pending>,
     now: DateTime<Utc>,
 ) -> State {
     let mut entries = Vec::new();
+    for id in held {
+        if entries.iter().any(|x: &Entry| &x.id == id) {
+            continue;
+        }
+        entries.push(match before.get(id) {
+            Some(old) => Entry {
+                id: id.clone(),
+                since: old.since,
+                last: if delivered.contains(id) {
+                    now
+                } else {
+                    old.last
+                },
+            },
+            None => Entry {
+                id: id.clone(),
+                since: now,
+                last: now,
+            },
+        });
+    }
     for e in raised.iter().filter(|e| is_standing(e.kind, e.severity)) {
         let id = condition_id(e);
         if entries.iter().any(|x: &Entry| x.id == id) {
@@ -246,11 +467,48 @@ pub fn next_state(
             None => {}
         }
     }
-    State { entries }
+    State { entries, pending }
 }
 
-/// Ids of the standing conditions that at least one channel delivered.
-/// `deliveries` are [`super::send_all`]'s results, in channel order.
+/// The transitions of `alert` (new or late) that some channel wanted and
+/// none reached ([`super::Delivery::reached`]: a send with no answer may
+/// have been delivered, and is not sent again). A transition no channel
+/// wants (`min_severity`, `events`) is nobody's to deliver.
+pub fn undelivered(
+    channels: &[Channelled],
+    alert: &Alert,
+    deliveries: &[Delivery],
+) -> Vec<Pending> {
+    let mut out: Vec<Pending> = Vec::new();
+    for e in alert
+        .events
+        .iter()
+        .filter(|e| e.standing.is_none() && !is_standing(e.event.kind, e.event.severity))
+    {
+        let mut wanted = false;
+        let mut reached = false;
+        for (c, d) in channels.iter().zip(deliveries) {
+            let wants = c
+                .filter(alert)
+                .is_some_and(|a| a.events.iter().any(|x| same(x, e)));
+            wanted |= wants;
+            reached |= wants && d.reached();
+        }
+        let p = Pending::of_event(e, alert.at);
+        if wanted && !reached && !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn same(a: &AlertEvent, b: &AlertEvent) -> bool {
+    a.event == b.event && a.late == b.late
+}
+
+/// Ids of the standing conditions (those marked [`AlertEvent::standing`])
+/// that at least one channel delivered. `deliveries` are
+/// [`super::send_all`]'s results, in channel order.
 pub fn delivered(
     channels: &[Channelled],
     alert: &Alert,
@@ -265,7 +523,7 @@ pub fn delivered(
             out.extend(
                 a.events
                     .iter()
-                    .filter(|e| is_standing(e.event.kind, e.event.severity))
+                    .filter(|e| e.standing.is_some())
                     .map(|e| condition_id(&e.event)),
             );
         }
@@ -320,17 +578,29 @@ mod tests {
 
     #[test]
     fn state_round_trips_through_the_remark() {
-        let s = State {
+        let mut s = State {
             entries: vec![Entry {
                 id: "0a1b2c3d".into(),
                 since: t(0),
                 last: t(600),
             }],
+            pending: vec![],
         };
         let r = s.to_remark();
         assert!(r.starts_with("dns-failover alerted 0a1b2c3d:"), "{r}");
         assert_eq!(State::parse(&r), s);
         assert_eq!(State::parse("paused by alice"), State::default());
+        s.pending.push(Pending {
+            group: "web".into(),
+            kind: EventKind::Failover,
+            severity: Severity::Critical,
+            regions: vec!["ap-shanghai".into(), "ap-guangzhou".into()],
+            at: t(60),
+        });
+        let r = s.to_remark();
+        assert_eq!(State::parse_of("web", &r), s, "{r}");
+        // Older versions read the conditions and skip the pending word.
+        assert_eq!(State::parse(&r).entries, s.entries);
     }
 
     #[test]
@@ -343,6 +613,7 @@ mod tests {
                     last: t(i),
                 })
                 .collect(),
+            pending: vec![],
         };
         let r = s.to_remark();
         assert!(r.len() <= MAX_REMARK);
@@ -392,14 +663,54 @@ mod tests {
                 since: t(0),
                 last: t(0),
             }],
+            pending: vec![],
         };
         // all_down raised, not delivered: not recorded; pending no longer raised: dropped.
         let none = Default::default();
-        let s = next_state(&[&down, &failover], &old, &none, t(60));
+        let s = next_state(&[&down, &failover], &old, &none, vec![], t(60));
         assert_eq!(s, State::default());
         let delivered = [condition_id(&down)].into_iter().collect();
-        let s = next_state(&[&down, &pending], &old, &delivered, t(60));
+        let s = next_state(&[&down, &pending], &old, &delivered, vec![], t(60));
         assert_eq!(s.get(&condition_id(&down)).unwrap().since, t(60));
         assert_eq!(s.get(&condition_id(&pending)).unwrap().last, t(0));
+    }
+
+    #[test]
+    fn held_regions_are_the_ones_the_tool_keeps_out() {
+        use crate::model::health::Health;
+        let target = |region: &str, value: &str| TargetOutcome {
+            group: "web".into(),
+            region: region.into(),
+            value: value.into(),
+            endpoint: String::new(),
+            health: Health::Down,
+            attempts: vec![],
+            drill: false,
+        };
+        let record = |value: &str, enabled: bool, remark: &str| Record {
+            id: "1".into(),
+            value: value.into(),
+            ttl: 60,
+            enabled,
+            updated_on: None,
+            remark: remark.into(),
+            weight: None,
+        };
+        let targets = [target("sh", "1.1.1.1"), target("gz", "2.2.2.2")];
+        let ours = "dns-failover disabled 2026-11-22T03:07:00Z sh down";
+        // Active: the record the tool disabled; not one a person paused.
+        let recs = [record("1.1.1.1", false, ours), record("2.2.2.2", true, "")];
+        assert_eq!(held_regions(Mode::Active, &targets, &recs, &[]), ["sh"]);
+        let recs = [record("1.1.1.1", false, "paused by alice")];
+        assert!(held_regions(Mode::Active, &targets, &recs, &[]).is_empty());
+        // Failover: the first target while the record points elsewhere.
+        let moved = "dns-failover failover 2026-11-22T03:07:00Z sh -> gz";
+        let recs = [record("2.2.2.2", true, moved)];
+        assert_eq!(held_regions(Mode::Failover, &targets, &recs, &[]), ["sh"]);
+        let recs = [record("1.1.1.1", true, moved)];
+        assert!(held_regions(Mode::Failover, &targets, &recs, &[]).is_empty());
+        // This run's failover counts from now.
+        let e = ev(EventKind::Failover, &["gz", "sh"]);
+        assert_eq!(held_regions(Mode::Failover, &targets, &[], &[e]), ["gz"]);
     }
 }

@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::config::{
     check_len, check_url, required, secret_str, ChannelSettings, ChannelType, KeyError, Section,
 };
-use super::{post_json, render, Alert, BuildError, Error, Notifier};
+use super::{post_json, render, Alert, BuildError, Error, Notifier, Sent};
 use crate::clock::Clock;
 use crate::model::limits::string_limits::{check, HEADER_NAME, HEADER_VALUE, URL};
 use crate::model::secret::Secret;
@@ -127,7 +127,7 @@ impl Notifier for Webhook {
     fn name(&self) -> &str {
         &self.name
     }
-    async fn send(&self, alert: &Alert) -> Result<(), Error> {
+    async fn send(&self, alert: &Alert) -> Result<Sent, Error> {
         let body = serde_json::to_value(Body {
             alert,
             text: render::text(alert),
@@ -143,6 +143,6 @@ impl Notifier for Webhook {
             &secrets,
         )
         .await?;
-        Ok(())
+        Ok(Sent::default())
     }
 }

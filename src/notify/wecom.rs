@@ -18,7 +18,7 @@ use super::config::{
     KeyError, Section,
 };
 use super::render::{self, truncate_bytes, Flavour};
-use super::{post_json, Alert, BuildError, Error, Notifier};
+use super::{post_json, Alert, BuildError, Error, Notifier, Sent};
 use crate::clock::Clock;
 use crate::model::limits::string_limits::{SHORT_TEXT, URL};
 use crate::model::secret::{EnvString, Secret};
@@ -124,19 +124,44 @@ impl Wecom {
     async fn post(&self, body: serde_json::Value) -> Result<(), Error> {
         let secrets = [&self.cfg.webhook];
         let reply = post_json(&self.client, self.url.clone(), &[], &body, &secrets).await?;
-        check_reply(&reply).map_err(|m| Error::Rejected(super::scrub(&m, &secrets)))
+        check_reply(&reply).map_err(|e| e.scrubbed(&secrets))
+    }
+
+    /// Messages one alert costs on the robot: the markdown, and the
+    /// mention message when there are people to ring.
+    fn messages_per_alert(&self) -> usize {
+        1 + usize::from(!self.cfg.mentioned_mobile_list.is_empty())
     }
 }
 
-/// `{"errcode":0,"errmsg":"ok"}` is success; anything else is not.
-fn check_reply(reply: &serde_json::Value) -> Result<(), String> {
+/// errcode 45009: the robot's limit, 20 messages a minute. Retrying within
+/// the minute cannot succeed, so it is not retried in this run.
+pub const RATE_LIMITED: i64 = 45009;
+/// errcode -1: "system busy", documented as worth a retry.
+const BUSY: i64 = -1;
+
+/// `{"errcode":0,"errmsg":"ok"}` is success; anything else is not. Only
+/// "system busy" is temporary and 45009 is the rate limit; every other
+/// code (93000 invalid webhook URL, 40008 invalid message type, ...) is
+/// permanent.
+fn check_reply(reply: &serde_json::Value) -> Result<(), Error> {
     match reply.get("errcode").and_then(|c| c.as_i64()) {
         Some(0) => Ok(()),
-        Some(code) => Err(format!(
-            "errcode {code}: {}",
-            reply.get("errmsg").and_then(|m| m.as_str()).unwrap_or("")
-        )),
-        None => Err("reply without errcode".into()),
+        Some(code) => {
+            let m = format!(
+                "errcode {code}: {}",
+                reply.get("errmsg").and_then(|m| m.as_str()).unwrap_or("")
+            );
+            Err(match code {
+                RATE_LIMITED => Error::RateLimited(m),
+                BUSY => Error::Temporary(m),
+                _ => Error::Rejected(m),
+            })
+        }
+        None => Err(Error::Rejected(format!(
+            "reply without errcode: {}",
+            super::http::body_start(reply)
+        ))),
     }
 }
 
@@ -160,13 +185,26 @@ impl Notifier for Wecom {
     fn name(&self) -> &str {
         &self.name
     }
-    async fn send(&self, alert: &Alert) -> Result<(), Error> {
-        self.post(markdown_body(alert)).await?;
+    async fn send(&self, alert: &Alert) -> Result<Sent, Error> {
+        let cost = self.messages_per_alert();
+        self.post(markdown_body(alert)).await.map_err(|e| match e {
+            Error::RateLimited(m) => Error::RateLimited(format!(
+                "{m} (the robot takes 20 messages a minute; this alert costs {cost}); not retried now, the next run tries again"
+            )),
+            e => e,
+        })?;
+        let mut sent = Sent::default();
         if !self.cfg.mentioned_mobile_list.is_empty() {
-            self.post(mention_body(alert, &self.cfg.mentioned_mobile_list))
-                .await?;
+            // The alert itself is delivered: a failed mention is a note, and
+            // the markdown is never sent again for it.
+            if let Err(e) = self
+                .post(mention_body(alert, &self.cfg.mentioned_mobile_list))
+                .await
+            {
+                sent.notes.push(format!("mention message not sent: {e}"));
+            }
         }
-        Ok(())
+        Ok(sent)
     }
 }
 
@@ -179,7 +217,17 @@ mod tests {
         assert!(check_reply(&json!({"errcode": 0, "errmsg": "ok"})).is_ok());
         let e =
             check_reply(&json!({"errcode": 93000, "errmsg": "invalid webhook url"})).unwrap_err();
-        assert!(e.contains("93000"), "{e}");
-        assert!(check_reply(&json!({})).is_err());
+        assert!(
+            matches!(&e, Error::Rejected(m) if m.contains("93000")),
+            "{e}"
+        );
+        let e = check_reply(&json!({"errcode": 45009, "errmsg": "api freq out of limit"}));
+        assert!(matches!(e, Err(Error::RateLimited(_))));
+        let e = check_reply(&json!("<html>gateway</html>")).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("reply without errcode: <html>gateway"),
+            "{e}"
+        );
     }
 }

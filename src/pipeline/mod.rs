@@ -226,6 +226,7 @@ async fn run_with_streaks(
         severity: None,
         groups,
         alerts: vec![],
+        alerts_undelivered: vec![],
         timings: Timings {
             probe_ms: ms(seen.probe_time),
             dns_read_ms: ms(seen.read_time),
@@ -243,6 +244,8 @@ async fn run_with_streaks(
     let t_notify = Instant::now();
     if writes {
         alert::alert(deps, cfg, opts, &mut report).await;
+    } else if matches!(opts.action, Action::Status) {
+        alert::undelivered(deps, cfg, &mut report).await;
     }
     report.timings.notify_ms = ms(t_notify.elapsed());
     report.timings.total_ms = ms(t0.elapsed());

@@ -7,6 +7,7 @@
 pub mod fake_lines;
 pub mod fake_tencent;
 pub mod servers;
+pub mod smtp_faults;
 
 #[allow(unused_imports)]
 pub use servers::*;

@@ -30,6 +30,7 @@ pub const TYPE: ChannelType = ChannelType {
         "endpoint",
         "template_params",
         "param_max_len",
+        "region_labels",
         "secret_id_env",
         "secret_key_env",
         "session_token_env",
@@ -65,6 +66,11 @@ pub struct SmsConfig {
     /// Characters kept of each filled parameter; default 6.
     #[serde(default = "default_param_max_len")]
     pub param_max_len: usize,
+    /// Short label of a target region in `{regions}`, e.g.
+    /// `{ "ap-shenzhen-fsi" = "szf" }`; default: a short form unique among
+    /// the alert's regions (see [`super::short_labels`]).
+    #[serde(default)]
+    pub region_labels: std::collections::BTreeMap<String, String>,
     /// Default `TENCENTCLOUD_SECRETID`.
     #[serde(default = "default_id_env")]
     pub secret_id_env: String,
@@ -120,6 +126,7 @@ impl SmsConfig {
             endpoint: None,
             template_params: default_params(),
             param_max_len: default_param_max_len(),
+            region_labels: Default::default(),
             secret_id_env: default_id_env(),
             secret_key_env: default_key_env(),
             session_token_env: default_token_env(),
@@ -221,6 +228,17 @@ impl SmsConfig {
         if self.param_max_len == 0 {
             return Err(("param_max_len", "must be at least 1".into()));
         }
+        for (region, label) in &self.region_labels {
+            if label.trim().is_empty() || label.chars().count() > self.param_max_len {
+                return Err((
+                    "region_labels",
+                    format!(
+                        "the label of {region:?} must be 1 to {} characters (param_max_len)",
+                        self.param_max_len
+                    ),
+                ));
+            }
+        }
         for p in &self.template_params {
             if let Some(bad) = unknown_placeholder(p) {
                 return Err((
@@ -255,6 +273,8 @@ fn parse(section: &mut Section) -> Result<Box<dyn ChannelSettings>, KeyError> {
     let endpoint: Option<EnvString> = section.take("endpoint")?;
     let template_params: Option<Vec<String>> = section.take("template_params")?;
     let param_max_len: Option<usize> = section.take("param_max_len")?;
+    let region_labels: Option<std::collections::BTreeMap<String, String>> =
+        section.take("region_labels")?;
     let secret_id_env: Option<String> = section.take("secret_id_env")?;
     let secret_key_env: Option<String> = section.take("secret_key_env")?;
     let session_token_env: Option<String> = section.take("session_token_env")?;
@@ -274,6 +294,11 @@ fn parse(section: &mut Section) -> Result<Box<dyn ChannelSettings>, KeyError> {
     check_items("phone_numbers", numbers, SHORT_TEXT)?;
     let params = template_params.iter().flatten().map(String::as_str);
     check_items("template_params", params, SHORT_TEXT)?;
+    let labels = region_labels
+        .iter()
+        .flatten()
+        .flat_map(|(k, v)| [k.as_str(), v.as_str()]);
+    check_items("region_labels", labels, NAME)?;
 
     let d = SmsConfig::defaults();
     let sdk_app_id = required(sdk_app_id, "sdk_app_id", "sms")?;
@@ -299,6 +324,7 @@ fn parse(section: &mut Section) -> Result<Box<dyn ChannelSettings>, KeyError> {
         endpoint: endpoint.map(|e| e.0),
         template_params: template_params.unwrap_or(d.template_params),
         param_max_len: param_max_len.unwrap_or(d.param_max_len),
+        region_labels: region_labels.unwrap_or_default(),
         secret_id_env: secret_id_env.unwrap_or(d.secret_id_env),
         secret_key_env: secret_key_env.unwrap_or(d.secret_key_env),
         session_token_env: session_token_env.unwrap_or(d.session_token_env),
@@ -313,13 +339,14 @@ impl ChannelSettings for SmsConfig {
     fn build(
         &self,
         name: &str,
-        _timeout: Duration,
+        timeout: Duration,
         clock: &Arc<dyn Clock>,
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Arc<dyn Notifier>, BuildError> {
-        Ok(Arc::new(Sms::new(
+        Ok(Arc::new(Sms::with_timeout(
             name,
             self.clone(),
+            timeout,
             clock.clone(),
             lookup,
         )?))

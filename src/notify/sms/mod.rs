@@ -9,10 +9,18 @@
 //! (reference §4), and a longer value fails the whole send with
 //! `InvalidParameterValue.TemplateParameterLengthLimit`.
 //!
+//! `{regions}` shows each region's short label ([`short_labels`]): the
+//! configured `region_labels`, else a short form unique among the alert's
+//! regions, since a 6-character cut makes `ap-shanghai` and
+//! `ap-shenzhen-fsi` the same.
+//!
 //! `SendSms` can succeed as a request while single numbers fail: every
-//! number's `Code` is checked, and any number not sent makes the channel fail
-//! with its code (numbers masked in the message). Credentials are read from
-//! the environment when the channel is built (once per run).
+//! number's `Code` is checked. Some numbers sent: delivered, with the others
+//! named in a note (masked); none: the channel failed. Nothing is ever sent
+//! twice to a number that accepted it: the only retries are of failures
+//! before SendSms was answered, and a SendSms with no answer within the
+//! channel's `timeout` is `unknown` (it may have gone out). Credentials are
+//! read from the environment when the channel is built (once per run).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,7 +33,7 @@ mod config;
 
 pub use config::{is_e164, SmsConfig, DEFAULT_ENDPOINT, MAX_NUMBERS, TYPE};
 
-use super::{Alert, BuildError, Error, Notifier};
+use super::{Alert, BuildError, Error, Notifier, Sent};
 use crate::clock::Clock;
 use crate::tencent::{self, Client, ClientOptions, Credentials, Service};
 
@@ -58,22 +66,40 @@ fn unique(items: impl Iterator<Item = String>) -> Vec<String> {
 }
 
 /// Fill one template parameter for `alert` and cut it to `max` characters.
-pub fn fill(template: &str, alert: &Alert, max: usize) -> String {
-    let names = unique(alert.events.iter().map(|e| e.event.group.clone())).join(",");
-    let kinds = unique(
-        alert
-            .events
-            .iter()
-            .map(|e| e.event.kind.as_str().to_string()),
-    )
-    .join(",");
+/// Regions are shown by their short labels ([`short_labels`]): a region's
+/// full name rarely survives the 6-character cut. A `notify-test` alert
+/// has no events, so its names read `test` rather than nothing (SendSms
+/// refuses empty variables).
+pub fn fill(
+    template: &str,
+    alert: &Alert,
+    max: usize,
+    labels: &std::collections::BTreeMap<String, String>,
+) -> String {
+    let test = |v: String| {
+        if alert.test && v.is_empty() {
+            "test".to_string()
+        } else {
+            v
+        }
+    };
+    let names = test(unique(alert.events.iter().map(|e| e.event.group.clone())).join(","));
+    let kinds = test(
+        unique(
+            alert
+                .events
+                .iter()
+                .map(|e| e.event.kind.as_str().to_string()),
+        )
+        .join(","),
+    );
     let regions = unique(
         alert
             .events
             .iter()
             .flat_map(|e| e.event.regions.iter().cloned()),
-    )
-    .join(",");
+    );
+    let regions = test(short_labels(&regions, labels).join(","));
     let local = alert.at + super::timezone_offset(&alert.timezone).unwrap_or_default();
     let s = template
         .replace("{name}", &names)
@@ -84,6 +110,56 @@ pub fn fill(template: &str, alert: &Alert, max: usize) -> String {
         .replace("{time}", &local.format("%H:%M").to_string());
     s.chars().take(max).collect()
 }
+
+/// Each region's SMS label: the configured one (`region_labels`), else a
+/// short form unique among `regions`: the region's name without its
+/// continent prefix (`ap-`, `na-`, ...), its first word cut to the fewest
+/// letters (at least 2) that tell the regions apart, plus the first letter
+/// of each further word: `ap-shanghai` -> `sh`, `ap-shenzhen-fsi` -> `shf`;
+/// `ap-shanghai` beside `ap-shenzhen` -> `sha`, `she`.
+pub fn short_labels(
+    regions: &[String],
+    labels: &std::collections::BTreeMap<String, String>,
+) -> Vec<String> {
+    let words = |r: &str| -> Vec<String> {
+        let mut w: Vec<String> = r.split(['-', '_', '.']).map(str::to_string).collect();
+        if w.len() > 1 && w[0].len() == 2 {
+            w.remove(0);
+        }
+        w
+    };
+    let short = |r: &str, n: usize| -> String {
+        let w = words(r);
+        let mut s: String = w[0].chars().take(n).collect();
+        for x in &w[1..] {
+            s.extend(x.chars().next());
+        }
+        s
+    };
+    let longest = regions.iter().map(|r| r.len()).max().unwrap_or(0);
+    let auto: Vec<&String> = regions
+        .iter()
+        .filter(|r| !labels.contains_key(*r))
+        .collect();
+    let n = (2..=longest.max(2))
+        .find(|&n| {
+            let mut seen: Vec<String> = labels.values().cloned().collect();
+            auto.iter().all(|r| {
+                let s = short(r, n);
+                let fresh = !seen.contains(&s);
+                seen.push(s);
+                fresh
+            })
+        })
+        .unwrap_or(longest);
+    regions
+        .iter()
+        .map(|r| labels.get(r).cloned().unwrap_or_else(|| short(r, n)))
+        .collect()
+}
+
+/// The `[[alert]]` default `timeout`, for [`Sms::new`].
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The SMS channel.
 #[derive(Debug)]
@@ -102,6 +178,21 @@ impl Sms {
         clock: Arc<dyn Clock>,
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Sms, BuildError> {
+        Self::with_timeout(name, cfg, DEFAULT_TIMEOUT, clock, lookup)
+    }
+
+    /// [`Sms::new`] with the channel's `timeout`: one SendSms waits that
+    /// long for its answer. The API client retries only what failed before
+    /// the request was answered within that same time (a refused
+    /// connection, a throttle); a SendSms that got no answer may have gone
+    /// out, so it is never sent again (see [`Error::Unknown`]).
+    pub fn with_timeout(
+        name: impl Into<String>,
+        cfg: SmsConfig,
+        timeout: Duration,
+        clock: Arc<dyn Clock>,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Sms, BuildError> {
         let creds = Credentials::from_lookup(
             &cfg.secret_id_env,
             &cfg.secret_key_env,
@@ -113,9 +204,10 @@ impl Sms {
             cfg.endpoint
                 .clone()
                 .unwrap_or_else(|| DEFAULT_ENDPOINT.into()),
-            // Inside the pipeline's per-channel timeout (5 s, one retry).
-            Duration::from_secs(3),
-            Duration::from_secs(4),
+            // Per try and for the whole call: a try that timed out leaves
+            // no time for another, so an unanswered SendSms is not resent.
+            timeout,
+            timeout,
         );
         opts.region = Some(cfg.region.clone());
         Ok(Sms {
@@ -131,7 +223,7 @@ impl Sms {
         self.cfg
             .template_params
             .iter()
-            .map(|t| fill(t, alert, self.cfg.param_max_len))
+            .map(|t| fill(t, alert, self.cfg.param_max_len, &self.cfg.region_labels))
             .collect()
     }
 }
@@ -154,10 +246,30 @@ struct SendStatus {
     message: String,
 }
 
+/// What a failed SendSms means for delivery. No answer in time: the SMS
+/// may have gone out (tried: answers after 3.5 s were delivered), so it is
+/// `Unknown` and not resent. A refused or dropped connection, a 5xx or a
+/// throttle: nothing was sent, worth one more try. Every other API error
+/// (`AuthFailure*`, `FailedOperation.SignatureIncorrectOrUnapproved`, a
+/// template refused, ...) is permanent. A 200 that is not an API answer
+/// may have been sent as well.
 fn map_error(e: tencent::Error) -> Error {
+    let text = e.to_string();
     match e.last() {
-        tencent::Error::Api { .. } => Error::Rejected(e.to_string()),
-        _ => Error::Transport(e.to_string()),
+        tencent::Error::Timeout(d) => Error::Unknown(format!(
+            "no answer to SendSms within {}; the SMS may have been sent",
+            humantime::format_duration(*d)
+        )),
+        tencent::Error::Api { code, .. } if tencent::is_retryable_code(code) => {
+            Error::Temporary(text)
+        }
+        tencent::Error::Api { .. } => Error::Rejected(text),
+        tencent::Error::Http { status, .. } if *status >= 500 || *status == 429 => {
+            Error::Temporary(text)
+        }
+        tencent::Error::Http { .. } => Error::Rejected(text),
+        tencent::Error::Decode(_) => Error::Unknown(text),
+        _ => Error::Transport(text),
     }
 }
 
@@ -169,7 +281,7 @@ impl Notifier for Sms {
     fn name(&self) -> &str {
         &self.name
     }
-    async fn send(&self, alert: &Alert) -> Result<(), Error> {
+    async fn send(&self, alert: &Alert) -> Result<Sent, Error> {
         let mut body = json!({
             "PhoneNumberSet": self.cfg.phone_numbers,
             "SmsSdkAppId": self.cfg.sdk_app_id,
@@ -200,14 +312,25 @@ impl Notifier for Sms {
         }
         // The per-number messages are the server's words too.
         let failed: Vec<String> = failed.iter().map(|f| self.client.redact(f)).collect();
+        let total = self.cfg.phone_numbers.len();
         if failed.is_empty() {
-            tracing::debug!(numbers = self.cfg.phone_numbers.len(), request_id = %reply.request_id, "sms sent");
-            Ok(())
+            tracing::debug!(numbers = total, request_id = %reply.request_id, "sms sent");
+            Ok(Sent::default())
+        } else if failed.len() < total {
+            // Delivered to the others: a number the API refused is named,
+            // and nothing is sent again (the accepted numbers have it).
+            Ok(Sent {
+                notes: vec![format!(
+                    "{} of {total} numbers not sent: {} (RequestId {})",
+                    failed.len(),
+                    failed.join("; "),
+                    reply.request_id
+                )],
+            })
         } else {
             Err(Error::Rejected(format!(
-                "{} of {} numbers not sent: {} (RequestId {})",
+                "{} of {total} numbers not sent: {} (RequestId {})",
                 failed.len(),
-                self.cfg.phone_numbers.len(),
                 failed.join("; "),
                 reply.request_id
             )))

@@ -16,6 +16,7 @@ fn cfg() -> SmsConfig {
         endpoint: None,
         template_params: default_params(),
         param_max_len: 6,
+        region_labels: Default::default(),
         secret_id_env: default_id_env(),
         secret_key_env: default_key_env(),
         session_token_env: default_token_env(),
@@ -35,6 +36,7 @@ fn alert() -> Alert {
         evidence: vec![],
         changes: vec![],
         standing: None,
+        late: None,
     };
     Alert {
         severity: Severity::Critical,
@@ -91,17 +93,57 @@ fn a_good_config_validates_and_bad_keys_are_named() {
 #[test]
 fn placeholders_are_filled_and_cut() {
     let a = alert();
-    assert_eq!(fill("{name}", &a, 20), "api,www");
-    assert_eq!(fill("{event}", &a, 20), "failover");
-    assert_eq!(fill("{regions}", &a, 40), "ap-shanghai,ap-beijing");
-    assert_eq!(fill("{severity}@{prober}", &a, 40), "critical@ap-hongkong");
-    assert_eq!(fill("{time}", &a, 6), "11:04", "Beijing time");
-    assert_eq!(fill("{regions}", &a, 6), "ap-sha");
-    assert_eq!(fill("宕机{name}", &a, 3), "宕机a", "cut by characters");
+    let none = Default::default();
+    assert_eq!(fill("{name}", &a, 20, &none), "api,www");
+    assert_eq!(fill("{event}", &a, 20, &none), "failover");
+    assert_eq!(fill("{regions}", &a, 40, &none), "sh,be", "short labels");
+    assert_eq!(
+        fill("{severity}@{prober}", &a, 40, &none),
+        "critical@ap-hongkong"
+    );
+    assert_eq!(fill("{time}", &a, 6, &none), "11:04", "Beijing time");
+    assert_eq!(fill("{regions}", &a, 6, &none), "sh,be");
+    let labels = [("ap-beijing".to_string(), "BJ".to_string())].into();
+    assert_eq!(fill("{regions}", &a, 6, &labels), "sh,BJ");
+    assert_eq!(
+        fill("宕机{name}", &a, 3, &none),
+        "宕机a",
+        "cut by characters"
+    );
 }
 
 #[test]
 fn numbers_are_masked() {
     assert_eq!(mask("+8613711112222"), "+86137****2222");
     assert_eq!(mask("+1234"), "****");
+}
+
+#[test]
+fn default_labels_are_short_and_tell_regions_apart() {
+    let r = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let none = Default::default();
+    assert_eq!(
+        short_labels(&r(&["ap-shanghai", "ap-shenzhen-fsi"]), &none),
+        ["sh", "shf"]
+    );
+    assert_eq!(
+        short_labels(&r(&["ap-shanghai", "ap-shenzhen"]), &none),
+        ["sha", "she"]
+    );
+    assert_eq!(short_labels(&r(&["ap-guangzhou"]), &none), ["gu"]);
+    let labels = [("ap-shanghai".to_string(), "sh".to_string())].into();
+    assert_eq!(
+        short_labels(&r(&["ap-shanghai", "ap-shenzhen"]), &labels),
+        ["sh", "she"],
+        "a configured label is never given to another region"
+    );
+}
+
+#[test]
+fn a_test_alert_fills_real_text() {
+    let a = Alert::test("ap-hongkong", "Asia/Shanghai", chrono::Utc::now());
+    let none = Default::default();
+    for t in ["{name}", "{event}", "{regions}"] {
+        assert_eq!(fill(t, &a, 6, &none), "test", "{t}");
+    }
 }
