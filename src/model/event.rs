@@ -66,6 +66,10 @@ pub enum EventKind {
     /// `decide` on the records it reads and by the pipeline's check after
     /// its writes; critical, always.
     EmptyName,
+    /// Targets were not probed this run (the invocation's time left no room
+    /// for an attempt): the run cannot say they are up. Set by the
+    /// pipeline; critical, always, and the run is not `ok`.
+    Unprobed,
 }
 
 impl EventKind {
@@ -85,9 +89,10 @@ impl EventKind {
             EventKind::Conflict => "conflict",
             EventKind::TtlRefused => "ttl_refused",
             EventKind::EmptyName => "empty_name",
+            EventKind::Unprobed => "unprobed",
         }
     }
-    pub const ALL: [EventKind; 14] = [
+    pub const ALL: [EventKind; 15] = [
         EventKind::Failover,
         EventKind::Failback,
         EventKind::RecoveredPending,
@@ -102,6 +107,7 @@ impl EventKind {
         EventKind::Conflict,
         EventKind::TtlRefused,
         EventKind::EmptyName,
+        EventKind::Unprobed,
     ];
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)

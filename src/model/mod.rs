@@ -11,11 +11,13 @@
 //! - [`secret`]: values never shown ([`secret::Secret`]) or shown as written
 //!   ([`secret::EnvString`]);
 //! - [`duration`]: durations as written and read by people;
-//! - [`limits`]: the documented bounds of config values.
+//! - [`limits`]: the documented bounds of config values;
+//! - [`budget`]: how an invocation's time is split, and the probes fitted into it.
 
 pub mod consensus;
 pub mod duration;
 pub mod event;
+pub mod budget;
 pub mod health;
 pub mod limits;
 pub mod record;

@@ -2,7 +2,10 @@
 //! standing-condition memory (see [`crate::memory`]) deciding what pages
 //! again.
 
+use std::time::{Duration, Instant};
+
 use crate::config::Config;
+use crate::model::budget::ALERT_RETRY_PAUSE;
 use crate::memory;
 use crate::notify::{self, repeat};
 use crate::report::RunReport;
@@ -26,12 +29,23 @@ pub(super) async fn alert(deps: &Deps, cfg: &Config, opts: &RunOptions, report: 
         if standing {
             repeat::annotate(&mut alert.events, &states.plain(), now);
         }
-        report.alerts = notify::send_all(&deps.channels, &alert, opts.alert_timeout).await;
+        report.alerts = notify::send_all(&deps.channels, &alert, alert_cap(opts)).await;
         delivered = repeat::delivered(&deps.channels, &alert, &report.alerts);
     }
     if standing {
         memory::write(deps.dns.as_ref(), cfg, report, &states, &delivered, now).await;
     }
+}
+
+/// Every channel's timeout per try: the runtime's cap, and no more than
+/// fits both tries (and the pause between them) before the answer is due.
+fn alert_cap(opts: &RunOptions) -> Option<Duration> {
+    let Some(answer_by) = opts.answer_by else {
+        return opts.alert_timeout;
+    };
+    let left = answer_by.saturating_duration_since(Instant::now());
+    let fits = (left.saturating_sub(ALERT_RETRY_PAUSE) / 2).max(Duration::from_millis(1));
+    Some(opts.alert_timeout.map_or(fits, |t| t.min(fits)))
 }
 
 /// `notify-test`: one TEST alert on every configured channel, built the way

@@ -29,16 +29,35 @@ pub struct Deps {
 impl Deps {
     /// Real edges for a config. Credentials are read here (each run).
     pub fn from_config(cfg: &Config) -> Result<Deps, String> {
+        Self::from_config_until(cfg, None)
+    }
+
+    /// [`Deps::from_config`] with every DNS API call (retries included)
+    /// ending by `dns_deadline`: the SCF runtime passes the part of the
+    /// invocation left for DNS, so that the alerts after it have their time.
+    pub fn from_config_until(
+        cfg: &Config,
+        dns_deadline: Option<Instant>,
+    ) -> Result<Deps, String> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        Self::with_clock(cfg, clock)
+        Self::build(cfg, clock, dns_deadline)
     }
 
     pub fn with_clock(cfg: &Config, clock: Arc<dyn Clock>) -> Result<Deps, String> {
+        Self::build(cfg, clock, None)
+    }
+
+    fn build(
+        cfg: &Config,
+        clock: Arc<dyn Clock>,
+        dns_deadline: Option<Instant>,
+    ) -> Result<Deps, String> {
         // Credentials come from the config's settings, read now (each run).
         let lookup = cfg.settings.lookup();
         let dns = cfg.dns.provider.build(&dns::BuildContext {
             clock: &clock,
             lookup: &lookup,
+            deadline: dns_deadline,
         })?;
         Ok(Deps {
             dns,
@@ -56,6 +75,7 @@ mod apply;
 pub use alert::notify_test;
 mod observe;
 mod options;
+mod unprobed;
 
 pub use options::{check_options, Action, RunOptions, UsageError};
 
@@ -94,6 +114,7 @@ pub async fn run_once(deps: &Deps, cfg: &Config, opts: &RunOptions) -> RunReport
             decides.then(|| decide::decide_group(g, recs, targets, started_at, &dopts))
         },
     );
+    unprobed::flag(&mut groups, seen.probe_fit.as_ref(), &mut errors);
     for g in &mut groups {
         if let Some(e) = &g.error {
             errors.push(e.clone());
@@ -128,6 +149,18 @@ pub async fn run_once(deps: &Deps, cfg: &Config, opts: &RunOptions) -> RunReport
         errors,
         severity: None,
         groups,
+        notes: opts
+            .notes
+            .iter()
+            .cloned()
+            .chain(
+                seen.probe_fit
+                    .as_ref()
+                    .filter(|f| f.shortened || f.refused)
+                    .map(|f| f.note.clone()),
+            )
+            .collect(),
+        probe_budget: seen.probe_fit,
         alerts: vec![],
         timings: Timings {
             probe_ms: ms(seen.probe_time),
