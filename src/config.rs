@@ -29,6 +29,8 @@ use crate::notify::config::{AlertConfig, RawAlert};
 
 #[path = "config_consensus.rs"]
 mod consensus;
+#[path = "config_deploy.rs"]
+pub mod deploy;
 #[path = "config_settings.rs"]
 mod settings;
 pub use settings::{Context, Settings, CONFIG_ENV, DEFAULT_CODE_ROOT, DEFAULT_CONFIG_FILE};
