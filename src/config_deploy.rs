@@ -61,11 +61,7 @@ pub fn check_time(cfg: &Config, limit: Duration) -> Vec<Problem> {
     if needed <= plan.probe_until {
         return vec![];
     }
-    let mut keys = vec![
-        timeout_key.as_str(),
-        "probe.attempts",
-        "probe.interval",
-    ];
+    let mut keys = vec![timeout_key.as_str(), "probe.attempts", "probe.interval"];
     if w > 1 {
         keys.push("probe.concurrency");
     }

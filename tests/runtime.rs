@@ -829,6 +829,20 @@ async fn a_run_that_cannot_probe_in_time_fails_loudly_and_alerts() {
     assert_eq!(r["alerts"][0]["channel"], "console", "{r}");
     assert_eq!(r["alerts"][0]["ok"], true, "{r}");
     assert!(h.logs().contains("targets not probed"));
+    // Every line of `serve` is one JSON object, the console alert too, and
+    // it carries the invocation's request id (for CLS).
+    let logs = h.logs();
+    let lines: Vec<Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let alert = lines
+        .iter()
+        .find(|l| l["message"] == "alert" && l["channel"] == "console")
+        .unwrap_or_else(|| panic!("no console alert line: {logs}"));
+    assert_eq!(alert["spans"][0]["request_id"], a.request_id.as_str(), "{alert}");
+    assert!(alert["text"].as_str().unwrap().contains("unprobed"), "{alert}");
+    assert_eq!(alert["severity"], "critical");
 }
 
 /// Issue 12: DNSPod calls retried for up to `api_budget` (20 s) whatever the
@@ -838,7 +852,7 @@ async fn a_run_that_cannot_probe_in_time_fails_loudly_and_alerts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_dnspod_write_gives_up_in_time_for_the_apply_failed_alert() {
     use dns_failover::clock::{Clock, SystemClock};
-    use support::fake_tencent::{Fault, FakeTencent, Key};
+    use support::fake_tencent::{FakeTencent, Fault, Key};
 
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let fake = FakeTencent::start(
@@ -853,12 +867,22 @@ async fn a_failing_dnspod_write_gives_up_in_time_for_the_apply_failed_alert() {
     .await;
     fake.with(|s| {
         for r in REGIONS {
-            s.add_record("api", "CNAME", "默认", &format!("{r}.apigw.example.net"), 600, true);
+            s.add_record(
+                "api",
+                "CNAME",
+                "默认",
+                &format!("{r}.apigw.example.net"),
+                600,
+                true,
+            );
         }
     });
     // Every write fails with a retryable error.
     for _ in 0..200 {
-        fake.inject(Some("ModifyRecord"), Fault::Api("InternalError", "try again"));
+        fake.inject(
+            Some("ModifyRecord"),
+            Fault::Api("InternalError", "try again"),
+        );
     }
     let dir = tempfile::tempdir().unwrap();
     let eps = endpoints().await;
@@ -880,13 +904,19 @@ async fn a_failing_dnspod_write_gives_up_in_time_for_the_apply_failed_alert() {
     std::fs::write(dir.path().join("dns-failover.toml"), cfg).unwrap();
     let mut h = Harness::start_with_env(
         dir.path(),
-        &[("DF_RT_ID", support::SECRET_ID), ("DF_RT_KEY", support::SECRET_KEY)],
+        &[
+            ("DF_RT_ID", support::SECRET_ID),
+            ("DF_RT_KEY", support::SECRET_KEY),
+        ],
     )
     .await;
     let t0 = Instant::now();
     let a = h.invoke_with_limit(&event("timer.json"), Some(4_000)).await;
     let took = t0.elapsed();
-    assert!(took < Duration::from_millis(4_000), "answered after {took:?}");
+    assert!(
+        took < Duration::from_millis(4_000),
+        "answered after {took:?}"
+    );
     assert_eq!(a.kind, "error", "{}", a.body);
     let v = a.json();
     assert_eq!(v["errorType"], "RunFailed", "{v}");

@@ -113,7 +113,8 @@ impl ProbeFit {
 /// The worst case of a probe plan: `waves` rounds of targets (concurrency),
 /// each `attempts × timeout + (attempts − 1) × interval`.
 pub fn worst_case(attempts: u32, timeout: Duration, interval: Duration, waves: u32) -> Duration {
-    let one = timeout.saturating_mul(attempts) + interval.saturating_mul(attempts.saturating_sub(1));
+    let one =
+        timeout.saturating_mul(attempts) + interval.saturating_mul(attempts.saturating_sub(1));
     one.saturating_mul(waves.max(1))
 }
 
@@ -274,7 +275,10 @@ mod tests {
         assert!(f.shortened && !f.refused, "{f:?}");
         assert_eq!(f.used.attempts, 2);
         assert_eq!(f.used.interval_ms, 200);
-        assert!(f.used.timeout_ms >= 500 && f.used.timeout_ms < 2_000, "{f:?}");
+        assert!(
+            f.used.timeout_ms >= 500 && f.used.timeout_ms < 2_000,
+            "{f:?}"
+        );
         assert!(
             worst_case(2, ms(f.used.timeout_ms), ms(200), 1) <= ms(1_950),
             "{f:?}"

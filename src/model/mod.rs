@@ -14,10 +14,10 @@
 //! - [`limits`]: the documented bounds of config values;
 //! - [`budget`]: how an invocation's time is split, and the probes fitted into it.
 
+pub mod budget;
 pub mod consensus;
 pub mod duration;
 pub mod event;
-pub mod budget;
 pub mod health;
 pub mod limits;
 pub mod record;

@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::model::budget::ALERT_RETRY_PAUSE;
 use crate::memory;
+use crate::model::budget::ALERT_RETRY_PAUSE;
 use crate::notify::{self, repeat};
 use crate::report::RunReport;
 

@@ -35,10 +35,7 @@ impl Deps {
     /// [`Deps::from_config`] with every DNS API call (retries included)
     /// ending by `dns_deadline`: the SCF runtime passes the part of the
     /// invocation left for DNS, so that the alerts after it have their time.
-    pub fn from_config_until(
-        cfg: &Config,
-        dns_deadline: Option<Instant>,
-    ) -> Result<Deps, String> {
+    pub fn from_config_until(cfg: &Config, dns_deadline: Option<Instant>) -> Result<Deps, String> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         Self::build(cfg, clock, dns_deadline)
     }

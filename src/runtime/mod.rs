@@ -329,8 +329,8 @@ pub async fn serve_main(config_flag: Option<&Path>) -> u8 {
     let api = match RuntimeApi::from_settings(&settings) {
         Ok(a) => a,
         Err(e) => {
+            // One JSON line, like every other line of `serve`.
             tracing::error!(error.message = %e, "cannot start");
-            eprintln!("error: {e}");
             return 2;
         }
     };

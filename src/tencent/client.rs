@@ -199,7 +199,7 @@ impl Client {
         let own = start
             .checked_add(self.opts.budget)
             .unwrap_or(start + Duration::from_secs(365 * 86_400)); // a budget too big for an Instant: no deadline
-        // min(own budget, what the invocation leaves for DNS).
+                                                                   // min(own budget, what the invocation leaves for DNS).
         let deadline = match self.opts.deadline {
             Some(d) => own.min(Instant::from_std(d)),
             None => own,

@@ -132,8 +132,7 @@ impl Section for DnspodSettings {
 
     fn build(&self, ctx: &BuildContext) -> Result<Arc<dyn DnsProvider>, BuildError> {
         Ok(Arc::new(
-            DnspodProvider::from_settings(self, ctx.clock.clone(), ctx.lookup)?
-                .until(ctx.deadline),
+            DnspodProvider::from_settings(self, ctx.clock.clone(), ctx.lookup)?.until(ctx.deadline),
         ))
     }
 
