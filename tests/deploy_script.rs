@@ -54,11 +54,20 @@ fn the_dry_run_prints_every_call_for_every_region_and_hides_secrets() {
             );
         }
     }
-    assert!(out.contains("--TriggerDesc '0 */1 * * * * *' --Enable OPEN"), "{out}");
-    assert!(out.contains(r#"{"RetryConfig":[{"RetryNum":0}],"MsgTTL":21600}"#), "{out}");
+    assert!(
+        out.contains("--TriggerDesc '0 */1 * * * * *' --Enable OPEN"),
+        "{out}"
+    );
+    assert!(
+        out.contains(r#"{"RetryConfig":[{"RetryNum":0}],"MsgTTL":21600}"#),
+        "{out}"
+    );
     assert!(out.contains(r#""Runtime": "CustomRuntime""#), "{out}");
     assert!(!out.contains("SECRETKEY"), "a secret was printed:\n{out}");
-    assert!(out.contains(r#"{"Key": "WECOM_WEBHOOK", "Value": "***"}"#), "{out}");
+    assert!(
+        out.contains(r#"{"Key": "WECOM_WEBHOOK", "Value": "***"}"#),
+        "{out}"
+    );
 }
 
 #[test]

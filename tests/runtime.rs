@@ -840,8 +840,15 @@ async fn a_run_that_cannot_probe_in_time_fails_loudly_and_alerts() {
         .iter()
         .find(|l| l["message"] == "alert" && l["channel"] == "console")
         .unwrap_or_else(|| panic!("no console alert line: {logs}"));
-    assert_eq!(alert["spans"][0]["request_id"], a.request_id.as_str(), "{alert}");
-    assert!(alert["text"].as_str().unwrap().contains("unprobed"), "{alert}");
+    assert_eq!(
+        alert["spans"][0]["request_id"],
+        a.request_id.as_str(),
+        "{alert}"
+    );
+    assert!(
+        alert["text"].as_str().unwrap().contains("unprobed"),
+        "{alert}"
+    );
     assert_eq!(alert["severity"], "critical");
 }
 
@@ -892,9 +899,7 @@ async fn a_failing_dnspod_write_gives_up_in_time_for_the_apply_failed_alert() {
     drop(closed);
     let ports = [eps[0].port, closed_port, eps[2].port];
     let cfg = config(&ports, Path::new("unused"), FAST_PROBES).replace(
-        &format!(
-            "provider = \"file\"\ndomain = \"example.com\"\nttl = 60\npath = \"unused\""
-        ),
+        "provider = \"file\"\ndomain = \"example.com\"\nttl = 60\npath = \"unused\"",
         &format!(
             "provider = \"dnspod\"\ndomain = \"example.com\"\nttl = 600\nendpoint = \"{}\"\nsecret_id_env = \"DF_RT_ID\"\nsecret_key_env = \"DF_RT_KEY\"\napi_timeout = \"1s\"\napi_budget = \"20s\"",
             fake.endpoint()
