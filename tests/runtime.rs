@@ -964,12 +964,8 @@ async fn a_failing_dnspod_write_gives_up_in_time_for_the_apply_failed_alert() {
 async fn a_retried_failing_timer_event_writes_the_same_and_pages_again() {
     let (fake, _dir, _eps, mut h) = failing_dnspod_writes().await;
     let before = fake.with(|s| s.records.clone());
-    let first = h
-        .invoke_with_limit(&event("timer.json"), Some(10_000))
-        .await;
-    let retry = h
-        .invoke_with_limit(&event("timer.json"), Some(10_000))
-        .await;
+    let first = h.invoke_with_limit(&event("timer.json"), Some(4_000)).await;
+    let retry = h.invoke_with_limit(&event("timer.json"), Some(4_000)).await;
     for a in [&first, &retry] {
         assert_eq!(a.kind, "error", "{}", a.body);
         assert_eq!(a.json()["errorType"], "RunFailed");
