@@ -906,7 +906,7 @@ async fn validate_checks_the_function_timeout_and_placeholders_for_deploy() {
     };
     let out = v(&["--function-timeout", "30s"]).await;
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    // The console's default 3 s: 2 s are left for probes that need 7 s.
+    // The console's default 3 s: 1.75 s are left for probes that need 7 s.
     let out = v(&["--function-timeout", "3s"]).await;
     assert_eq!(code(&out), 2);
     let err = stderr(&out);
@@ -914,7 +914,7 @@ async fn validate_checks_the_function_timeout_and_placeholders_for_deploy() {
         err.contains("probe.timeout, probe.attempts, probe.interval: the probes' worst case"),
         "{err}"
     );
-    assert!(err.contains("7000 ms") && err.contains("2000 ms"), "{err}");
+    assert!(err.contains("7000 ms") && err.contains("1750 ms"), "{err}");
     let out = v(&["--deploy"]).await;
     assert_eq!(code(&out), 2);
     let err = stderr(&out);
