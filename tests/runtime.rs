@@ -786,6 +786,24 @@ async fn a_short_time_limit_shortens_the_probes_and_the_report_says_so() {
         assert_eq!(t["health"], "healthy", "{t}");
         assert_eq!(t["attempts"].as_array().unwrap().len(), 2, "{t}");
     }
+    // The console's test templates get a plan with a note, not BadEvent.
+    for body in [
+        r#"{"key1":"test value 1","key2":"test value 2"}"#,
+        r#"{"Type":"Timer","TriggerName":"EveryDay","Time":"2019-02-21T11:49:00Z","Message":"user define msg body"}"#,
+    ] {
+        let a = h.invoke_with_limit(body, Some(3_000)).await;
+        assert_eq!(a.kind, "response", "{}", a.body);
+        let r = a.json();
+        assert_eq!(
+            (r["action"].as_str(), r["dry_run"].as_bool()),
+            (Some("plan"), Some(true))
+        );
+        assert!(
+            r["notes"][0].as_str().unwrap().contains("test template"),
+            "{r}"
+        );
+    }
+    assert!(zone_state(&zone).iter().all(|(_, enabled)| *enabled));
 }
 
 /// Issue 12: a run that probes nothing must never look healthy. When even
