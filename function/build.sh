@@ -6,12 +6,19 @@
 # as dist/package/ (what serverless.yml deploys) and dist/dns-failover.zip
 # (for the console or tccli).
 #
-# Usage: function/build.sh [CONFIG]
-#   CONFIG defaults to examples/dns-failover.toml.
+# Usage: function/build.sh [--allow-placeholders] [CONFIG]
+#   CONFIG defaults to examples/dns-failover.toml, whose domain and targets
+#   are placeholders: the config must pass `dns-failover validate --deploy`
+#   (no placeholder, a DNS provider that works under SCF, an alert channel
+#   that pages someone, probes that fit serverless.yml's timeout) unless
+#   --allow-placeholders is given (a trial package, CI).
 #
-# Needs: cargo, python3 with pip (installs ziglang + cargo-zigbuild from PyPI
-# when missing), objdump and readelf (binutils). Fails if the binary needs a
-# GLIBC symbol newer than 2.17 or links OpenSSL.
+# Needs: cargo, python3 with the venv module (Debian/Ubuntu: python3-venv;
+# ziglang + cargo-zigbuild are installed from PyPI into a private virtual
+# environment, target/build-tools/venv, when they are not on PATH already:
+# Debian 12 and Ubuntu 24.04 refuse `pip install` into the system Python),
+# objdump and readelf (binutils). Fails if the binary needs a GLIBC symbol
+# newer than 2.17 or links OpenSSL.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -20,6 +27,11 @@ cd "$root"
 
 target=x86_64-unknown-linux-gnu
 glibc=2.17
+allow_placeholders=0
+if [ "${1:-}" = "--allow-placeholders" ]; then
+    allow_placeholders=1
+    shift
+fi
 config="${1:-examples/dns-failover.toml}"
 dist="$root/dist"
 zip="$dist/dns-failover.zip"
@@ -30,16 +42,29 @@ die() { echo "build.sh: error: $*" >&2; exit 1; }
 
 # 1. Tools. Both are on PyPI; ziglang ships the zig toolchain that
 #    cargo-zigbuild uses as the C compiler/linker against old glibc headers.
-if ! command -v cargo-zigbuild >/dev/null 2>&1 || ! python3 -c 'import ziglang' >/dev/null 2>&1; then
-    echo "==> installing ziglang and cargo-zigbuild (pip)"
-    python3 -m pip install --quiet ziglang cargo-zigbuild
+#    They go into a private virtual environment (never the system Python,
+#    which Debian 12 / Ubuntu 24.04 mark "externally managed"); its bin/
+#    comes first on PATH so cargo-zigbuild finds the venv's python3 -m ziglang.
+venv="${CARGO_TARGET_DIR:-$root/target}/build-tools/venv"
+have_tools() {
+    command -v cargo-zigbuild >/dev/null 2>&1 \
+        && { command -v zig >/dev/null 2>&1 || python3 -c 'import ziglang' >/dev/null 2>&1; }
+}
+if [ -x "$venv/bin/cargo-zigbuild" ]; then
+    PATH="$venv/bin:$PATH"
+fi
+if ! have_tools; then
+    echo "==> installing ziglang and cargo-zigbuild into $venv (pip, private venv)"
+    if [ ! -x "$venv/bin/python3" ]; then
+        python3 -m venv "$venv" \
+            || die "cannot create a virtual environment; install python3-venv (apt-get install python3-venv)"
+    fi
+    "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check ziglang cargo-zigbuild \
+        || die "pip could not install ziglang and cargo-zigbuild into $venv"
+    PATH="$venv/bin:$PATH"
     hash -r
 fi
-if ! command -v cargo-zigbuild >/dev/null 2>&1; then
-    # pip may have put it in a scripts folder that is not on PATH.
-    PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
-fi
-command -v cargo-zigbuild >/dev/null 2>&1 || die "cargo-zigbuild not on PATH after pip install"
+have_tools || die "cargo-zigbuild or zig not found after installing them into $venv"
 
 # 2. Build. zigbuild strips the ".2.17" suffix from the output folder.
 echo "==> cargo zigbuild --release --target $target.$glibc"
@@ -49,7 +74,19 @@ bin="${CARGO_TARGET_DIR:-$root/target}/$target/release/dns-failover"
 [ -x "$bin" ] || die "build produced no $bin"
 echo "    built in $(( $(date +%s) - start )) s"
 
-# 3. Checks: highest GLIBC symbol version, no OpenSSL.
+# 3. The config: fit to deploy (the binary runs here too: x86_64 Linux).
+#    `validate --deploy` reads ./serverless.yml's timeout (we are in the
+#    repository root). Every ${VAR} of the config must be set for this.
+if [ "$allow_placeholders" = 1 ]; then
+    echo "==> validate $config (--allow-placeholders: deploy checks skipped)"
+    "$bin" -c "$config" validate || die "$config is not a valid config"
+else
+    echo "==> validate --deploy $config"
+    "$bin" -c "$config" validate --deploy \
+        || die "$config is not fit to deploy (see above); fix it, or pass --allow-placeholders for a trial package"
+fi
+
+# 4. Checks: highest GLIBC symbol version, no OpenSSL.
 highest="$(objdump -T "$bin" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)"
 echo "==> highest GLIBC symbol version needed: $highest"
 [ "$highest" = "GLIBC_$glibc" ] || die "binary needs $highest; SCF (CentOS 7.6) has glibc $glibc"
@@ -59,7 +96,7 @@ case "$needed" in
     *libssl*|*libcrypto*) die "binary links OpenSSL ($needed); use rustls" ;;
 esac
 
-# 4. Assemble dist/package/ and the zip. The zip is written with Python's
+# 5. Assemble dist/package/ and the zip. The zip is written with Python's
 #    zipfile, setting the mode bits explicitly (bootstrap and the binary must
 #    be executable inside the zip); no `zip` package needed.
 rm -rf "$dist"
@@ -84,7 +121,7 @@ for i in zipfile.ZipFile(out).infolist():
     print(f"    {oct(i.external_attr >> 16 & 0o777)}  {i.file_size:>9}  {i.filename}")
 PY
 
-# 5. Smoke test: the packaged bootstrap starts the binary in serve mode,
+# 6. Smoke test: the packaged bootstrap starts the binary in serve mode,
 #    which outside SCF must stop with exit code 2 and say why.
 set +e
 smoke="$(cd "$dist/package" && env -u SCF_RUNTIME_API -u SCF_RUNTIME_API_PORT ./bootstrap 2>&1)"

@@ -43,6 +43,17 @@ enum Command {
         /// DescribeRecordLineList; reads the credentials)
         #[arg(long)]
         online: bool,
+        /// The function's timeout under SCF (e.g. 30s): refuse a probe plan
+        /// whose worst case does not fit what `serve` leaves for probing.
+        /// With --deploy and without this flag, serverless.yml's
+        /// `inputs.timeout` is used when ./serverless.yml has one
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        function_timeout: Option<std::time::Duration>,
+        /// Check the config is fit to deploy: no placeholder domain or
+        /// target from the example, a DNS provider that works under SCF,
+        /// an alert channel that pages someone (function/build.sh runs this)
+        #[arg(long)]
+        deploy: bool,
     },
     /// Probe every target and print a table (no DNS access)
     Probe,
@@ -97,7 +108,7 @@ enum Command {
         #[arg(long, value_name = "GROUP")]
         group: String,
         /// How long, e.g. 2h or 30m (at most 30 days); without it, until `resume`
-        #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+        #[arg(long = "for", value_name = "DURATION", value_parser = parse_pause)]
         for_: Option<std::time::Duration>,
         /// Why, shown in alerts and reports (at most 80 bytes)
         #[arg(long, default_value = "")]
@@ -181,13 +192,20 @@ async fn real_main(cli: Cli) -> u8 {
     for w in &cfg.warnings {
         match cli.command {
             // The online check decides about lines itself.
-            Command::Validate { online: true } if w.key.ends_with(".line") => {}
+            Command::Validate { online: true, .. } if w.key.ends_with(".line") => {}
             Command::Validate { .. } => eprintln!("warning: {w}"),
             _ => tracing::warn!(warning = %w, "config warning"),
         }
     }
     let action = match cli.command {
-        Command::Validate { online } => {
+        Command::Validate {
+            online,
+            function_timeout,
+            deploy,
+        } => {
+            if let Err(code) = validate_deployment(&cfg, function_timeout, deploy) {
+                return code;
+            }
             if online {
                 if let Err(code) = validate_online(&cfg).await {
                     return code;
@@ -275,6 +293,47 @@ async fn real_main(cli: Cli) -> u8 {
     report.exit_code() as u8
 }
 
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s.trim()).map_err(|e| format!("{e}; expected e.g. 30s"))
+}
+
+/// `validate --function-timeout` and `--deploy` (exit 2 when the config
+/// does not fit where it is deployed).
+fn validate_deployment(
+    cfg: &Config,
+    function_timeout: Option<std::time::Duration>,
+    deploy: bool,
+) -> Result<(), u8> {
+    use dns_failover::config::deploy as check;
+    let mut problems = Vec::new();
+    let timeout = match function_timeout {
+        Some(t) => Some((t, "--function-timeout".to_string())),
+        None if deploy => std::fs::read_to_string("serverless.yml")
+            .ok()
+            .and_then(|y| check::serverless_timeout(&y))
+            .map(|t| (t, "serverless.yml inputs.timeout".to_string())),
+        None => None,
+    };
+    if let Some((t, from)) = &timeout {
+        for p in check::check_time(cfg, *t) {
+            problems.push(format!("{p} (function timeout from {from})"));
+        }
+    }
+    if deploy {
+        problems.extend(check::check_deploy(cfg).iter().map(|p| p.to_string()));
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    for p in &problems {
+        eprintln!("error: {}: {p}", cfg.path.display());
+    }
+    if deploy {
+        eprintln!("(function/build.sh --allow-placeholders packages it anyway, e.g. for a trial)");
+    }
+    Err(2)
+}
+
 /// `validate --online`: the group lines against the domain's (exit 2 for
 /// an unknown line, 1 when the API cannot be asked).
 async fn validate_online(cfg: &Config) -> Result<(), u8> {
@@ -335,7 +394,7 @@ async fn validate_online(cfg: &Config) -> Result<(), u8> {
 }
 
 /// `--for 2h`: a duration as the config writes them.
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+fn parse_pause(s: &str) -> Result<std::time::Duration, String> {
     humantime::parse_duration(s.trim()).map_err(|e| format!("{e}; expected e.g. \"2h\", \"30m\""))
 }
 

@@ -90,6 +90,14 @@ pub struct RunReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub severity: Option<Severity>,
     pub groups: Vec<GroupReport>,
+    /// How the probes were fitted into the invocation's time (under SCF):
+    /// `shortened` and `refused` say whether they ran as configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe_budget: Option<crate::model::budget::ProbeFit>,
+    /// Notes for the reader: a shortened probe plan, a console test event
+    /// answered with a plan.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     pub alerts: Vec<Delivery>,
     /// Transitions that no channel has delivered yet: kept in the groups'
     /// state records and sent again, marked late, on every run until one
@@ -196,6 +204,9 @@ impl RunReport {
             "dns-failover {what}: prober {}, provider {}, {:.0} ms\n",
             self.prober, self.provider, self.timings.total_ms
         ));
+        for n in &self.notes {
+            s.push_str(&format!("note: {n}\n"));
+        }
         for g in &self.groups {
             s.push_str(&format!(
                 "\ngroup {} — {} ({:?}, ttl {})\n",

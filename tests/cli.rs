@@ -893,3 +893,35 @@ async fn issue_10_lines_are_checked_as_written_and_online() {
         stderr(&out)
     );
 }
+
+/// Issue 12: `validate` knows the function's timeout and refuses a probe
+/// plan that cannot fit it, naming the keys; `--deploy` refuses the example
+/// config's placeholders (function/build.sh runs it before packaging).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_checks_the_function_timeout_and_placeholders_for_deploy() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/dns-failover.toml");
+    let v = |args: &[&str]| {
+        let mut a = vec!["-c".to_string(), example.to_string(), "validate".into()];
+        a.extend(args.iter().map(|s| s.to_string()));
+        run_bin(a)
+    };
+    let out = v(&["--function-timeout", "30s"]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // The console's default 3 s: 1.75 s are left for probes that need 7 s.
+    let out = v(&["--function-timeout", "3s"]).await;
+    assert_eq!(code(&out), 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("probe.timeout, probe.attempts, probe.interval: the probes' worst case"),
+        "{err}"
+    );
+    assert!(err.contains("7000 ms") && err.contains("1750 ms"), "{err}");
+    let out = v(&["--deploy"]).await;
+    assert_eq!(code(&out), 2);
+    let err = stderr(&out);
+    for key in ["dns.domain:", "group[0].target[0].value:", "alert:"] {
+        assert!(err.contains(key), "{key}: {err}");
+    }
+    let out = v(&["--function-timeout", "soon"]).await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+}

@@ -19,7 +19,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("decide", &["model"]),
     ("tencent", &["model", "clock"]),
     ("dns", &["model", "tencent", "clock"]),
-    ("notify", &["model", "tencent", "clock"]),
+    // telemetry: the console channel asks whether logs are JSON lines (serve).
+    ("notify", &["model", "tencent", "clock", "telemetry"]),
     // The votes of regional probers, kept in DNS (read and written).
     ("consensus", &["model", "dns", "config", "decide"]),
     // Config knows the providers' and channels' sections; they never know it.

@@ -26,6 +26,7 @@ pub use crate::model::target::{
 use crate::notify::config::{AlertConfig, RawAlert};
 
 mod consensus;
+pub mod deploy;
 mod group;
 mod locate;
 mod raw;

@@ -86,6 +86,9 @@ pub struct ParseContext<'a> {
 pub struct BuildContext<'a> {
     pub clock: &'a Arc<dyn Clock>,
     pub lookup: &'a dyn Fn(&str) -> Option<String>,
+    /// Every API call of the provider (retries included) ends by this
+    /// instant: the part of the invocation's time left for DNS.
+    pub deadline: Option<std::time::Instant>,
 }
 
 /// Why a provider could not be built (before any call).

@@ -83,6 +83,10 @@ pub enum EventKind {
     /// `[consensus]`: every witness failed, so this prober's own network is
     /// in doubt; it neither votes nor writes.
     ProberUnhealthy,
+    /// Targets were not probed this run (the invocation's time left no room
+    /// for an attempt): the run cannot say they are up. Set by the
+    /// pipeline; critical, always, and the run is not `ok`.
+    Unprobed,
 }
 
 impl EventKind {
@@ -107,9 +111,10 @@ impl EventKind {
             EventKind::EmptyName => "empty_name",
             EventKind::NoQuorum => "no_quorum",
             EventKind::ProberUnhealthy => "prober_unhealthy",
+            EventKind::Unprobed => "unprobed",
         }
     }
-    pub const ALL: [EventKind; 19] = [
+    pub const ALL: [EventKind; 20] = [
         EventKind::Failover,
         EventKind::Failback,
         EventKind::RecoveredPending,
@@ -129,6 +134,7 @@ impl EventKind {
         EventKind::EmptyName,
         EventKind::NoQuorum,
         EventKind::ProberUnhealthy,
+        EventKind::Unprobed,
     ];
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)

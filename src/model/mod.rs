@@ -13,7 +13,9 @@
 //! - [`duration`]: durations as written and read by people;
 //! - [`limits`]: the documented bounds of config values;
 //! - [`pause`]: operators' pauses as kept in DNS.
+//! - [`budget`]: how an invocation's time is split, and the probes fitted into it.
 
+pub mod budget;
 pub mod consensus;
 pub mod duration;
 pub mod event;

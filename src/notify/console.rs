@@ -1,5 +1,7 @@
 //! The `console` channel: the alert as text on standard error. It has no
-//! keys of its own.
+//! keys of its own. When the logs are JSON lines (`serve`), the alert is
+//! one log event (one JSON object, in the invocation's span, so with its
+//! request id) instead of a block of text lines.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,6 +58,10 @@ impl Notifier for Console {
     async fn send(&self, alert: &Alert) -> Result<Sent, Error> {
         use std::io::Write;
         let text = alert.render_text();
+        if crate::telemetry::json_lines() {
+            tracing::warn!(channel = "console", name = %self.name, severity = alert.severity.as_str(), title = %alert.title, drill = alert.drill, text = %text, "alert");
+            return Ok(Sent::default());
+        }
         let mut err = std::io::stderr().lock();
         writeln!(
             err,

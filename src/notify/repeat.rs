@@ -61,7 +61,8 @@ pub fn is_standing(kind: EventKind, severity: Severity) -> bool {
         | EventKind::ApplyFailed
         | EventKind::EmptyName
         | EventKind::NoQuorum
-        | EventKind::RollLimit => true,
+        | EventKind::RollLimit
+        | EventKind::Unprobed => true,
         EventKind::LeftAlone => severity >= Severity::Warning,
         _ => false,
     }

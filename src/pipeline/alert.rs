@@ -3,11 +3,13 @@
 //! again.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
 use crate::config::Config;
 use crate::memory;
+use crate::model::budget::ALERT_RETRY_PAUSE;
 use crate::model::event::EventKind;
 use crate::notify::{self, repeat};
 use crate::report::RunReport;
@@ -51,7 +53,7 @@ pub(super) async fn alert(deps: &Deps, cfg: &Config, opts: &RunOptions, report: 
         if standing {
             repeat::annotate(&mut alert.events, &states.plain(), now);
         }
-        report.alerts = notify::send_all(&deps.channels, &alert, opts.alert_timeout).await;
+        report.alerts = notify::send_all(&deps.channels, &alert, alert_cap(opts)).await;
         sent.delivered = repeat::delivered(&deps.channels, &alert, &report.alerts);
         if standing {
             sent.undelivered = repeat::undelivered(&deps.channels, &alert, &report.alerts);
@@ -181,6 +183,17 @@ fn paged(report: &RunReport) -> RunReport {
         }
     }
     view
+}
+
+/// Every channel's timeout per try: the runtime's cap, and no more than
+/// fits both tries (and the pause between them) before the answer is due.
+fn alert_cap(opts: &RunOptions) -> Option<Duration> {
+    let Some(answer_by) = opts.answer_by else {
+        return opts.alert_timeout;
+    };
+    let left = answer_by.saturating_duration_since(Instant::now());
+    let fits = (left.saturating_sub(ALERT_RETRY_PAUSE) / 2).max(Duration::from_millis(1));
+    Some(opts.alert_timeout.map_or(fits, |t| t.min(fits)))
 }
 
 /// `notify-test`: one TEST alert on every configured channel, built the way

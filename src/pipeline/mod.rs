@@ -42,16 +42,35 @@ pub enum BuildError {
 impl Deps {
     /// Real edges for a config. Credentials are read here (each run).
     pub fn from_config(cfg: &Config) -> Result<Deps, BuildError> {
+        Self::from_config_until(cfg, None)
+    }
+
+    /// [`Deps::from_config`] with every DNS API call (retries included)
+    /// ending by `dns_deadline`: the SCF runtime passes the part of the
+    /// invocation left for DNS, so that the alerts after it have their time.
+    pub fn from_config_until(
+        cfg: &Config,
+        dns_deadline: Option<Instant>,
+    ) -> Result<Deps, BuildError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        Self::with_clock(cfg, clock)
+        Self::build(cfg, clock, dns_deadline)
     }
 
     pub fn with_clock(cfg: &Config, clock: Arc<dyn Clock>) -> Result<Deps, BuildError> {
+        Self::build(cfg, clock, None)
+    }
+
+    fn build(
+        cfg: &Config,
+        clock: Arc<dyn Clock>,
+        dns_deadline: Option<Instant>,
+    ) -> Result<Deps, BuildError> {
         // Credentials come from the config's settings, read now (each run).
         let lookup = cfg.settings.lookup();
         let dns = cfg.dns.provider.build(&dns::BuildContext {
             clock: &clock,
             lookup: &lookup,
+            deadline: dns_deadline,
         })?;
         Ok(Deps {
             dns,
@@ -71,6 +90,7 @@ pub use alert::notify_test;
 mod observe;
 mod options;
 mod pause;
+mod unprobed;
 
 pub use options::{check_options, Action, RunOptions, UsageError};
 
@@ -170,6 +190,7 @@ async fn run_with_streaks(
     if matches!(opts.action, Action::Plan) {
         plan_warnings(cfg, dopts.limits.as_ref(), &mut groups);
     }
+    unprobed::flag(&mut groups, seen.probe_fit.as_ref(), &mut errors);
     for g in &mut groups {
         if let Some(e) = &g.error {
             errors.push(e.clone());
@@ -225,6 +246,18 @@ async fn run_with_streaks(
         errors,
         severity: None,
         groups,
+        notes: opts
+            .notes
+            .iter()
+            .cloned()
+            .chain(
+                seen.probe_fit
+                    .as_ref()
+                    .filter(|f| f.shortened || f.refused)
+                    .map(|f| f.note.clone()),
+            )
+            .collect(),
+        probe_budget: seen.probe_fit,
         alerts: vec![],
         alerts_undelivered: vec![],
         timings: Timings {

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use crate::config::{Config, Group, Target};
 use crate::decide::GroupPlan;
 use crate::dns::{self, PlanLimits, Record};
-use crate::model::health::TargetOutcome;
+use crate::model::health::{Health, TargetOutcome};
+use crate::probe::{fit_probes, ProbeFit};
 use crate::report::{ChangeResult, ChangeStatus, GroupReport};
 
 use super::{Action, Deps};
@@ -71,6 +72,8 @@ pub(super) struct Seen {
     pub pauses: Option<Result<Vec<Record>, dns::Error>>,
     pub probe_time: Duration,
     pub read_time: Duration,
+    /// How the probes were fitted into the time left (passes with a deadline).
+    pub probe_fit: Option<ProbeFit>,
 }
 
 /// Probe (drilled regions are declared down instead) and read DNS at once.
@@ -81,9 +84,32 @@ pub(super) async fn observe(
     deadline: Option<Instant>,
 ) -> Seen {
     let skip = |g: &Group, t: &Target| !scope.covers(&g.name) || scope.drilled(&t.region);
+    // Plan the probes' time before probing: shorten them to fit what the
+    // invocation leaves, or probe nothing (and say so) when even the
+    // shortest allowed plan cannot fit.
+    let probe_fit = deadline.map(|d| {
+        let probed: Vec<&Target> = cfg
+            .groups
+            .iter()
+            .flat_map(|g| g.targets.iter().filter(move |t| !skip(g, t)))
+            .collect();
+        let max_timeout = probed.iter().map(|t| t.timeout).max().unwrap_or_default();
+        let available = d.saturating_duration_since(Instant::now());
+        fit_probes(deps.prober.settings(), max_timeout, probed.len(), available)
+    });
+    if let Some(f) = probe_fit.as_ref().filter(|f| f.shortened || f.refused) {
+        tracing::warn!(available_ms = f.available_ms, needed_ms = f.needed_ms, shortened = f.shortened, refused = f.refused, note = %f.note, "probe plan does not fit the time limit");
+    }
     let probe_fut = async {
         let t = Instant::now();
-        let out = deps.prober.probe_all(&cfg.groups, &skip, deadline).await;
+        let out = match &probe_fit {
+            Some(f) if f.refused => unprobed(cfg, &skip),
+            Some(f) if f.shortened => {
+                let prober = deps.prober.fitted(f);
+                prober.probe_all(&cfg.groups, &skip, deadline).await
+            }
+            _ => deps.prober.probe_all(&cfg.groups, &skip, deadline).await,
+        };
         (out, t.elapsed())
     };
     let read_fut = async {
@@ -151,7 +177,29 @@ pub(super) async fn observe(
         pauses,
         probe_time,
         read_time,
+        probe_fit,
     }
+}
+
+/// Every target in scope, not probed.
+fn unprobed(cfg: &Config, skip: &dyn Fn(&Group, &Target) -> bool) -> Vec<TargetOutcome> {
+    cfg.groups
+        .iter()
+        .flat_map(|g| {
+            g.targets
+                .iter()
+                .filter(move |t| !skip(g, t))
+                .map(move |t| TargetOutcome {
+                    group: g.name.clone(),
+                    region: t.region.clone(),
+                    value: t.value.clone(),
+                    endpoint: t.check.endpoint(),
+                    health: Health::Unknown,
+                    attempts: vec![],
+                    drill: false,
+                })
+        })
+        .collect()
 }
 
 /// One report per group in scope: its outcomes in config order, its

@@ -70,6 +70,11 @@ pub struct RunOptions {
     pub deadline: Option<Instant>,
     /// Upper bound on every alert channel's own timeout (per try).
     pub alert_timeout: Option<Duration>,
+    /// The answer is due at this instant: alerts are sent so that both
+    /// tries of every channel end before it.
+    pub answer_by: Option<Instant>,
+    /// Said in the report (e.g. why a console test event became a plan).
+    pub notes: Vec<String>,
 }
 
 impl RunOptions {
@@ -80,6 +85,8 @@ impl RunOptions {
             force: false,
             deadline: None,
             alert_timeout: None,
+            answer_by: None,
+            notes: vec![],
         }
     }
 }

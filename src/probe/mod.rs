@@ -10,10 +10,11 @@ pub mod http;
 pub mod tcp;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
+pub use crate::model::budget::{fit_probes, ProbeFit};
 pub use crate::model::health::{health_of, Attempt, FailureClass, Health, TargetOutcome};
 use crate::model::target::{Check, Group, ProbeSettings, Target};
 
@@ -57,6 +58,8 @@ pub struct Error(pub String);
 pub struct Prober {
     http: http::HttpProber,
     settings: ProbeSettings,
+    /// Every attempt's timeout is at most this (a shortened plan).
+    timeout_cap: Option<Duration>,
 }
 
 impl Prober {
@@ -66,6 +69,7 @@ impl Prober {
         Ok(Prober {
             http: http::HttpProber::new(settings)?,
             settings: settings.clone(),
+            timeout_cap: None,
         })
     }
 
@@ -79,7 +83,24 @@ impl Prober {
         Ok(Prober {
             http: http::HttpProber::with_resolver(settings, resolver)?,
             settings: settings.clone(),
+            timeout_cap: None,
         })
+    }
+
+    /// The `[probe]` settings this prober runs.
+    pub fn settings(&self) -> &ProbeSettings {
+        &self.settings
+    }
+
+    /// This prober with the plan of `fit` (see [`fit_probes`]): its
+    /// attempts, its interval and its cap on every attempt's timeout. The
+    /// clients are shared.
+    pub fn fitted(&self, fit: &ProbeFit) -> Prober {
+        let mut p = self.clone();
+        p.settings.attempts = fit.used.attempts;
+        p.settings.interval = Duration::from_millis(fit.used.interval_ms);
+        p.timeout_cap = fit.timeout_cap();
+        p
     }
 
     /// Probe every target of every group, except those `skip` names.
@@ -110,7 +131,10 @@ impl Prober {
                 // The semaphore is never closed, so acquire cannot fail.
                 let permit = sem.clone().acquire_owned().await.expect("semaphore closed");
                 let http = self.http.clone();
-                let target = target.clone();
+                let mut target = target.clone();
+                if let Some(cap) = self.timeout_cap {
+                    target.timeout = target.timeout.min(cap);
+                }
                 let attempts = settings.attempts;
                 let interval = settings.interval;
                 set.spawn(async move {
@@ -224,7 +248,6 @@ pub fn effective_concurrency(configured: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn a(ok: bool) -> Attempt {
         if ok {

@@ -110,6 +110,16 @@ fn parse_text(body: &[u8]) -> Result<Request, String> {
         Some(serde_json::Value::String(t)) if t == "Timer" => {
             let ev: TimerEvent = serde_json::from_value(value.clone())
                 .map_err(|e| format!("malformed timer event: {e}"))?;
+            if matches!(&ev.message, Some(serde_json::Value::String(m)) if m == CONSOLE_TIMER_MESSAGE)
+            {
+                return Ok(Request {
+                    source: Source::Timer {
+                        trigger: ev.trigger_name,
+                        time: ev.time,
+                    },
+                    options: console_test("the SCF console's timer test template"),
+                });
+            }
             let manual = timer_message(ev.message.as_ref())?;
             let options = manual.into_options(Some("run"))?;
             Ok(Request {
@@ -123,6 +133,10 @@ fn parse_text(body: &[u8]) -> Result<Request, String> {
         Some(other) => Err(format!(
             "unsupported event Type {other}: this function handles timer events (\"Type\": \"Timer\") and manual events ({{\"action\": \"...\"}})"
         )),
+        None if is_hello_world(map) => Ok(Request {
+            source: Source::Manual,
+            options: console_test("the SCF console's hello-world test template"),
+        }),
         None => {
             let manual: Manual =
                 serde_json::from_value(value).map_err(|e| format!("malformed event: {e}"))?;
@@ -131,6 +145,33 @@ fn parse_text(body: &[u8]) -> Result<Request, String> {
                 options: manual.into_options(None)?,
             })
         }
+    }
+}
+
+/// The `Message` of the SCF console's timer test template
+/// (`{"Type":"Timer","TriggerName":"EveryDay","Time":..,"Message":"user define msg body"}`).
+pub const CONSOLE_TIMER_MESSAGE: &str = "user define msg body";
+
+/// The SCF console's default ("Hello World") test event:
+/// `{"key1":"test value 1","key2":"test value 2"}`, i.e. only `keyN` keys
+/// with string values.
+fn is_hello_world(map: &serde_json::Map<String, serde_json::Value>) -> bool {
+    !map.is_empty()
+        && map.iter().all(|(k, v)| {
+            k.strip_prefix("key")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                && v.is_string()
+        })
+}
+
+/// A console test event: a useful and safe answer, a plan (probes and
+/// records read; nothing written, nothing sent), with a note saying why.
+fn console_test(what: &str) -> RunOptions {
+    RunOptions {
+        notes: vec![format!(
+            "{what} was answered with a plan (nothing written, no alert sent); send {{\"action\": \"run\"}} or another action (docs/drills.md) to do more"
+        )],
+        ..RunOptions::new(Action::Plan)
     }
 }
 
@@ -425,11 +466,29 @@ mod tests {
 
     #[test]
     fn a_timer_message_that_is_not_options_is_refused() {
-        assert!(err(r#"{"Type":"Timer","Message":"user define msg body"}"#)
+        assert!(err(r#"{"Type":"Timer","Message":"user defined msg body"}"#)
             .contains("Message must be empty or a JSON object"));
         assert!(err(r#"{"Type":"Timer","Message":"{\"dryrun\":true}"}"#)
             .contains("unknown field `dryrun`"));
         assert!(err(r#"{"Type":"Timer","Message":"[1]"}"#).contains("an array"));
+    }
+
+    /// Issue 12: the SCF console's test templates got a BadEvent; they now
+    /// get a plan (nothing written, nothing sent) with a note saying why.
+    #[test]
+    fn the_console_test_templates_get_a_plan_with_a_note() {
+        for body in [
+            r#"{"Type":"Timer","TriggerName":"EveryDay","Time":"2019-02-21T11:49:00Z","Message":"user define msg body"}"#,
+            r#"{"key1":"test value 1","key2":"test value 2"}"#,
+        ] {
+            let r = ok(body);
+            assert_eq!(r.options.action, Action::Plan, "{body}");
+            assert!(!r.options.action.writes(r.options.dry_run));
+            assert!(r.options.notes[0].contains("test template"), "{body}");
+        }
+        // Anything else without an action is still refused.
+        assert!(err(r#"{"key1":"test value 1","action2":"x"}"#).contains("unknown field"));
+        assert!(err(r#"{"key1":1}"#).contains("unknown field"));
     }
 
     #[test]

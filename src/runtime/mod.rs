@@ -40,6 +40,7 @@ use serde::Serialize;
 use tracing::Instrument;
 
 use crate::config::{Config, Context, Settings};
+use crate::model::budget::TimePlan;
 use crate::pipeline::{self, Deps};
 use crate::report::RunReport;
 pub use api::{Invocation, RuntimeApi};
@@ -101,36 +102,28 @@ fn error_json(body: &ErrorBody<'_>) -> String {
     })
 }
 
-/// How an invocation's time limit is spent.
-///
-/// The probes stop starting attempts at `probe_deadline`; what follows
-/// (DNS writes, alerts, posting the answer) gets the `reserve`:
-/// a quarter of the limit, at least 1 s, at most 15 s, and never more than
-/// half the limit. Alerts get a third of the reserve per try (at most the
-/// usual 5 s; a channel tries twice), leaving the last third for the DNS
-/// writes. A last guard of a twentieth of the limit (at most 0.5 s) is kept
-/// to post the answer: at `answer_deadline` an unfinished pass is abandoned
-/// and answered with a `Timeout` error, rather than killed by SCF silently.
-/// With the 30 s timeout of `serverless.yml`: probes until 22.5 s, alerts
-/// 2.5 s per try, answer by 29.5 s.
+/// How an invocation's time limit is spent, as instants: see
+/// [`TimePlan`] for the split. The probes are fitted before `probe_deadline`
+/// (shortened, or refused loudly: see `model::budget::fit_probes`); every
+/// DNS call ends by `dns_deadline`; the alerts get `alert_timeout` per try
+/// and end before `answer_deadline`, when an unfinished pass is abandoned
+/// and answered with a `Timeout` error rather than killed by SCF silently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budget {
     pub probe_deadline: Instant,
+    pub dns_deadline: Instant,
     pub answer_deadline: Instant,
     pub alert_timeout: Duration,
 }
 
 impl Budget {
     pub fn new(received: Instant, limit: Duration) -> Budget {
-        let reserve = (limit / 4)
-            .max(Duration::from_secs(1))
-            .min(limit / 2)
-            .min(Duration::from_secs(15));
-        let guard = (limit / 20).min(Duration::from_millis(500));
+        let p = TimePlan::new(limit);
         Budget {
-            probe_deadline: received + limit - reserve,
-            answer_deadline: received + limit - guard,
-            alert_timeout: (reserve / 3).min(Duration::from_secs(5)),
+            probe_deadline: received + p.probe_until,
+            dns_deadline: received + p.dns_until,
+            answer_deadline: received + p.answer_by,
+            alert_timeout: p.alert_try,
         }
     }
 }
@@ -188,8 +181,10 @@ pub async fn handle(loaded: Loaded, body: Vec<u8>, budget: Option<Budget>) -> Re
         tracing::warn!(error.message = %e, "event does not fit the config");
         return Reply::error("BadEvent", e.0);
     }
-    // Built per invocation: this re-reads the credentials from the environment.
-    let deps = match Deps::from_config(&cfg) {
+    // Built per invocation: this re-reads the credentials from the
+    // environment. Every DNS call of the pass ends by the budget's DNS
+    // deadline, so that the alerts after it still have their time.
+    let deps = match Deps::from_config_until(&cfg, budget.map(|b| b.dns_deadline)) {
         Ok(d) => d,
         Err(e) => {
             let msg = format!("{}: {e}", cfg.path.display());
@@ -200,6 +195,7 @@ pub async fn handle(loaded: Loaded, body: Vec<u8>, budget: Option<Budget>) -> Re
     if let Some(b) = budget {
         opts.deadline = Some(b.probe_deadline);
         opts.alert_timeout = Some(b.alert_timeout);
+        opts.answer_by = Some(b.answer_deadline);
     }
     let report = if !cfg.watch.for_.is_zero() && matches!(opts.action, pipeline::Action::Run) {
         watch_invocation(&deps, &cfg, &opts, budget.as_ref()).await
@@ -270,8 +266,9 @@ where
                 Ok(j) => j,
                 Err(_) => {
                     task.abort();
-                    let msg = "the pass did not finish within the function's time limit and was abandoned; \
-                               raise the function timeout or lower probe timeout/attempts (see docs/deploy.md)";
+                    let msg = "the pass did not finish within the function's time limit and was abandoned \
+                               (every probe, DNS call and alert is bounded by it, so this is a bug or a stalled \
+                               process); see the logs of this request id, and docs/deploy.md \"Timeouts\"";
                     tracing::error!(error.message = msg, "timeout");
                     return Reply::error("Timeout", msg);
                 }
@@ -371,8 +368,8 @@ pub async fn serve_main(config_flag: Option<&Path>) -> u8 {
     let api = match RuntimeApi::from_settings(&settings) {
         Ok(a) => a,
         Err(e) => {
+            // One JSON line, like every other line of `serve`.
             tracing::error!(error.message = %e, "cannot start");
-            eprintln!("error: {e}");
             return 2;
         }
     };
@@ -402,12 +399,13 @@ mod tests {
         let t0 = Instant::now();
         let b = Budget::new(t0, Duration::from_secs(30));
         assert_eq!(b.probe_deadline - t0, Duration::from_millis(22_500));
+        assert_eq!(b.dns_deadline - t0, Duration::from_millis(25_750));
         assert_eq!(b.answer_deadline - t0, Duration::from_millis(29_500));
-        assert_eq!(b.alert_timeout, Duration::from_millis(2_500));
-        // Long limits: the reserve stops at 15 s, alerts at 5 s.
+        assert_eq!(b.alert_timeout, Duration::from_millis(1_775));
+        // Long limits: the reserve stops at 15 s.
         let b = Budget::new(t0, Duration::from_secs(300));
         assert_eq!(b.probe_deadline - t0, Duration::from_secs(285));
-        assert_eq!(b.alert_timeout, Duration::from_secs(5));
+        assert_eq!(b.alert_timeout, Duration::from_millis(3_650));
         // Short limits: at least 1 s of reserve, but never more than half.
         let b = Budget::new(t0, Duration::from_secs(3));
         assert_eq!(b.probe_deadline - t0, Duration::from_secs(2));

@@ -66,6 +66,10 @@ pub struct ClientOptions {
     pub backoff_base: Duration,
     /// Longest pause between retries; default 2 s.
     pub backoff_max: Duration,
+    /// No call runs past this instant, whatever `budget` says (the SCF
+    /// runtime sets it from the invocation's time limit, minus what the
+    /// alerts after the DNS writes need). Default none.
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl ClientOptions {
@@ -77,6 +81,7 @@ impl ClientOptions {
             budget,
             backoff_base: Duration::from_millis(200),
             backoff_max: Duration::from_secs(2),
+            deadline: None,
         }
     }
 }
@@ -150,6 +155,13 @@ impl Client {
         })
     }
 
+    /// This client with every call ending by `deadline` (see
+    /// [`ClientOptions::deadline`]).
+    pub fn until(mut self, deadline: Option<std::time::Instant>) -> Client {
+        self.opts.deadline = deadline;
+        self
+    }
+
     pub fn service(&self) -> &'static Service {
         self.service
     }
@@ -184,9 +196,15 @@ impl Client {
         // Serialising a `Value` cannot fail (keys are strings).
         let body = serde_json::to_vec(params).map_err(|e| Error::Decode(e.to_string()))?;
         let start = Instant::now();
-        let deadline = start
+        let own = start
             .checked_add(self.opts.budget)
             .unwrap_or(start + Duration::from_secs(365 * 86_400)); // a budget too big for an Instant: no deadline
+                                                                   // min(own budget, what the invocation leaves for DNS).
+        let deadline = match self.opts.deadline {
+            Some(d) => own.min(Instant::from_std(d)),
+            None => own,
+        };
+        let budget = deadline.saturating_duration_since(start);
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -218,7 +236,7 @@ impl Client {
                         tracing::debug!(attempt, elapsed_ms, error = %e, "giving up: budget spent");
                         return Err(Error::GaveUp {
                             attempts: attempt,
-                            budget: self.opts.budget,
+                            budget,
                             last: Box::new(e),
                         });
                     }

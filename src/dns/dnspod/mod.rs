@@ -150,6 +150,14 @@ impl DnspodProvider {
         Ok(Self::new(Client::new(&SERVICE, creds, opts, clock)?))
     }
 
+    /// This provider with every API call ending by `deadline`.
+    pub fn until(self, deadline: Option<std::time::Instant>) -> Self {
+        DnspodProvider {
+            client: self.client.until(deadline),
+            ..self
+        }
+    }
+
     pub fn new(client: Client) -> Self {
         DnspodProvider {
             client,

@@ -131,11 +131,9 @@ impl Section for DnspodSettings {
     }
 
     fn build(&self, ctx: &BuildContext) -> Result<Arc<dyn DnsProvider>, BuildError> {
-        Ok(Arc::new(DnspodProvider::from_settings(
-            self,
-            ctx.clock.clone(),
-            ctx.lookup,
-        )?))
+        Ok(Arc::new(
+            DnspodProvider::from_settings(self, ctx.clock.clone(), ctx.lookup)?.until(ctx.deadline),
+        ))
     }
 
     /// Kept as it was before the registry (issue 9 changes no text).
