@@ -39,7 +39,7 @@ impl Validator<'_> {
         };
         let line = g.line.unwrap_or_else(|| "默认".into());
         if let Err(m) = lines::check(&line) {
-            return Err(self.err(&gk("line"), m));
+            return Err(self.err(&gk("line"), m.0));
         }
         if let Some(m) = lines::warning(&line) {
             let w = self.err(&gk("line"), m);

@@ -24,8 +24,17 @@ pub const BUILTIN: &[&str] = &[
 /// Names of the old DNSPod API and the lines they are today.
 pub const OLD_NAMES: &[(&str, &str)] = &[("国内", "境内"), ("国外", "境外")];
 
+/// A line name DNSPod can never have; the message says why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadLine(pub String);
+
 /// Refuse names DNSPod can never have.
-pub fn check(line: &str) -> Result<(), String> {
+pub fn check(line: &str) -> Result<(), BadLine> {
+    check_text(line).map_err(BadLine)
+}
+
+fn check_text(line: &str) -> Result<(), String> {
     if line.trim().is_empty() {
         return Err("must not be empty (the default line is \"默认\")".into());
     }

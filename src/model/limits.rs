@@ -66,19 +66,31 @@ pub mod string_limits {
     /// A header's value (room for a long bearer token).
     pub const HEADER_VALUE: usize = 8192;
 
-    /// `Err(message)` when `value` is longer than `max` characters.
-    pub fn check(value: &str, max: usize) -> Result<(), String> {
+    /// A string past its limit: its length and the limit, never the value.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+    #[error("is {len} characters long; at most {max} (docs/configuration.md, \"Limits\")")]
+    pub struct TooLong {
+        pub len: usize,
+        pub max: usize,
+    }
+
+    impl From<TooLong> for String {
+        fn from(e: TooLong) -> String {
+            e.to_string()
+        }
+    }
+
+    /// `Err` when `value` is longer than `max` characters.
+    pub fn check(value: &str, max: usize) -> Result<(), TooLong> {
         // Bytes bound characters from above: the count is only needed past it.
         if value.len() <= max {
             return Ok(());
         }
-        let n = value.chars().count();
-        if n <= max {
+        let len = value.chars().count();
+        if len <= max {
             return Ok(());
         }
-        Err(format!(
-            "is {n} characters long; at most {max} (docs/configuration.md, \"Limits\")"
-        ))
+        Err(TooLong { len, max })
     }
 }
 

@@ -375,7 +375,7 @@ fn check_lengths(raw: &RawAlert) -> Result<(), KeyError> {
 /// length, never the value (most are secrets).
 pub fn check_len(key: &'static str, value: Option<&str>, max: usize) -> Result<(), KeyError> {
     match value {
-        Some(v) => string_limits::check(v, max).map_err(|m| (Some(key), m)),
+        Some(v) => string_limits::check(v, max).map_err(|m| (Some(key), m.to_string())),
         None => Ok(()),
     }
 }
