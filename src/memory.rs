@@ -21,8 +21,6 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
-use sha2::{Digest, Sha256};
-
 use crate::config::Config;
 use crate::dns::{self, DnsProvider, Record, RecordKey};
 use crate::model::event::Event;
@@ -30,21 +28,14 @@ use crate::notify::repeat;
 use crate::report::RunReport;
 
 /// The line every state record is written on.
-pub const STATE_LINE: &str = "默认";
+pub const STATE_LINE: &str = crate::model::record::CONTROL_LINE;
 
-/// Where a group's state record lives: [`repeat::state_key`] moved to the
-/// default line, with the group's line in its host when it is another one.
+/// Where a group's state record lives (see
+/// [`crate::model::record::control_key`]): [`repeat::state_key`]'s host, on
+/// the default line, with the group's line hashed into it when it is
+/// another one.
 pub fn state_key(group: &RecordKey) -> RecordKey {
-    let mut key = repeat::state_key(group);
-    if group.line != STATE_LINE {
-        let tag = hex::encode(&Sha256::digest(group.line.as_bytes())[..4]);
-        key.subdomain = match key.subdomain.split_once('.') {
-            Some((first, rest)) => format!("{first}-{tag}.{rest}"),
-            None => format!("{}-{tag}", key.subdomain),
-        };
-        key.line = STATE_LINE.to_string();
-    }
-    key
+    crate::model::record::control_key(group, None)
 }
 
 /// Each decided group's state record (absent when it has none yet) and what

@@ -3,8 +3,9 @@
 //!
 //! A vote is one prober's view of one group: per target (in config order)
 //! healthy, degraded, down or unknown, and since when. It lives in the
-//! remark of a *vote record*: beside the group's records, same domain and
-//! line, name `_dns-failover-vote-<type>.<subdomain>`, type A, value
+//! remark of a *vote record*: same domain as the group, on the default line
+//! like every control record (a group on another line gets its line's hash
+//! in the name), name `_dns-failover-vote-<type>.<subdomain>`, type A, value
 //! `127.0.1.<n>` where `n` is the prober's place in `[consensus] probers`
 //! (1-based), always **disabled** (resolvers never serve it). One name per
 //! group, so one `DescribeRecordList` reads every prober's vote.
@@ -34,7 +35,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use sha2::{Digest, Sha256};
 
 use super::health::Health;
-use super::record::{RecordKey, RecordType};
+use super::record::RecordKey;
 use super::target::Group;
 
 /// What to do when too few fresh votes exist to decide a target.
@@ -203,28 +204,10 @@ pub struct ConsensusReport {
 }
 
 /// Key of a group's vote records: `_dns-failover-vote-<type>.<subdomain>`
-/// (a wildcard label becomes `_wildcard`), type A, same domain and line.
+/// on the default line, like every control record (see
+/// [`super::record::control_key`]).
 pub fn vote_key(key: &RecordKey) -> RecordKey {
-    let prefix = format!(
-        "_dns-failover-vote-{}",
-        key.rtype.as_str().to_ascii_lowercase()
-    );
-    let sub = if key.subdomain == "@" || key.subdomain.is_empty() {
-        prefix
-    } else {
-        let host: Vec<&str> = key
-            .subdomain
-            .split('.')
-            .map(|l| if l == "*" { "_wildcard" } else { l })
-            .collect();
-        format!("{prefix}.{}", host.join("."))
-    };
-    RecordKey {
-        domain: key.domain.clone(),
-        subdomain: sub,
-        rtype: RecordType::A,
-        line: key.line.clone(),
-    }
+    super::record::control_key(key, Some("vote"))
 }
 
 /// The value of prober number `index` (0-based) in `[consensus] probers`.

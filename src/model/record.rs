@@ -350,6 +350,54 @@ impl ChangeStatus {
     }
 }
 
+/// The line control records (the alert state, the probers' votes) are
+/// written on: DNSPod accepts any host on its default line, while a host on
+/// another line may first need a default-line record
+/// (`FailedOperation.MustAddDefaultLineFirst`).
+pub const CONTROL_LINE: &str = "默认";
+
+/// Where a group's control record of kind `what` lives:
+/// `_dns-failover[-<what>]-<type>[-<line hash>].<subdomain>`, type A, on
+/// [`CONTROL_LINE`], same domain. The type in the name keeps an A and an
+/// AAAA group of one name apart; a group on another line gets 8 hex digits
+/// of its line's SHA-256 in the first label, so groups of one name on
+/// several lines keep apart; a wildcard label becomes `_wildcard` (`*` may
+/// only be the leftmost label).
+pub fn control_key(group: &RecordKey, what: Option<&str>) -> RecordKey {
+    use sha2::{Digest, Sha256};
+    let mut first = match what {
+        Some(w) => format!(
+            "{REMARK_MARKER}-{w}-{}",
+            group.rtype.as_str().to_ascii_lowercase()
+        ),
+        None => format!(
+            "{REMARK_MARKER}-{}",
+            group.rtype.as_str().to_ascii_lowercase()
+        ),
+    };
+    first.insert(0, '_');
+    if group.line != CONTROL_LINE {
+        first.push('-');
+        first.push_str(&hex::encode(&Sha256::digest(group.line.as_bytes())[..4]));
+    }
+    let subdomain = if group.subdomain == "@" || group.subdomain.is_empty() {
+        first
+    } else {
+        let host: Vec<&str> = group
+            .subdomain
+            .split('.')
+            .map(|l| if l == "*" { "_wildcard" } else { l })
+            .collect();
+        format!("{first}.{}", host.join("."))
+    };
+    RecordKey {
+        domain: group.domain.clone(),
+        subdomain,
+        rtype: RecordType::A,
+        line: CONTROL_LINE.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
