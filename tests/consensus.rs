@@ -365,6 +365,27 @@ tcp = "127.0.0.1:9"
 /// managed records and one page.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_dnspod_an_outage_seen_by_two_of_three_makes_one_write() {
+    dnspod_outage([0, 0, 0]).await;
+}
+
+/// Clocks skewed by minutes (one prober 2 min ahead, one 100 s behind,
+/// through libfaketime) change nothing: freshness comes from DNSPod's own
+/// `UpdatedOn`. (DNSPod refuses requests signed more than 5 min off.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_dnspod_skewed_clocks_change_nothing() {
+    if std::process::Command::new("faketime")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("faketime is not installed (Debian: apt-get install faketime); .ci/run installs it. Skipped here.");
+        return;
+    }
+    dnspod_outage([120, 0, -100]).await;
+}
+
+/// Three probers with clocks skewed by `skew` seconds (through faketime).
+async fn dnspod_outage(skew: [i64; 3]) {
     use dns_failover::clock::SystemClock;
     use support::fake_tencent::{FakeTencent, Key};
     let fake = FakeTencent::start(
@@ -398,9 +419,19 @@ async fn on_dnspod_an_outage_seen_by_two_of_three_makes_one_write() {
     let run = |configs: Vec<PathBuf>| async move {
         let children: Vec<_> = configs
             .iter()
-            .map(|c| {
-                std::process::Command::new(BIN)
-                    .args(["-c", c.to_str().unwrap(), "--json", "run"])
+            .zip(skew)
+            .map(|(c, skew)| {
+                let mut cmd = if skew == 0 {
+                    std::process::Command::new(BIN)
+                } else {
+                    let mut f = std::process::Command::new("faketime");
+                    f.arg("-f")
+                        .arg(format!("{skew:+}s"))
+                        .arg(BIN)
+                        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
+                    f
+                };
+                cmd.args(["-c", c.to_str().unwrap(), "--json", "run"])
                     .env("DNSF_CONS_ID", support::SECRET_ID)
                     .env("DNSF_CONS_KEY", support::SECRET_KEY)
                     .stdout(std::process::Stdio::piped())
@@ -421,9 +452,22 @@ async fn on_dnspod_an_outage_seen_by_two_of_three_makes_one_write() {
                 String::from_utf8_lossy(&o.stderr)
             );
         }
+        outs.iter()
+            .map(|o| serde_json::from_slice::<Value>(&o.stdout).unwrap())
+            .collect::<Vec<Value>>()
     };
     let healthy: Vec<PathBuf> = (0..3).map(|i| config(i, &[])).collect();
-    run(healthy.clone()).await;
+    let first = run(healthy.clone()).await;
+    // The skew is real: each process stamps its report with its own clock.
+    let at = |r: &Value| {
+        chrono::DateTime::parse_from_rfc3339(r["started_at"].as_str().unwrap())
+            .unwrap()
+            .timestamp()
+    };
+    for (i, s) in skew.iter().enumerate() {
+        let off = at(&first[i]) - at(&first[1]);
+        assert!((off - s).abs() <= 5, "prober {i}: {off} s off, {s} s asked");
+    }
     run(healthy).await;
     let configs = vec![config(0, &["sh"]), config(1, &["sh"]), config(2, &[])];
     for _ in 0..6 {
@@ -437,6 +481,14 @@ async fn on_dnspod_an_outage_seen_by_two_of_three_makes_one_write() {
             .collect()
     });
     assert_eq!(writes, vec![ids[1]], "one write, to sh's record");
+    let writer = fake.with(|s| {
+        s.calls_of("ModifyRecord")
+            .iter()
+            .filter(|c| c.body["RecordId"].as_u64() == Some(ids[1]))
+            .map(|c| c.body["Remark"].as_str().unwrap_or("").to_string())
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(writer.len(), 1);
     assert!(fake.with(|s| !s.record(ids[1]).unwrap().enabled));
     assert_eq!(w.pages(), ["failover"], "one page");
 }
