@@ -269,6 +269,13 @@ async fn an_outage_seen_by_two_of_three_moves_traffic_once_with_one_page() {
     assert_eq!(w.enabled(), ["192.0.2.1", "192.0.2.3"]);
     let pages = w.pages();
     assert_eq!(pages, ["failover"], "exactly one page: {pages:?}");
+    // The page carries the votes behind it.
+    let body = w.pager.requests()[0].json();
+    let msg = body["events"][0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("votes (quorum 2): sh down by p1, p2; healthy by p3"),
+        "{msg}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

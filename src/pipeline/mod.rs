@@ -182,6 +182,9 @@ async fn run_with_streaks(
             };
             let (outs, extra) = vote::outcomes(cfg, g, targets, x, votes.healthy);
             let mut plan = decide::decide_group(g, recs, &outs, started_at, &dopts);
+            if let Ok(x) = x {
+                vote::annotate(g, x, &mut plan.events);
+            }
             plan.events.extend(extra);
             plan.events.extend(vote::unhealthy_event(cfg, g, &votes));
             Some(plan)

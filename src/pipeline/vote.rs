@@ -177,3 +177,45 @@ pub(super) fn unhealthy_event(cfg: &Config, group: &Group, votes: &Votes) -> Opt
         ),
     })
 }
+
+/// Add to each transition event of a group decided by votes which prober
+/// said what about its regions, so the page carries the vote matrix:
+/// `votes (quorum 2): ap-shanghai down by ap-guangzhou, ap-beijing; healthy by ap-shanghai`.
+pub(super) fn annotate(group: &Group, x: &Exchange, events: &mut [Event]) {
+    for e in events.iter_mut().filter(|e| {
+        matches!(
+            e.kind,
+            EventKind::Failover | EventKind::Failback | EventKind::EmptyName
+        )
+    }) {
+        let mut parts = Vec::new();
+        for region in &e.regions {
+            let Some(i) = group.targets.iter().position(|t| &t.region == region) else {
+                continue;
+            };
+            let mut by: Vec<(Health, Vec<&str>)> = Vec::new();
+            for row in x.report.votes.iter().filter(|r| r.counted) {
+                let Some(h) = row.targets.get(i).copied() else {
+                    continue;
+                };
+                match by.iter_mut().find(|(bh, _)| *bh == h) {
+                    Some((_, v)) => v.push(&row.prober),
+                    None => by.push((h, vec![&row.prober])),
+                }
+            }
+            let said: Vec<String> = by
+                .iter()
+                .map(|(h, who)| format!("{} by {}", h.as_str(), who.join(", ")))
+                .collect();
+            parts.push(format!("{region} {}", said.join("; ")));
+        }
+        if !parts.is_empty() {
+            e.message = format!(
+                "{}; votes (quorum {}): {}",
+                e.message,
+                x.report.quorum,
+                parts.join(" | ")
+            );
+        }
+    }
+}
