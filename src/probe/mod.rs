@@ -6,15 +6,17 @@
 //! spaced by `[probe].interval`. A failed probe is data, not an error: the
 //! runner itself cannot fail. What to do about the evidence is `decide`'s job.
 
+pub mod cert;
 pub mod http;
 pub mod tcp;
+pub mod timing;
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::Semaphore;
 
-pub use crate::model::health::{health_of, Attempt, FailureClass, Health, TargetOutcome};
+pub use crate::model::health::{health_of, Attempt, FailureClass, Health, Phases, TargetOutcome};
 use crate::model::target::{Check, Group, ProbeSettings, Target};
 
 /// `a.detail` with every expanded value of `check` replaced by its
