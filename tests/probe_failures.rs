@@ -868,3 +868,155 @@ async fn a_deadline_leaves_targets_unknown_instead_of_probing_late() {
     assert_eq!(out[0].health, Health::Unknown);
     assert!(out[0].attempts.is_empty());
 }
+
+// ---------------------------------------------------------------------------
+// Reading the body to its end (issue 14)
+// ---------------------------------------------------------------------------
+
+/// A server that writes `raw` after reading the request, then keeps the
+/// connection open without another byte.
+async fn write_then_stall(raw: &'static [u8]) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut s, _)) = listener.accept().await {
+            read_head(&mut s).await;
+            let _ = s.write_all(raw).await;
+            held.push(s);
+        }
+    });
+    addr
+}
+
+/// A server that writes `raw` after reading the request, then closes.
+async fn write_then_close(raw: &'static [u8]) -> SocketAddr {
+    server(Behaviour::Respond {
+        delay: Duration::ZERO,
+        raw: raw.to_vec(),
+    })
+    .await
+    .0
+}
+
+const SHORT: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n20 bytes of 1000 ok.";
+
+#[tokio::test]
+async fn headers_then_a_stalled_body_is_a_timeout_without_body_contains() {
+    let addr = write_then_stall(SHORT).await;
+    let a = probe_one(&format!("http://{addr}/"), "").await;
+    assert_failure(&a, FailureClass::Timeout, None);
+    assert_timed_out_at(&a, TIMEOUT_MS);
+    assert!(a.detail.as_deref().unwrap().contains("body"), "{a:?}");
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_after_the_needle_is_a_timeout() {
+    let addr = write_then_stall(SHORT).await;
+    let a = probe_one(&format!("http://{addr}/"), "body_contains = \"ok\"").await;
+    assert_failure(&a, FailureClass::Timeout, None);
+    assert_timed_out_at(&a, TIMEOUT_MS);
+}
+
+#[tokio::test]
+async fn a_body_closed_before_its_content_length_is_connection_reset() {
+    let addr = write_then_close(SHORT).await;
+    let a = probe_one(&format!("http://{addr}/"), "").await;
+    assert_failure(&a, FailureClass::ConnectionReset, Some(200));
+    assert_quick(&a);
+    // The needle is in the 20 bytes that came; the body is still short.
+    let a = probe_one(&format!("http://{addr}/"), "body_contains = \"ok\"").await;
+    assert_failure(&a, FailureClass::ConnectionReset, Some(200));
+}
+
+#[tokio::test]
+async fn a_chunked_body_closed_before_its_last_chunk_is_connection_reset() {
+    let addr =
+        write_then_close(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+            .await;
+    let a = probe_one(&format!("http://{addr}/"), "").await;
+    assert_failure(&a, FailureClass::ConnectionReset, Some(200));
+}
+
+#[tokio::test]
+async fn a_complete_body_read_to_its_end_is_healthy() {
+    let addr = write_then_close(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfine").await;
+    assert_ok(&probe_one(&format!("http://{addr}/"), "").await, Some(200));
+    // A body closed by the server (no length, no chunks) ends at the close.
+    let addr = write_then_close(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nfine").await;
+    assert_ok(&probe_one(&format!("http://{addr}/"), "").await, Some(200));
+}
+
+#[tokio::test]
+async fn a_body_past_the_read_limit_is_not_read_further() {
+    // Endless chunks, no needle: read up to the cap, then judged on that.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                read_head(&mut s).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                    .await;
+                let chunk = format!("1000\r\n{}\r\n", "x".repeat(0x1000));
+                while s.write_all(chunk.as_bytes()).await.is_ok() {}
+            });
+        }
+    });
+    let a = probe_one(&format!("http://{addr}/"), "").await;
+    assert_ok(&a, Some(200));
+    assert_quick(&a);
+}
+
+// ---------------------------------------------------------------------------
+// Redirects past the limit (issue 14)
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_redirect_loop_is_unexpected_status_with_the_last_3xx() {
+    let (addr, _) = respond_after(
+        Duration::ZERO,
+        "307 Temporary Redirect",
+        "Location: /again\r\n",
+        b"",
+    )
+    .await;
+    let a = probe_one(&format!("http://{addr}/"), "follow_redirects = true").await;
+    assert_failure(&a, FailureClass::UnexpectedStatus, Some(307));
+    assert!(a.detail.as_deref().unwrap().contains("redirects"), "{a:?}");
+    assert_quick(&a);
+}
+
+#[tokio::test]
+async fn five_redirects_are_followed_and_a_sixth_is_not() {
+    // /0 -> /1 -> ... -> /N, then 200 "arrived".
+    async fn chain(n: usize) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let head = read_head(&mut s).await;
+                let path = head.split_whitespace().nth(1).unwrap_or("/0").to_string();
+                let i: usize = path.trim_start_matches('/').parse().unwrap_or(0);
+                let raw = if i < n {
+                    response("302 Found", &format!("Location: /{}\r\n", i + 1), b"")
+                } else {
+                    response("200 OK", "", b"arrived")
+                };
+                let _ = s.write_all(&raw).await;
+            }
+        });
+        addr
+    }
+    let five = chain(5).await;
+    let a = probe_one(
+        &format!("http://{five}/0"),
+        "follow_redirects = true\nbody_contains = \"arrived\"",
+    )
+    .await;
+    assert_ok(&a, Some(200));
+    let six = chain(6).await;
+    let a = probe_one(&format!("http://{six}/0"), "follow_redirects = true").await;
+    assert_failure(&a, FailureClass::UnexpectedStatus, Some(302));
+}
