@@ -1020,3 +1020,68 @@ async fn five_redirects_are_followed_and_a_sixth_is_not() {
     let a = probe_one(&format!("http://{six}/0"), "follow_redirects = true").await;
     assert_failure(&a, FailureClass::UnexpectedStatus, Some(302));
 }
+
+// ---------------------------------------------------------------------------
+// Timing phases (issue 14)
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn an_http_attempt_records_each_phase() {
+    let good = respond("200 OK", b"ok").await;
+    // A name: resolved through the test resolver.
+    let a = probe_one(&format!("http://svc.test:{}/", good.port()), "").await;
+    assert_ok(&a, Some(200));
+    let p = a.phases.clone().expect("phases");
+    for (name, v) in [
+        ("resolve", p.resolve_ms),
+        ("connect", p.connect_ms),
+        ("ttfb", p.ttfb_ms),
+        ("body", p.body_ms),
+    ] {
+        assert!(v.is_some_and(|v| v >= 0.0), "{name}: {p:?}");
+    }
+    assert_eq!(p.tls_ms, None, "plain HTTP has no TLS phase");
+    assert_eq!(p.total_ms, Some(a.latency_ms));
+    // In the JSON evidence, absent phases are left out.
+    let json = serde_json::to_value(&a).unwrap();
+    assert!(json["phases"]["connect_ms"].is_number(), "{json}");
+    assert!(json["phases"].get("tls_ms").is_none(), "{json}");
+
+    // An IP literal is not resolved.
+    let a = probe_one(&format!("http://{good}/"), "").await;
+    assert_eq!(a.phases.unwrap().resolve_ms, None);
+}
+
+#[tokio::test]
+async fn a_stalled_body_books_its_time_to_the_body_phase() {
+    let addr = write_then_stall(SHORT).await;
+    let a = probe_one(&format!("http://{addr}/"), "").await;
+    let p = a.phases.clone().expect("phases");
+    assert!(p.ttfb_ms.is_some(), "{p:?}");
+    assert!(
+        p.body_ms.is_some_and(|b| b >= TIMEOUT_MS as f64 - 50.0),
+        "{p:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_handshake_books_its_time_to_the_tls_phase() {
+    let addr = tls_server().await;
+    let a = probe_one(&format!("https://{addr}/"), "").await;
+    assert_failure(&a, FailureClass::Tls, None);
+    let p = a.phases.expect("phases");
+    assert!(p.connect_ms.is_some() && p.tls_ms.is_some(), "{p:?}");
+    assert_eq!(p.ttfb_ms, None, "{p:?}");
+}
+
+#[tokio::test]
+async fn a_tcp_attempt_records_resolve_and_connect() {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let a = probe_tcp(&format!("svc.test:{}", addr.port()), "").await;
+    let p = a.phases.expect("phases");
+    assert!(p.resolve_ms.is_some() && p.connect_ms.is_some(), "{p:?}");
+    assert_eq!((p.tls_ms, p.ttfb_ms, p.body_ms), (None, None, None));
+    let a = probe_tcp(&addr.to_string(), "").await;
+    assert_eq!(a.phases.unwrap().resolve_ms, None);
+}
