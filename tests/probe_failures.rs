@@ -1085,3 +1085,126 @@ async fn a_tcp_attempt_records_resolve_and_connect() {
     let a = probe_tcp(&addr.to_string(), "").await;
     assert_eq!(a.phases.unwrap().resolve_ms, None);
 }
+
+// ---------------------------------------------------------------------------
+// TLS: ca_file and the certificate's expiry (issue 14)
+// ---------------------------------------------------------------------------
+
+/// tests/fixtures/tls-cert.der as a PEM bundle in a temporary directory.
+fn test_ca_pem() -> (tempfile::TempDir, std::path::PathBuf) {
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    let der = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls-cert.der"),
+    )
+    .unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).unwrap());
+        pem.push('\n');
+    }
+    pem.push_str("-----END CERTIFICATE-----\n");
+    let path = dir.path().join("company-ca.pem");
+    std::fs::write(&path, pem).unwrap();
+    (dir, path)
+}
+
+#[tokio::test]
+async fn a_ca_file_makes_a_private_certificate_trusted_and_its_expiry_is_recorded() {
+    let addr = tls_server().await;
+    let (_dir, pem) = test_ca_pem();
+    let url = format!("https://localhost:{}/health", addr.port());
+    let extra = format!("resolve = \"127.0.0.1\"\nca_file = \"{}\"", pem.display());
+    let a = probe_one(&url, &extra).await;
+    assert_ok(&a, Some(200));
+    // openssl x509 -enddate of the fixture: notAfter=Oct 29 18:28:21 2126 GMT
+    assert_eq!(
+        a.cert_not_after.map(|t| t.to_rfc3339()).as_deref(),
+        Some("2126-10-29T18:28:21+00:00")
+    );
+    assert!(a.phases.as_ref().unwrap().tls_ms.is_some(), "{a:?}");
+    let json = serde_json::to_value(&a).unwrap();
+    assert_eq!(json["cert_not_after"], "2126-10-29T18:28:21Z");
+
+    // A name the certificate does not cover stays a TLS failure.
+    let url = format!("https://other.test:{}/", addr.port());
+    let a = probe_one(&url, &format!("ca_file = \"{}\"", pem.display())).await;
+    assert_failure(&a, FailureClass::Tls, None);
+}
+
+#[tokio::test]
+async fn a_probe_ca_file_applies_to_every_target() {
+    let addr = tls_server().await;
+    let (_dir, pem) = test_ca_pem();
+    let text = format!(
+        r#"
+[probe]
+timeout = "{TIMEOUT_MS}ms"
+attempts = 1
+fail_threshold = 1
+ca_file = "{}"
+cert_expiry_warning = "14d"
+[dns]
+provider = "file"
+domain = "example.com"
+path = "zone.json"
+[[group]]
+name = "g"
+subdomain = "api"
+type = "CNAME"
+{}"#,
+        pem.display(),
+        http_target("r1", &format!("https://127.0.0.1:{}/", addr.port()), "")
+    );
+    let cfg = Config::from_toml(&text, std::path::Path::new("/nonexistent/t.toml")).unwrap();
+    let t = &cfg.groups[0].targets[0];
+    assert_eq!(
+        t.tls.cert_expiry_warning,
+        Some(Duration::from_secs(14 * 86400))
+    );
+    let out = probe_all(&cfg).await;
+    assert_ok(&out[0].attempts[0], Some(200));
+    assert!(out[0].attempts[0].cert_not_after.is_some());
+}
+
+#[test]
+fn tls_keys_are_checked_with_their_key_path() {
+    let try_target = |extra: &str| {
+        let text = format!(
+            "[dns]\nprovider = \"file\"\ndomain = \"example.com\"\npath = \"z.json\"\n[[group]]\nname = \"g\"\nsubdomain = \"api\"\ntype = \"CNAME\"\n{extra}"
+        );
+        Config::from_toml(&text, std::path::Path::new("/nonexistent/t.toml"))
+            .err()
+            .map(|e| e.to_string())
+    };
+    let https = |k: &str| try_target(&http_target("r1", "https://a.example/", k));
+    let e = https("ca_file = \"/nonexistent/ca.pem\"").expect("missing file");
+    assert!(e.contains("group[0].target[0].ca_file"), "{e}");
+    assert!(e.contains("cannot read"), "{e}");
+    let e = https("cert_expiry_warning = \"0s\"").expect("zero");
+    assert!(e.contains("cert_expiry_warning"), "{e}");
+    let e = https("cert_expiry_warning = \"400d\"").expect("too long");
+    assert!(e.contains("cert_expiry_warning"), "{e}");
+    let (_dir, pem) = test_ca_pem();
+    let not_pem = pem.with_file_name("empty.pem");
+    std::fs::write(&not_pem, "no certificate here\n").unwrap();
+    let e = https(&format!("ca_file = \"{}\"", not_pem.display())).expect("empty");
+    assert!(e.contains("no PEM certificate"), "{e}");
+    assert_eq!(https(&format!("ca_file = \"{}\"", pem.display())), None);
+    let e = try_target(&tcp_target(
+        "r1",
+        "127.0.0.1:9",
+        "cert_expiry_warning = \"14d\"",
+    ))
+    .expect("tcp");
+    assert!(e.contains("only applies to HTTP"), "{e}");
+    let text = format!(
+        "[probe]\nca_file = \"/nonexistent/ca.pem\"\n[dns]\nprovider = \"file\"\ndomain = \"example.com\"\npath = \"z.json\"\n[[group]]\nname = \"g\"\nsubdomain = \"api\"\ntype = \"CNAME\"\n{}",
+        http_target("r1", "https://a.example/", "")
+    );
+    let e = Config::from_toml(&text, std::path::Path::new("/nonexistent/t.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("probe.ca_file"), "{e}");
+}

@@ -71,6 +71,9 @@ pub enum EventKind {
     /// `[consensus]`: every witness failed, so this prober's own network is
     /// in doubt; it neither votes nor writes.
     ProberUnhealthy,
+    /// An HTTPS target's certificate expires within `cert_expiry_warning`.
+    /// A warning that never moves traffic.
+    CertExpiring,
 }
 
 impl EventKind {
@@ -92,9 +95,10 @@ impl EventKind {
             EventKind::EmptyName => "empty_name",
             EventKind::NoQuorum => "no_quorum",
             EventKind::ProberUnhealthy => "prober_unhealthy",
+            EventKind::CertExpiring => "cert_expiring",
         }
     }
-    pub const ALL: [EventKind; 16] = [
+    pub const ALL: [EventKind; 17] = [
         EventKind::Failover,
         EventKind::Failback,
         EventKind::RecoveredPending,
@@ -111,6 +115,7 @@ impl EventKind {
         EventKind::EmptyName,
         EventKind::NoQuorum,
         EventKind::ProberUnhealthy,
+        EventKind::CertExpiring,
     ];
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)

@@ -74,6 +74,10 @@ pub struct Attempt {
     /// for evidence built by hand.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub phases: Option<Phases>,
+    /// HTTPS: when the peer's certificate expires (its `notAfter`), as
+    /// presented in this attempt's handshake.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_not_after: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The time of each phase of one attempt, in milliseconds (0.1 ms
@@ -138,6 +142,7 @@ impl Attempt {
             failure: None,
             detail: None,
             phases: None,
+            cert_not_after: None,
         }
     }
     pub fn failure(
@@ -153,6 +158,7 @@ impl Attempt {
             failure: Some(class),
             detail: Some(detail.into()),
             phases: None,
+            cert_not_after: None,
         }
     }
     /// This attempt with its phase timings; `total_ms` is set to the

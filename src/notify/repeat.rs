@@ -51,7 +51,8 @@ pub fn is_standing(kind: EventKind, severity: Severity) -> bool {
         | EventKind::MaxChangesExceeded
         | EventKind::ApplyFailed
         | EventKind::EmptyName
-        | EventKind::NoQuorum => true,
+        | EventKind::NoQuorum
+        | EventKind::CertExpiring => true,
         EventKind::LeftAlone => severity >= Severity::Warning,
         _ => false,
     }
@@ -277,6 +278,11 @@ pub fn delivered(
 mod tests {
     use super::*;
     use crate::model::event::Severity;
+
+    #[test]
+    fn an_expiring_certificate_is_standing_so_it_pages_once() {
+        assert!(is_standing(EventKind::CertExpiring, Severity::Warning));
+    }
 
     fn t(s: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(1_790_000_000 + s, 0).unwrap()

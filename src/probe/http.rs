@@ -15,8 +15,10 @@
 //! ([`HttpProber::with_resolver`]); tests use that to produce DNS failures
 //! without sending a query off the machine.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Empty};
@@ -32,7 +34,7 @@ use tokio_rustls::rustls;
 
 use super::timing::{Phase, Stopwatch};
 use super::{Attempt, FailureClass};
-use crate::model::target::{HttpCheck, ProbeSettings};
+use crate::model::target::{HttpCheck, ProbeSettings, TlsOptions};
 
 /// The most body searched for `body_contains`.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -49,7 +51,11 @@ pub const MAX_REDIRECTS: usize = 5;
 
 #[derive(Clone)]
 pub struct HttpProber {
+    /// The public roots only.
     tls: tokio_rustls::TlsConnector,
+    /// The public roots plus a `ca_file`, by the file's path; built on first
+    /// use, so a run over many targets sharing a bundle builds it once.
+    with_ca: Arc<Mutex<HashMap<PathBuf, tokio_rustls::TlsConnector>>>,
     user_agent: HeaderValue,
     resolver: Option<Arc<dyn Resolve>>,
 }
@@ -114,6 +120,7 @@ impl HttpProber {
             .map_err(|e| super::Error(format!("user_agent: {e}")))?;
         Ok(HttpProber {
             tls: tls_connector(&[])?,
+            with_ca: Arc::default(),
             user_agent,
             resolver,
         })
@@ -125,12 +132,29 @@ impl HttpProber {
     }
 
     /// One attempt against `check`, bounded by `timeout` end to end
-    /// (name resolution, connect, TLS, the response head and the body).
+    /// (name resolution, connect, TLS, the response head and the body),
+    /// trusting the public roots.
     pub async fn check(&self, check: &HttpCheck, timeout: Duration) -> Attempt {
+        self.check_tls(check, timeout, &TlsOptions::default()).await
+    }
+
+    /// As [`HttpProber::check`], with a target's TLS options (`ca_file`).
+    pub async fn check_tls(
+        &self,
+        check: &HttpCheck,
+        timeout: Duration,
+        tls: &TlsOptions,
+    ) -> Attempt {
         let start = Instant::now();
+        let connector = match self.connector(tls) {
+            Ok(c) => c,
+            Err(e) => return Attempt::failure(start.elapsed(), None, FailureClass::Other, e),
+        };
         let mut sw = Stopwatch::default();
-        let r = tokio::time::timeout(timeout, self.attempt(check, start, &mut sw)).await;
+        let r =
+            tokio::time::timeout(timeout, self.attempt(check, &connector, start, &mut sw)).await;
         let stalled = sw.current();
+        let cert_not_after = sw.cert_not_after;
         let phases = sw.finish();
         let a = match r {
             Ok(a) => a,
@@ -148,11 +172,50 @@ impl HttpProber {
                 },
             ),
         };
-        a.with_phases(phases)
+        let mut a = a.with_phases(phases);
+        a.cert_not_after = cert_not_after;
+        // No URL and no detail here: both may hold a secret before
+        // `redact_attempt` runs. The caller logs the redacted evidence.
+        tracing::debug!(
+            ok = a.ok,
+            status = a.status,
+            failure = a.failure.map(|f| f.as_str()),
+            latency_ms = a.latency_ms,
+            phases = a.phases.as_ref().map(|p| p.short()),
+            "http attempt"
+        );
+        a
     }
 
-    async fn attempt(&self, check: &HttpCheck, start: Instant, sw: &mut Stopwatch) -> Attempt {
-        match self.hops(check, sw).await {
+    /// The TLS connector for `tls`: the shared one, or one with its CA bundle.
+    fn connector(&self, tls: &TlsOptions) -> Result<tokio_rustls::TlsConnector, String> {
+        let Some(path) = tls.ca_file.as_ref().filter(|_| !tls.ca_certs.is_empty()) else {
+            return Ok(self.tls.clone());
+        };
+        // A poisoned lock only means another probe panicked mid-insert; the
+        // map is still a valid cache.
+        let mut cache = self.with_ca.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = cache.get(path) {
+            return Ok(c.clone());
+        }
+        let certs: Vec<_> = tls
+            .ca_certs
+            .iter()
+            .map(|c| rustls::pki_types::CertificateDer::from(c.clone()))
+            .collect();
+        let c = tls_connector(&certs).map_err(|e| format!("ca_file {}: {e}", path.display()))?;
+        cache.insert(path.clone(), c.clone());
+        Ok(c)
+    }
+
+    async fn attempt(
+        &self,
+        check: &HttpCheck,
+        tls: &tokio_rustls::TlsConnector,
+        start: Instant,
+        sw: &mut Stopwatch,
+    ) -> Attempt {
+        match self.hops(check, tls, sw).await {
             Ok((status, body)) => judge(check, start, status, body),
             Err(f) => Attempt::failure(start.elapsed(), f.status, f.class, f.detail),
         }
@@ -160,7 +223,12 @@ impl HttpProber {
 
     /// Send the request, following redirects when the check asks for it,
     /// and return the final status and what its body held.
-    async fn hops(&self, check: &HttpCheck, sw: &mut Stopwatch) -> Result<(u16, BodyRead), Fail> {
+    async fn hops(
+        &self,
+        check: &HttpCheck,
+        tls: &tokio_rustls::TlsConnector,
+        sw: &mut Stopwatch,
+    ) -> Result<(u16, BodyRead), Fail> {
         let mut url = Url::parse(check.url.value())
             .map_err(|e| Fail::new(FailureClass::Other, format!("invalid URL: {e}")))?;
         let first_host = url.host_str().map(str::to_owned);
@@ -177,7 +245,7 @@ impl HttpProber {
                 .filter(|_| url.host_str().map(str::to_owned) == first_host);
             let follow = check.follow_redirects;
             match self
-                .hop(&url, &method, &headers, pin, follow, check, needle, sw)
+                .hop(&url, &method, &headers, pin, follow, check, needle, tls, sw)
                 .await?
             {
                 Hop::Final { status, body } => return Ok((status, body)),
@@ -251,6 +319,7 @@ impl HttpProber {
         follow: bool,
         check: &HttpCheck,
         needle: Option<&[u8]>,
+        connector: &tokio_rustls::TlsConnector,
         sw: &mut Stopwatch,
     ) -> Result<Hop, Fail> {
         let https = match url.scheme() {
@@ -312,12 +381,17 @@ impl HttpProber {
                 url::Host::Ipv6(ip) => rustls::pki_types::ServerName::IpAddress(ip.into()),
             };
             sw.begin(Phase::Tls);
-            let tls = self
-                .tls
+            let tls = connector
                 .connect(server_name, tcp)
                 .await
                 .map_err(|e| classify_io(&e, "TLS handshake"))?;
             sw.end();
+            sw.cert_not_after = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .and_then(|c| super::cert::not_after(c));
             exchange(tls, req, follow, url, check, needle, sw).await
         } else {
             exchange(tcp, req, follow, url, check, needle, sw).await

@@ -132,7 +132,7 @@ impl Prober {
                             }
                         }
                         let a = match &target.check {
-                            Check::Http(h) => http.check(h, target.timeout).await,
+                            Check::Http(h) => http.check_tls(h, target.timeout, &target.tls).await,
                             Check::Tcp { addr } => {
                                 tcp::check_with(addr.value(), target.timeout, http.resolver()).await
                             }

@@ -31,11 +31,14 @@ impl Phase {
     }
 }
 
-/// The phases of one attempt so far.
+/// The phases of one attempt so far, and what else the attempt learnt
+/// that must survive its timeout.
 #[derive(Debug, Default)]
 pub struct Stopwatch {
     phases: Phases,
     open: Option<(Phase, Instant)>,
+    /// The peer certificate's `notAfter`, once a TLS handshake succeeded.
+    pub cert_not_after: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Stopwatch {
