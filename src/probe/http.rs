@@ -151,8 +151,11 @@ impl HttpProber {
             Err(e) => return Attempt::failure(start.elapsed(), None, FailureClass::Other, e),
         };
         let mut sw = Stopwatch::default();
-        let r =
-            tokio::time::timeout(timeout, self.attempt(check, &connector, start, &mut sw)).await;
+        // Boxed: the attempt's state is several KB (hyper's connection, the
+        // TLS stream); on the heap it is not copied into the timeout and
+        // into every spawned probe task.
+        let attempt = Box::pin(self.attempt(check, &connector, start, &mut sw));
+        let r = tokio::time::timeout(timeout, attempt).await;
         let stalled = sw.current();
         let cert_not_after = sw.cert_not_after;
         let phases = sw.finish();
@@ -392,9 +395,11 @@ impl HttpProber {
                 .peer_certificates()
                 .and_then(|c| c.first())
                 .and_then(|c| super::cert::not_after(c));
-            exchange(tls, req, follow, url, check, needle, sw).await
+            // Boxed, so that the plain and the TLS exchange do not both take
+            // room in every hop's state.
+            Box::pin(exchange(tls, req, follow, url, check, needle, sw)).await
         } else {
-            exchange(tcp, req, follow, url, check, needle, sw).await
+            Box::pin(exchange(tcp, req, follow, url, check, needle, sw)).await
         }
     }
 
