@@ -72,13 +72,28 @@ for run in $(seq "$RUNS"); do
     read -r healthy down classes <<<"$summary"
     printf '%-4s %9s %9s %10.1f %8s %8s  %s\n' "$run" "$wall" "$cpu" "$(echo "$rss_kb / 1024" | bc -l)" \
         "$healthy" "$down" "$classes"
+    echo "$wall $cpu $rss_kb" >>"$dir/runs.txt"
 done
+# min / median / max over the runs (the issue asks for these three).
+summary() { # file, column, label, divisor
+    sort -n -k"$2","$2" "$1" | awk -v c="$2" -v l="$3" -v d="$4" '{ v[NR] = $c / d }
+        END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
+              printf "%-14s min %8.2f  median %8.2f  max %8.2f  (%d runs)\n", l, v[1], m, v[NR], NR }'
+}
+summary "$dir/runs.txt" 1 "tool wall s" 1
+summary "$dir/runs.txt" 2 "tool cpu s" 1
+summary "$dir/runs.txt" 3 "tool rss MB" 1024
 
 # The same targets through bench/probe-floor.rs: a bare-socket prober with no
 # HTTP library, config model or report, i.e. what this machine allows at all.
 if [ "${FLOOR:-1}" != 0 ]; then
     for run in $(seq "$RUNS"); do
-        /usr/bin/time -f "floor run $run: wall %e s, cpu %U+%S s, max rss %M KB" \
+        /usr/bin/time -o "$dir/floor-time.txt" -f "%e %M" \
             target/release/examples/probe-floor "$dir/probe.toml"
+        read -r fwall frss <"$dir/floor-time.txt"
+        echo "floor run $run: wall $fwall s, max rss $frss KB"
+        echo "$fwall $frss" >>"$dir/floor.txt"
     done
+    summary "$dir/floor.txt" 1 "floor wall s" 1
+    summary "$dir/floor.txt" 2 "floor rss MB" 1024
 fi

@@ -54,7 +54,7 @@ for _ in range(runs):
     walls.append(wall); probes.append(max(lat)); overheads.append(wall - max(lat))
 def q(v, p): return sorted(v)[min(len(v) - 1, int(p * len(v)))]
 for name, v in [("process wall ms", walls), ("slowest probe ms", probes), ("overhead ms", overheads)]:
-    print(f"{name:18} median {statistics.median(v):6.2f}  p90 {q(v, 0.9):6.2f}  max {max(v):6.2f}")
+    print(f"{name:18} min {min(v):6.2f}  median {statistics.median(v):6.2f}  p90 {q(v, 0.9):6.2f}  max {max(v):6.2f}")
 EOF
 
 echo "== start to first probe (strace, 20 runs)"

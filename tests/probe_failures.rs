@@ -868,3 +868,343 @@ async fn a_deadline_leaves_targets_unknown_instead_of_probing_late() {
     assert_eq!(out[0].health, Health::Unknown);
     assert!(out[0].attempts.is_empty());
 }
+
+// ---------------------------------------------------------------------------
+// Reading the body to its end (issue 14)
+// ---------------------------------------------------------------------------
+
+/// A server that writes `raw` after reading the request, then keeps the
+/// connection open without another byte.
+async fn write_then_stall(raw: &'static [u8]) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut s, _)) = listener.accept().await {
+            read_head(&mut s).await;
+            let _ = s.write_all(raw).await;
+            held.push(s);
+        }
+    });
+    addr
+}
+
+/// A server that writes `raw` after reading the request, then closes.
+async fn write_then_close(raw: &'static [u8]) -> SocketAddr {
+    server(Behaviour::Respond {
+        delay: Duration::ZERO,
+        raw: raw.to_vec(),
+    })
+    .await
+    .0
+}
+
+const SHORT: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n20 bytes of 1000 ok.";
+
+#[tokio::test]
+async fn headers_then_a_stalled_body_is_a_timeout_without_body_contains() {
+    let addr = write_then_stall(SHORT).await;
+    let a = probe_one(&format!("http://{addr}/"), "").await;
+    assert_failure(&a, FailureClass::Timeout, None);
+    assert_timed_out_at(&a, TIMEOUT_MS);
+    assert!(a.detail.as_deref().unwrap().contains("body"), "{a:?}");
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_after_the_needle_is_a_timeout() {
+    let addr = write_then_stall(SHORT).await;
+    let a = probe_one(&format!("http://{addr}/"), "body_contains = \"ok\"").await;
+    assert_failure(&a, FailureClass::Timeout, None);
+    assert_timed_out_at(&a, TIMEOUT_MS);
+}
+
+#[tokio::test]
+async fn a_body_closed_before_its_content_length_is_connection_reset() {
+    let addr = write_then_close(SHORT).await;
+    let a = probe_one(&format!("http://{addr}/"), "").await;
+    assert_failure(&a, FailureClass::ConnectionReset, Some(200));
+    assert_quick(&a);
+    // The needle is in the 20 bytes that came; the body is still short.
+    let a = probe_one(&format!("http://{addr}/"), "body_contains = \"ok\"").await;
+    assert_failure(&a, FailureClass::ConnectionReset, Some(200));
+}
+
+#[tokio::test]
+async fn a_chunked_body_closed_before_its_last_chunk_is_connection_reset() {
+    let addr =
+        write_then_close(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+            .await;
+    let a = probe_one(&format!("http://{addr}/"), "").await;
+    assert_failure(&a, FailureClass::ConnectionReset, Some(200));
+}
+
+#[tokio::test]
+async fn a_complete_body_read_to_its_end_is_healthy() {
+    let addr = write_then_close(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfine").await;
+    assert_ok(&probe_one(&format!("http://{addr}/"), "").await, Some(200));
+    // A body closed by the server (no length, no chunks) ends at the close.
+    let addr = write_then_close(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nfine").await;
+    assert_ok(&probe_one(&format!("http://{addr}/"), "").await, Some(200));
+}
+
+#[tokio::test]
+async fn a_body_past_the_read_limit_is_not_read_further() {
+    // Endless chunks, no needle: read up to the cap, then judged on that.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                read_head(&mut s).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                    .await;
+                let chunk = format!("1000\r\n{}\r\n", "x".repeat(0x1000));
+                while s.write_all(chunk.as_bytes()).await.is_ok() {}
+            });
+        }
+    });
+    let a = probe_one(&format!("http://{addr}/"), "").await;
+    assert_ok(&a, Some(200));
+    assert_quick(&a);
+}
+
+// ---------------------------------------------------------------------------
+// Redirects past the limit (issue 14)
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_redirect_loop_is_unexpected_status_with_the_last_3xx() {
+    let (addr, _) = respond_after(
+        Duration::ZERO,
+        "307 Temporary Redirect",
+        "Location: /again\r\n",
+        b"",
+    )
+    .await;
+    let a = probe_one(&format!("http://{addr}/"), "follow_redirects = true").await;
+    assert_failure(&a, FailureClass::UnexpectedStatus, Some(307));
+    assert!(a.detail.as_deref().unwrap().contains("redirects"), "{a:?}");
+    assert_quick(&a);
+}
+
+#[tokio::test]
+async fn five_redirects_are_followed_and_a_sixth_is_not() {
+    // /0 -> /1 -> ... -> /N, then 200 "arrived".
+    async fn chain(n: usize) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let head = read_head(&mut s).await;
+                let path = head.split_whitespace().nth(1).unwrap_or("/0").to_string();
+                let i: usize = path.trim_start_matches('/').parse().unwrap_or(0);
+                let raw = if i < n {
+                    response("302 Found", &format!("Location: /{}\r\n", i + 1), b"")
+                } else {
+                    response("200 OK", "", b"arrived")
+                };
+                let _ = s.write_all(&raw).await;
+            }
+        });
+        addr
+    }
+    let five = chain(5).await;
+    let a = probe_one(
+        &format!("http://{five}/0"),
+        "follow_redirects = true\nbody_contains = \"arrived\"",
+    )
+    .await;
+    assert_ok(&a, Some(200));
+    let six = chain(6).await;
+    let a = probe_one(&format!("http://{six}/0"), "follow_redirects = true").await;
+    assert_failure(&a, FailureClass::UnexpectedStatus, Some(302));
+}
+
+// ---------------------------------------------------------------------------
+// Timing phases (issue 14)
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn an_http_attempt_records_each_phase() {
+    let good = respond("200 OK", b"ok").await;
+    // A name: resolved through the test resolver.
+    let a = probe_one(&format!("http://svc.test:{}/", good.port()), "").await;
+    assert_ok(&a, Some(200));
+    let p = a.phases.clone().expect("phases");
+    for (name, v) in [
+        ("resolve", p.resolve_ms),
+        ("connect", p.connect_ms),
+        ("ttfb", p.ttfb_ms),
+        ("body", p.body_ms),
+    ] {
+        assert!(v.is_some_and(|v| v >= 0.0), "{name}: {p:?}");
+    }
+    assert_eq!(p.tls_ms, None, "plain HTTP has no TLS phase");
+    assert_eq!(p.total_ms, Some(a.latency_ms));
+    // In the JSON evidence, absent phases are left out.
+    let json = serde_json::to_value(&a).unwrap();
+    assert!(json["phases"]["connect_ms"].is_number(), "{json}");
+    assert!(json["phases"].get("tls_ms").is_none(), "{json}");
+
+    // An IP literal is not resolved.
+    let a = probe_one(&format!("http://{good}/"), "").await;
+    assert_eq!(a.phases.unwrap().resolve_ms, None);
+}
+
+#[tokio::test]
+async fn a_stalled_body_books_its_time_to_the_body_phase() {
+    let addr = write_then_stall(SHORT).await;
+    let a = probe_one(&format!("http://{addr}/"), "").await;
+    let p = a.phases.clone().expect("phases");
+    assert!(p.ttfb_ms.is_some(), "{p:?}");
+    assert!(
+        p.body_ms.is_some_and(|b| b >= TIMEOUT_MS as f64 - 50.0),
+        "{p:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_handshake_books_its_time_to_the_tls_phase() {
+    let addr = tls_server().await;
+    let a = probe_one(&format!("https://{addr}/"), "").await;
+    assert_failure(&a, FailureClass::Tls, None);
+    let p = a.phases.expect("phases");
+    assert!(p.connect_ms.is_some() && p.tls_ms.is_some(), "{p:?}");
+    assert_eq!(p.ttfb_ms, None, "{p:?}");
+}
+
+#[tokio::test]
+async fn a_tcp_attempt_records_resolve_and_connect() {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let a = probe_tcp(&format!("svc.test:{}", addr.port()), "").await;
+    let p = a.phases.expect("phases");
+    assert!(p.resolve_ms.is_some() && p.connect_ms.is_some(), "{p:?}");
+    assert_eq!((p.tls_ms, p.ttfb_ms, p.body_ms), (None, None, None));
+    let a = probe_tcp(&addr.to_string(), "").await;
+    assert_eq!(a.phases.unwrap().resolve_ms, None);
+}
+
+// ---------------------------------------------------------------------------
+// TLS: ca_file and the certificate's expiry (issue 14)
+// ---------------------------------------------------------------------------
+
+/// tests/fixtures/tls-cert.der as a PEM bundle in a temporary directory.
+fn test_ca_pem() -> (tempfile::TempDir, std::path::PathBuf) {
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    let der = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls-cert.der"),
+    )
+    .unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).unwrap());
+        pem.push('\n');
+    }
+    pem.push_str("-----END CERTIFICATE-----\n");
+    let path = dir.path().join("company-ca.pem");
+    std::fs::write(&path, pem).unwrap();
+    (dir, path)
+}
+
+#[tokio::test]
+async fn a_ca_file_makes_a_private_certificate_trusted_and_its_expiry_is_recorded() {
+    let addr = tls_server().await;
+    let (_dir, pem) = test_ca_pem();
+    let url = format!("https://localhost:{}/health", addr.port());
+    let extra = format!("resolve = \"127.0.0.1\"\nca_file = \"{}\"", pem.display());
+    let a = probe_one(&url, &extra).await;
+    assert_ok(&a, Some(200));
+    // openssl x509 -enddate of the fixture: notAfter=Oct 29 18:28:21 2126 GMT
+    assert_eq!(
+        a.cert_not_after.map(|t| t.to_rfc3339()).as_deref(),
+        Some("2126-10-29T18:28:21+00:00")
+    );
+    assert!(a.phases.as_ref().unwrap().tls_ms.is_some(), "{a:?}");
+    let json = serde_json::to_value(&a).unwrap();
+    assert_eq!(json["cert_not_after"], "2126-10-29T18:28:21Z");
+
+    // A name the certificate does not cover stays a TLS failure.
+    let url = format!("https://other.test:{}/", addr.port());
+    let a = probe_one(&url, &format!("ca_file = \"{}\"", pem.display())).await;
+    assert_failure(&a, FailureClass::Tls, None);
+}
+
+#[tokio::test]
+async fn a_probe_ca_file_applies_to_every_target() {
+    let addr = tls_server().await;
+    let (_dir, pem) = test_ca_pem();
+    let text = format!(
+        r#"
+[probe]
+timeout = "{TIMEOUT_MS}ms"
+attempts = 1
+fail_threshold = 1
+ca_file = "{}"
+cert_expiry_warning = "14d"
+[dns]
+provider = "file"
+domain = "example.com"
+path = "zone.json"
+[[group]]
+name = "g"
+subdomain = "api"
+type = "CNAME"
+{}"#,
+        pem.display(),
+        http_target("r1", &format!("https://127.0.0.1:{}/", addr.port()), "")
+    );
+    let cfg = Config::from_toml(&text, std::path::Path::new("/nonexistent/t.toml")).unwrap();
+    let t = &cfg.groups[0].targets[0];
+    assert_eq!(
+        t.tls.cert_expiry_warning,
+        Some(Duration::from_secs(14 * 86400))
+    );
+    let out = probe_all(&cfg).await;
+    assert_ok(&out[0].attempts[0], Some(200));
+    assert!(out[0].attempts[0].cert_not_after.is_some());
+}
+
+#[test]
+fn tls_keys_are_checked_with_their_key_path() {
+    let try_target = |extra: &str| {
+        let text = format!(
+            "[dns]\nprovider = \"file\"\ndomain = \"example.com\"\npath = \"z.json\"\n[[group]]\nname = \"g\"\nsubdomain = \"api\"\ntype = \"CNAME\"\n{extra}"
+        );
+        Config::from_toml(&text, std::path::Path::new("/nonexistent/t.toml"))
+            .err()
+            .map(|e| e.to_string())
+    };
+    let https = |k: &str| try_target(&http_target("r1", "https://a.example/", k));
+    let e = https("ca_file = \"/nonexistent/ca.pem\"").expect("missing file");
+    assert!(e.contains("group[0].target[0].ca_file"), "{e}");
+    assert!(e.contains("cannot read"), "{e}");
+    let e = https("cert_expiry_warning = \"0s\"").expect("zero");
+    assert!(e.contains("cert_expiry_warning"), "{e}");
+    let e = https("cert_expiry_warning = \"400d\"").expect("too long");
+    assert!(e.contains("cert_expiry_warning"), "{e}");
+    let (_dir, pem) = test_ca_pem();
+    let not_pem = pem.with_file_name("empty.pem");
+    std::fs::write(&not_pem, "no certificate here\n").unwrap();
+    let e = https(&format!("ca_file = \"{}\"", not_pem.display())).expect("empty");
+    assert!(e.contains("no PEM certificate"), "{e}");
+    assert_eq!(https(&format!("ca_file = \"{}\"", pem.display())), None);
+    let e = try_target(&tcp_target(
+        "r1",
+        "127.0.0.1:9",
+        "cert_expiry_warning = \"14d\"",
+    ))
+    .expect("tcp");
+    assert!(e.contains("only applies to HTTP"), "{e}");
+    let text = format!(
+        "[probe]\nca_file = \"/nonexistent/ca.pem\"\n[dns]\nprovider = \"file\"\ndomain = \"example.com\"\npath = \"z.json\"\n[[group]]\nname = \"g\"\nsubdomain = \"api\"\ntype = \"CNAME\"\n{}",
+        http_target("r1", "https://a.example/", "")
+    );
+    let e = Config::from_toml(&text, std::path::Path::new("/nonexistent/t.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("probe.ca_file"), "{e}");
+}

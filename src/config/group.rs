@@ -154,6 +154,12 @@ impl Validator<'_> {
         if let Some(d) = &t.max_latency {
             self.at_most(&tk("max_latency"), d.0, duration_limits::MAX_LATENCY)?;
         }
+        let tls = super::probe_tls::RawTls {
+            ca_file: t.ca_file,
+            cert_expiry_warning: t.cert_expiry_warning,
+        };
+        let tcp_tls = (tls.ca_file.is_some(), tls.cert_expiry_warning.is_some());
+        let tls = self.tls_options(tls, tk, &probe.tls)?;
         let check = match (t.url, t.tcp) {
             (Some(_), Some(_)) => {
                 return Err(self.err(&tk("tcp"), "give either `url` or `tcp`, not both"))
@@ -172,6 +178,8 @@ impl Validator<'_> {
                     ("resolve", t.resolve.is_some()),
                     ("headers", !t.headers.is_empty()),
                     ("follow_redirects", t.follow_redirects.is_some()),
+                    ("ca_file", tcp_tls.0),
+                    ("cert_expiry_warning", tcp_tls.1),
                 ] {
                     if set {
                         return Err(
@@ -323,6 +331,7 @@ impl Validator<'_> {
             priority: t.priority.unwrap_or(ti as i64),
             check,
             timeout,
+            tls,
         })
     }
 }

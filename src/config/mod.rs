@@ -21,7 +21,7 @@ pub use crate::model::consensus::{ConsensusSettings, NoQuorum};
 pub use crate::model::duration::HumanDuration;
 pub use crate::model::secret::{expand_env, replace_all, EnvString, Secret, REDACT_MIN_LEN};
 pub use crate::model::target::{
-    Check, Failback, Group, HttpCheck, Mode, ProbeSettings, StatusMatcher, Target,
+    Check, Failback, Group, HttpCheck, Mode, ProbeSettings, StatusMatcher, Target, TlsOptions,
 };
 use crate::notify::config::{AlertConfig, RawAlert};
 
@@ -29,6 +29,7 @@ mod consensus;
 pub mod deploy;
 mod group;
 mod locate;
+mod probe_tls;
 mod raw;
 mod settings;
 mod validate;

@@ -40,6 +40,8 @@ pub(super) struct RawProbe {
     pub(super) user_agent: Option<String>,
     #[serde(default)]
     pub(super) witnesses: Vec<EnvString>,
+    pub(super) ca_file: Option<String>,
+    pub(super) cert_expiry_warning: Option<HumanDuration>,
 }
 
 /// `[dns]`: the common keys, and the provider's keys for the DNS registry
@@ -131,6 +133,8 @@ pub(super) struct RawTarget {
     pub(super) resolve: Option<String>,
     pub(super) timeout: Option<HumanDuration>,
     pub(super) follow_redirects: Option<bool>,
+    pub(super) ca_file: Option<String>,
+    pub(super) cert_expiry_warning: Option<HumanDuration>,
 }
 
 /// `expect_status` may be one item or a list; items are codes or ranges.

@@ -95,6 +95,11 @@ impl Validator<'_> {
     pub(super) fn probe(&mut self, raw: RawProbe) -> VResult<ProbeSettings> {
         let d = ProbeSettings::default();
         let key = |k| [Seg::Key("probe"), Seg::Key(k)];
+        let tls = probe_tls::RawTls {
+            ca_file: raw.ca_file,
+            cert_expiry_warning: raw.cert_expiry_warning,
+        };
+        let tls = self.tls_options(tls, &key, &d.tls)?;
         let timeout = raw.timeout.map_or(d.timeout, |t| t.0);
         if timeout.is_zero() || timeout > duration_limits::PROBE_TIMEOUT {
             return Err(self.err(&key("timeout"), "must be between 1ms and 60s"));
@@ -132,6 +137,7 @@ impl Validator<'_> {
             concurrency,
             follow_redirects: raw.follow_redirects.unwrap_or(false),
             user_agent: raw.user_agent.unwrap_or(d.user_agent),
+            tls,
         })
     }
 

@@ -29,6 +29,7 @@
 use std::collections::HashMap;
 
 mod active;
+mod cert;
 pub mod consensus;
 mod failover;
 mod rescue;
@@ -87,6 +88,8 @@ pub fn decide_group(
         group: group.name.clone(),
         ..Default::default()
     };
+    // Warnings only: raised whatever the health, never an input to it.
+    plan.events.extend(ctx.cert_events());
 
     let down: Vec<&Target> = group
         .targets

@@ -39,6 +39,7 @@ fn target(region: &str, value: &str, priority: i64) -> Target {
             addr: "127.0.0.1:9".into(),
         },
         timeout: Duration::from_secs(2),
+        tls: Default::default(),
     }
 }
 
@@ -2166,4 +2167,74 @@ fn after_writes_an_empty_name_emptied_by_a_person_gets_our_own_disable_undone() 
     assert!(p.events[0]
         .message
         .contains("failback --group api --region sh"));
+}
+
+// -- certificate expiry (issue 14) --------------------------------------------
+
+/// Outcomes whose every attempt presented a certificate ending at `not_after`.
+fn with_cert(mut outs: Vec<TargetOutcome>, not_after: DateTime<Utc>) -> Vec<TargetOutcome> {
+    for o in &mut outs {
+        for a in &mut o.attempts {
+            a.cert_not_after = Some(not_after);
+        }
+    }
+    outs
+}
+
+#[test]
+fn an_expiring_certificate_is_a_warning_that_moves_no_traffic() {
+    let mut g = three(Mode::Failover);
+    for mode in [Mode::Failover, Mode::Active] {
+        g.mode = mode;
+        for t in &mut g.targets {
+            t.tls.cert_expiry_warning = Some(Duration::from_secs(14 * 86400));
+        }
+        let records = [ours("1", "10.0.0.1", true, "created", mins(60))];
+        for health in [
+            vec![("gz", Healthy), ("sh", Healthy), ("bj", Healthy)],
+            vec![("gz", Down), ("sh", Healthy), ("bj", Healthy)],
+            vec![("gz", Down), ("sh", Down), ("bj", Down)],
+        ] {
+            let plain = decide(&g, &records, &outcomes(&g, &health), t0(), &opts());
+            let soon = with_cert(outcomes(&g, &health), t0() + chrono::Duration::days(5));
+            let p = decide(&g, &records, &soon, t0(), &opts());
+            // The same changes and the same other events: health ignores it.
+            assert_eq!(p.changes, plain.changes, "{mode:?} {health:?}");
+            let others: Vec<_> = p
+                .events
+                .iter()
+                .filter(|e| e.kind != EventKind::CertExpiring)
+                .cloned()
+                .collect();
+            assert_eq!(others, plain.events);
+            // One warning per target, each naming its region.
+            let certs: Vec<_> = p
+                .events
+                .iter()
+                .filter(|e| e.kind == EventKind::CertExpiring)
+                .collect();
+            assert_eq!(certs.len(), 3, "{:#?}", p.events);
+            assert!(certs.iter().all(|e| e.severity == Severity::Warning));
+            assert_eq!(certs[0].regions, ["gz"]);
+            assert!(certs[0].message.contains("in 5d"), "{}", certs[0].message);
+            assert!(certs[0].message.contains("14d"), "{}", certs[0].message);
+        }
+    }
+}
+
+#[test]
+fn a_certificate_beyond_the_warning_or_without_one_raises_nothing() {
+    let mut g = three(Mode::Failover);
+    let outs = with_cert(all(&g, Healthy), t0() + chrono::Duration::days(30));
+    let records = [ours("1", "10.0.0.1", true, "created", mins(60))];
+    // No cert_expiry_warning: nothing.
+    let p = decide(&g, &records, &outs, t0(), &opts());
+    assert!(!kinds(&p).contains(&EventKind::CertExpiring), "{p:#?}");
+    // 14 days: 30 days left is fine; 31 days of warning is not.
+    g.targets[0].tls.cert_expiry_warning = Some(Duration::from_secs(14 * 86400));
+    let p = decide(&g, &records, &outs, t0(), &opts());
+    assert!(!kinds(&p).contains(&EventKind::CertExpiring), "{p:#?}");
+    g.targets[0].tls.cert_expiry_warning = Some(Duration::from_secs(31 * 86400));
+    let p = decide(&g, &records, &outs, t0(), &opts());
+    assert_eq!(event(&p, EventKind::CertExpiring).regions, ["gz"]);
 }

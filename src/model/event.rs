@@ -87,6 +87,9 @@ pub enum EventKind {
     /// for an attempt): the run cannot say they are up. Set by the
     /// pipeline; critical, always, and the run is not `ok`.
     Unprobed,
+    /// An HTTPS target's certificate expires within `cert_expiry_warning`.
+    /// A warning that never moves traffic.
+    CertExpiring,
 }
 
 impl EventKind {
@@ -112,9 +115,10 @@ impl EventKind {
             EventKind::NoQuorum => "no_quorum",
             EventKind::ProberUnhealthy => "prober_unhealthy",
             EventKind::Unprobed => "unprobed",
+            EventKind::CertExpiring => "cert_expiring",
         }
     }
-    pub const ALL: [EventKind; 20] = [
+    pub const ALL: [EventKind; 21] = [
         EventKind::Failover,
         EventKind::Failback,
         EventKind::RecoveredPending,
@@ -135,6 +139,7 @@ impl EventKind {
         EventKind::NoQuorum,
         EventKind::ProberUnhealthy,
         EventKind::Unprobed,
+        EventKind::CertExpiring,
     ];
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)

@@ -70,6 +70,67 @@ pub struct Attempt {
     /// Human detail of the failure (never contains header values).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// Where the attempt's time went, phase by phase; absent for drills and
+    /// for evidence built by hand.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phases: Option<Phases>,
+    /// HTTPS: when the peer's certificate expires (its `notAfter`), as
+    /// presented in this attempt's handshake.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_not_after: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The time of each phase of one attempt, in milliseconds (0.1 ms
+/// resolution), as blackbox_exporter's `probe_http_duration_seconds{phase}`.
+/// A phase that did not happen (no name to resolve, plain HTTP has no TLS,
+/// a TCP probe has no request) or was not reached (the attempt failed or
+/// timed out before it) is absent. When redirects are followed, each phase
+/// is the sum over every hop.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Phases {
+    /// Name resolution, when the target names a host (no IP, no `resolve`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolve_ms: Option<f64>,
+    /// TCP connect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connect_ms: Option<f64>,
+    /// TLS handshake (HTTPS only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_ms: Option<f64>,
+    /// From sending the request to the response head.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttfb_ms: Option<f64>,
+    /// Reading the body, from the response head to its end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_ms: Option<f64>,
+    /// The whole attempt (the same as the attempt's `latency_ms`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_ms: Option<f64>,
+}
+
+impl Phases {
+    /// Add `d` to the phase `slot` (phases of redirect hops add up).
+    pub fn add(slot: &mut Option<f64>, d: Duration) {
+        *slot = Some(ms(Duration::from_secs_f64(
+            slot.unwrap_or(0.0) / 1000.0 + d.as_secs_f64(),
+        )));
+    }
+
+    /// `resolve 1.2ms, connect 0.3ms, tls 4.1ms, ttfb 2.0ms, body 0.1ms`:
+    /// the phases that happened, in order, for alerts and the text table.
+    pub fn short(&self) -> String {
+        let parts: Vec<String> = [
+            ("resolve", self.resolve_ms),
+            ("connect", self.connect_ms),
+            ("tls", self.tls_ms),
+            ("ttfb", self.ttfb_ms),
+            ("body", self.body_ms),
+        ]
+        .into_iter()
+        .filter_map(|(n, v)| v.map(|v| format!("{n} {v:.1}ms")))
+        .collect();
+        parts.join(", ")
+    }
 }
 
 impl Attempt {
@@ -80,6 +141,8 @@ impl Attempt {
             status,
             failure: None,
             detail: None,
+            phases: None,
+            cert_not_after: None,
         }
     }
     pub fn failure(
@@ -94,8 +157,18 @@ impl Attempt {
             status,
             failure: Some(class),
             detail: Some(detail.into()),
+            phases: None,
+            cert_not_after: None,
         }
     }
+    /// This attempt with its phase timings; `total_ms` is set to the
+    /// attempt's latency.
+    pub fn with_phases(mut self, mut phases: Phases) -> Self {
+        phases.total_ms = Some(self.latency_ms);
+        self.phases = Some(phases);
+        self
+    }
+
     /// `timeout 2000ms`, `503 in 12ms`, `ok 200 in 3ms`.
     pub fn short(&self) -> String {
         let lat = format!("{:.0}ms", self.latency_ms);

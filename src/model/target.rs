@@ -24,6 +24,21 @@ pub struct ProbeSettings {
     pub follow_redirects: bool,
     /// User-Agent header of HTTP probes.
     pub user_agent: String,
+    /// `ca_file` and `cert_expiry_warning` under `[probe]`: the default of
+    /// every HTTPS target.
+    pub tls: TlsOptions,
+}
+
+/// TLS settings of an HTTPS probe (`[probe]` or per target).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TlsOptions {
+    /// `ca_file`, as written: a PEM bundle trusted besides the public roots.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// The bundle's certificates (DER), read by the config.
+    pub ca_certs: std::sync::Arc<Vec<Vec<u8>>>,
+    /// `cert_expiry_warning`: warn (`cert_expiring`) when the peer
+    /// certificate expires within this; none by default.
+    pub cert_expiry_warning: Option<Duration>,
 }
 
 impl Default for ProbeSettings {
@@ -36,6 +51,7 @@ impl Default for ProbeSettings {
             concurrency: 64,
             follow_redirects: false,
             user_agent: format!("dns-failover/{}", env!("CARGO_PKG_VERSION")),
+            tls: TlsOptions::default(),
         }
     }
 }
@@ -92,6 +108,8 @@ pub struct Target {
     pub check: Check,
     /// Per attempt, overriding `[probe].timeout`.
     pub timeout: Duration,
+    /// TLS settings (HTTPS targets), `[probe]`'s unless the target sets its own.
+    pub tls: TlsOptions,
 }
 
 /// What a probe checks.

@@ -98,7 +98,14 @@ fn attempt_lines(attempts: &[Attempt]) -> Vec<String> {
     attempts
         .iter()
         .enumerate()
-        .map(|(i, a)| format!("#{} {}", i + 1, a.short()))
+        .map(|(i, a)| match &a.phases {
+            // Where the time went, for the attempts that failed (a slow
+            // answer is `too_slow`, a failure too).
+            Some(p) if !a.ok && !p.short().is_empty() => {
+                format!("#{} {} ({})", i + 1, a.short(), p.short())
+            }
+            _ => format!("#{} {}", i + 1, a.short()),
+        })
         .collect()
 }
 
@@ -316,6 +323,33 @@ pub fn html(alert: &Alert) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failed_attempts_show_their_phases_and_successes_do_not() {
+        use crate::model::health::{FailureClass, Phases};
+        use std::time::Duration;
+        let phases = Phases {
+            resolve_ms: Some(1.0),
+            connect_ms: Some(0.2),
+            ttfb_ms: Some(498.8),
+            ..Phases::default()
+        };
+        let failed = Attempt::failure(
+            Duration::from_millis(500),
+            None,
+            FailureClass::Timeout,
+            "no answer",
+        )
+        .with_phases(phases.clone());
+        let ok = Attempt::success(Duration::from_millis(3), Some(200)).with_phases(phases);
+        assert_eq!(
+            attempt_lines(&[failed, ok]),
+            [
+                "#1 timeout after 500ms (resolve 1.0ms, connect 0.2ms, ttfb 498.8ms)",
+                "#2 ok 200 in 3ms"
+            ]
+        );
+    }
 
     #[test]
     fn short_text_is_untouched() {

@@ -62,7 +62,8 @@ pub fn is_standing(kind: EventKind, severity: Severity) -> bool {
         | EventKind::EmptyName
         | EventKind::NoQuorum
         | EventKind::RollLimit
-        | EventKind::Unprobed => true,
+        | EventKind::Unprobed
+        | EventKind::CertExpiring => true,
         EventKind::LeftAlone => severity >= Severity::Warning,
         _ => false,
     }
@@ -536,6 +537,11 @@ pub fn delivered(
 mod tests {
     use super::*;
     use crate::model::event::Severity;
+
+    #[test]
+    fn an_expiring_certificate_is_standing_so_it_pages_once() {
+        assert!(is_standing(EventKind::CertExpiring, Severity::Warning));
+    }
 
     fn t(s: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(1_790_000_000 + s, 0).unwrap()

@@ -302,6 +302,7 @@ fn witness_group(cfg: &Config) -> Option<Group> {
                 priority: i as i64,
                 check: check.clone(),
                 timeout: cfg.probe.timeout,
+                tls: cfg.probe.tls.clone(),
             })
             .collect(),
     })

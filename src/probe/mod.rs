@@ -6,8 +6,10 @@
 //! spaced by `[probe].interval`. A failed probe is data, not an error: the
 //! runner itself cannot fail. What to do about the evidence is `decide`'s job.
 
+pub mod cert;
 pub mod http;
 pub mod tcp;
+pub mod timing;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,7 +17,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 pub use crate::model::budget::{fit_probes, ProbeFit};
-pub use crate::model::health::{health_of, Attempt, FailureClass, Health, TargetOutcome};
+pub use crate::model::health::{health_of, Attempt, FailureClass, Health, Phases, TargetOutcome};
 use crate::model::target::{Check, Group, ProbeSettings, Target};
 
 /// `a.detail` with every expanded value of `check` replaced by its
@@ -154,7 +156,7 @@ impl Prober {
                             }
                         }
                         let a = match &target.check {
-                            Check::Http(h) => http.check(h, target.timeout).await,
+                            Check::Http(h) => http.check_tls(h, target.timeout, &target.tls).await,
                             Check::Tcp { addr } => {
                                 tcp::check_with(addr.value(), target.timeout, http.resolver()).await
                             }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::dns::Resolve;
 
+use super::timing::{Phase, Stopwatch};
 use super::{Attempt, FailureClass};
 
 /// One connect attempt to `addr` ("host:port"), bounded by `timeout`
@@ -22,7 +23,10 @@ pub async fn check_with(
     resolver: Option<&Arc<dyn Resolve>>,
 ) -> Attempt {
     let start = Instant::now();
-    match tokio::time::timeout(timeout, connect(addr, resolver)).await {
+    let mut sw = Stopwatch::default();
+    let r = tokio::time::timeout(timeout, connect(addr, resolver, &mut sw)).await;
+    let phases = sw.finish();
+    let a = match r {
         Ok(Ok(())) => Attempt::success(start.elapsed(), None),
         Ok(Err((class, detail))) => Attempt::failure(start.elapsed(), None, class, detail),
         Err(_) => Attempt::failure(
@@ -31,31 +35,39 @@ pub async fn check_with(
             FailureClass::Timeout,
             format!("connect {addr}: no answer within {}ms", timeout.as_millis()),
         ),
-    }
+    };
+    a.with_phases(phases)
 }
 
 async fn connect(
     addr: &str,
     resolver: Option<&Arc<dyn Resolve>>,
+    sw: &mut Stopwatch,
 ) -> Result<(), (FailureClass, String)> {
-    let res = match (addr.parse::<SocketAddr>(), resolver) {
+    let addrs = match (addr.parse::<SocketAddr>(), resolver) {
         // An IP literal needs no resolver.
-        (Ok(sa), _) => tokio::net::TcpStream::connect(sa).await.map(drop),
+        (Ok(sa), _) => vec![sa],
         (Err(_), Some(r)) => {
-            let addrs = resolve(addr, r.as_ref()).await?;
-            tokio::net::TcpStream::connect(&addrs[..]).await.map(drop)
+            sw.begin(Phase::Resolve);
+            resolve(addr, r.as_ref()).await?
         }
-        (Err(_), None) => match tokio::net::lookup_host(addr).await {
-            Ok(a) => {
-                let addrs: Vec<SocketAddr> = a.collect();
-                if addrs.is_empty() {
-                    return Err((FailureClass::Dns, format!("{addr}: no address")));
+        (Err(_), None) => {
+            sw.begin(Phase::Resolve);
+            match tokio::net::lookup_host(addr).await {
+                Ok(a) => {
+                    let addrs: Vec<SocketAddr> = a.collect();
+                    if addrs.is_empty() {
+                        return Err((FailureClass::Dns, format!("{addr}: no address")));
+                    }
+                    addrs
                 }
-                tokio::net::TcpStream::connect(&addrs[..]).await.map(drop)
+                Err(e) => return Err((FailureClass::Dns, format!("resolve {addr}: {e}"))),
             }
-            Err(e) => return Err((FailureClass::Dns, format!("resolve {addr}: {e}"))),
-        },
+        }
     };
+    sw.begin(Phase::Connect);
+    let res = tokio::net::TcpStream::connect(&addrs[..]).await.map(drop);
+    sw.end();
     res.map_err(|e| {
         use std::io::ErrorKind as K;
         let class = match e.kind() {
