@@ -100,11 +100,16 @@ pub struct Watched {
     pub report: Option<RunReport>,
 }
 
+/// How often a long watch builds its edges again, re-reading credentials
+/// (role credentials rotate in hours). Between rebuilds the edges are
+/// reused, with what they learnt once (the DNS plan's limits: two API calls
+/// per build, not per pass).
+pub const REBUILD_EVERY: Duration = Duration::from_secs(300);
+
 /// Run passes every `cfg.watch.interval` until `until` (the next pass would
 /// not start before it) or until `stop` resolves (checked between passes:
-/// the current pass always completes). Edges are built afresh for every
-/// pass, so rotating credentials are re-read. Each report goes to
-/// `on_pass` as it comes.
+/// the current pass always completes). Edges are built at the start and
+/// again every [`REBUILD_EVERY`]. Each report goes to `on_pass` as it comes.
 pub async fn watch(
     cfg: &Config,
     opts: &RunOptions,
@@ -120,15 +125,24 @@ pub async fn watch(
         report: None,
     };
     tokio::pin!(stop);
+    let mut deps: Option<(Deps, Instant)> = None;
     loop {
         let started = Instant::now();
         if until.is_some_and(|u| started >= u) {
             break;
         }
-        let deps = build(cfg)?;
+        if deps
+            .as_ref()
+            .is_none_or(|(_, at)| at.elapsed() >= REBUILD_EVERY)
+        {
+            deps = Some((build(cfg)?, started));
+        }
+        let Some((deps, _)) = &deps else {
+            unreachable!("built just above")
+        };
         // `until` only stops new passes; a pass's probes keep the caller's
         // deadline (the invocation's), so that every attempt fits.
-        let report = super::run_with_streaks(&deps, cfg, opts, Some(&mut streaks)).await;
+        let report = super::run_with_streaks(deps, cfg, opts, Some(&mut streaks)).await;
         watched.passes += 1;
         on_pass(&report);
         // Keep the last failed report over later good ones: the answer of
