@@ -30,6 +30,10 @@ struct Cli {
     /// Print the run report as JSON on stdout instead of text
     #[arg(long, global = true)]
     json: bool,
+    /// In the text report, a line per probe attempt with its phases
+    /// (resolve, connect, tls, ttfb, body); `--json` always has them
+    #[arg(long, global = true)]
+    phases: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -288,7 +292,7 @@ async fn real_main(cli: Cli) -> u8 {
             return 1;
         }
     } else {
-        print!("{}", report.render_text());
+        print!("{}", report.render_text_with(cli.phases));
     }
     report.exit_code() as u8
 }

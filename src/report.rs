@@ -193,6 +193,13 @@ impl RunReport {
 
     /// A compact text rendering for people.
     pub fn render_text(&self) -> String {
+        self.render_text_with(false)
+    }
+
+    /// [`RunReport::render_text`]; with `phases`, each target row is
+    /// followed by one line per attempt with where its time went
+    /// (`--phases`): `#1 ok 200 in 14ms: resolve 0.2ms, connect 0.3ms, ...`.
+    pub fn render_text_with(&self, phases: bool) -> String {
         let mut s = String::new();
         let what = match (&self.drill, self.dry_run) {
             (Some(r), true) => format!("drill (plan only) with {} declared down", r.join(", ")),
@@ -240,6 +247,21 @@ impl RunReport {
                         t.value,
                         t.summary()
                     ));
+                    if phases {
+                        for (i, a) in t.attempts.iter().enumerate() {
+                            let p = a.phases.as_ref().map(|p| p.short()).unwrap_or_default();
+                            s.push_str(&format!(
+                                "    #{} {}{}\n",
+                                i + 1,
+                                a.short(),
+                                if p.is_empty() {
+                                    String::new()
+                                } else {
+                                    format!(": {p}")
+                                }
+                            ));
+                        }
+                    }
                 }
             }
             if let Some(recs) = &g.records {

@@ -469,6 +469,28 @@ async fn status_and_probe_show_health_and_records() {
     assert_eq!(code(&out), 0);
     assert!(r["groups"][0].get("records").is_none());
     assert_eq!(r["groups"][0]["targets"][0]["health"], "healthy");
+
+    // The text table shows each attempt's phases on request only.
+    let plain = String::from_utf8_lossy(&env.run(&["probe"]).await.stdout).into_owned();
+    assert!(!plain.contains("connect "), "{plain}");
+    let out = env.run(&["probe", "--phases"]).await;
+    assert_eq!(code(&out), 0);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    let row = lines
+        .iter()
+        .position(|l| l.trim_start().starts_with("gz ") && l.contains("192.0.2.1"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let attempt = lines[row + 1].trim_start();
+    assert!(
+        attempt.starts_with("#1 ok 200 in ")
+            && attempt.contains("connect ")
+            && attempt.contains("ttfb ")
+            && attempt.contains("body "),
+        "{text}"
+    );
+    // A loopback IP: no name to resolve.
+    assert!(!attempt.contains("resolve "), "{text}");
 }
 
 fn write(dir: &Path, text: &str) -> PathBuf {

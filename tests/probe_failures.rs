@@ -869,6 +869,68 @@ async fn a_deadline_leaves_targets_unknown_instead_of_probing_late() {
     assert!(out[0].attempts.is_empty());
 }
 
+/// `probe_each` hands a group over as soon as its own targets are done:
+/// a group whose target hangs for the whole timeout comes last, a group
+/// with nothing to probe comes at once (empty), and every group comes
+/// exactly once, with the outcomes `probe_all` would give.
+#[tokio::test]
+async fn probe_each_hands_over_each_group_when_its_own_targets_are_done() {
+    let (hang, _r1) = server(Behaviour::Hang).await;
+    let good = respond("200 OK", b"ok").await;
+    let mut cfg = config(&format!(
+        "{}{}",
+        http_target("hangs", &format!("http://{hang}/"), ""),
+        http_target("ok", &format!("http://{good}/"), "")
+    ));
+    // Three groups: "g" (one hanging, one good target), "quick" (good),
+    // "skipped" (nothing probed).
+    let mut quick = cfg.groups[0].clone();
+    quick.name = "quick".into();
+    quick.targets.remove(0);
+    let mut skipped = quick.clone();
+    skipped.name = "skipped".into();
+    cfg.groups.push(quick);
+    cfg.groups.push(skipped);
+    let prober = Prober::with_resolver(&cfg.probe, resolver()).unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let skip =
+        |g: &dns_failover::config::Group, _: &dns_failover::config::Target| g.name == "skipped";
+    let t0 = std::time::Instant::now();
+    let kept = tokio::time::timeout(
+        TEST_LIMIT,
+        prober.probe_each(&cfg.groups, &skip, None, Some(&tx)),
+    )
+    .await
+    .unwrap();
+    assert!(kept.is_empty(), "with `each`, nothing is kept");
+    drop(tx);
+    let mut got = Vec::new();
+    while let Some(x) = rx.recv().await {
+        got.push(x);
+    }
+    let order: Vec<usize> = got.iter().map(|(gi, _)| *gi).collect();
+    assert_eq!(order, vec![2, 1, 0], "skipped at once, quick before g");
+    assert!(got[0].1.is_empty());
+    assert_eq!(got[1].1.len(), 1);
+    assert_eq!(got[1].1[0].health, Health::Healthy);
+    let g = &got[2].1;
+    assert_eq!(g.len(), 2);
+    assert_eq!(g[0].region, "hangs");
+    assert_eq!(g[0].health, Health::Down);
+    assert_eq!(g[0].attempts[0].failure, Some(FailureClass::Timeout));
+    assert_eq!(g[1].health, Health::Healthy);
+    assert!(t0.elapsed() >= Duration::from_millis(TIMEOUT_MS));
+    // Without `each`: the same outcomes, every group in config order.
+    let all = tokio::time::timeout(TEST_LIMIT, prober.probe_all(&cfg.groups, &skip, None))
+        .await
+        .unwrap();
+    let names: Vec<(&str, &str)> = all
+        .iter()
+        .map(|o| (o.group.as_str(), o.region.as_str()))
+        .collect();
+    assert_eq!(names, vec![("g", "hangs"), ("g", "ok"), ("quick", "ok")]);
+}
+
 // ---------------------------------------------------------------------------
 // Reading the body to its end (issue 14)
 // ---------------------------------------------------------------------------

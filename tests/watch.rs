@@ -183,3 +183,141 @@ async fn serve_keeps_one_invocation_watching_until_before_its_deadline() {
     );
     assert!(took < Duration::from_millis(1800), "{took:?}");
 }
+
+/// Two groups; `hang` answers every probe of group "slow" by never
+/// answering, while group "fast" has a region that fails at once.
+fn two_groups(zone: &Path, ok: &str, hang: &str, fail: &str) -> String {
+    format!(
+        r#"prober = "test"
+[probe]
+timeout = "3s"
+attempts = 1
+fail_threshold = 1
+
+[dns]
+provider = "file"
+domain = "example.com"
+ttl = 60
+path = "{}"
+
+[[group]]
+name = "slow"
+subdomain = "slow"
+type = "A"
+mode = "active"
+
+[[group.target]]
+region = "gz"
+value = "192.0.2.1"
+url = "{ok}/health"
+
+[[group.target]]
+region = "sh"
+value = "192.0.2.2"
+url = "{hang}/health"
+
+[[group]]
+name = "fast"
+subdomain = "fast"
+type = "A"
+mode = "active"
+
+[[group.target]]
+region = "gz"
+value = "198.51.100.1"
+url = "{ok}/health"
+
+[[group.target]]
+region = "sh"
+value = "198.51.100.2"
+url = "{fail}/health"
+"#,
+        zone.display()
+    )
+}
+
+fn enabled(zone: &Path, value: &str) -> Option<bool> {
+    load_zone(zone)
+        .ok()?
+        .records
+        .iter()
+        .find(|r| r.value == value)
+        .map(|r| r.enabled)
+}
+
+/// A group is applied as soon as its own targets are probed: a target of
+/// another group that hangs for the whole probe timeout does not delay the
+/// failover (it delays only its own group, and the pass's end).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_target_in_one_group_does_not_delay_another_groups_failover() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = dir.path().join("zone.json");
+    let ok = HttpServer::start(|_| HttpReply::Text(200, "ok".into())).await;
+    let fail_now = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let f = fail_now.clone();
+    let fail = HttpServer::start(move |_| {
+        if f.load(std::sync::atomic::Ordering::SeqCst) {
+            HttpReply::Text(503, "down".into())
+        } else {
+            HttpReply::Text(200, "ok".into())
+        }
+    })
+    .await;
+    let hang_now = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let h = hang_now.clone();
+    let hang = HttpServer::start(move |_| {
+        if h.load(std::sync::atomic::Ordering::SeqCst) {
+            HttpReply::Hang
+        } else {
+            HttpReply::Text(200, "ok".into())
+        }
+    })
+    .await;
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, two_groups(&zone, &ok.base, &hang.base, &fail.base)).unwrap();
+    // The first pass creates the records, every one enabled.
+    let first = std::process::Command::new(BIN)
+        .args(["-c", path.to_str().unwrap(), "run"])
+        .output()
+        .unwrap();
+    assert!(first.status.success(), "{first:?}");
+    assert_eq!(enabled(&zone, "198.51.100.2"), Some(true));
+    assert_eq!(enabled(&zone, "192.0.2.2"), Some(true));
+
+    hang_now.store(true, std::sync::atomic::Ordering::SeqCst);
+    fail_now.store(true, std::sync::atomic::Ordering::SeqCst);
+    let started = Instant::now();
+    let child = std::process::Command::new(BIN)
+        .args(["-c", path.to_str().unwrap(), "--json", "run"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    while enabled(&zone, "198.51.100.2") != Some(false) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "fast/sh never taken out"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let written = started.elapsed();
+    let out = child.wait_with_output().unwrap();
+    let finished = started.elapsed();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The pass itself waited for the hanging probe (3 s timeout).
+    assert!(finished >= Duration::from_secs(3), "{finished:?}");
+    let slow_sh = &report["groups"][0]["targets"][1];
+    assert_eq!(slow_sh["attempts"][0]["failure"], "timeout", "{report:#}");
+    // The failover of the other group was written well before that.
+    assert!(
+        written < Duration::from_millis(2000),
+        "fast/sh written after {written:?}, the pass ended after {finished:?}"
+    );
+    assert_eq!(report["groups"][1]["name"], "fast");
+    assert_eq!(report["groups"][1]["changes"][0]["status"], "applied");
+    // The hanging target's own group is acted on after its timeout
+    // (fail_threshold = 1), in the same pass.
+    assert_eq!(report["groups"][0]["name"], "slow");
+    assert_eq!(report["groups"][0]["changes"][0]["status"], "applied");
+    assert_eq!(enabled(&zone, "192.0.2.2"), Some(false));
+}

@@ -6,6 +6,8 @@
 //! `ok` decides the exit code.
 
 use std::sync::Arc;
+
+use futures_util::StreamExt;
 use std::time::{Duration, Instant};
 
 use crate::clock::{Clock, SystemClock};
@@ -129,6 +131,121 @@ fn plan_warnings(
     }
 }
 
+/// How many groups are planned and applied at once: their writes go to
+/// one DNS API, whose per-action rate limits are per second.
+const GROUPS_AT_ONCE: usize = 8;
+
+/// What every group's part of one pass shares.
+struct Pass<'a> {
+    deps: &'a Deps,
+    cfg: &'a Config,
+    opts: &'a RunOptions,
+    scope: &'a observe::Scope,
+    check: vote::SelfCheck,
+    dopts: decide::Options,
+    seen: &'a observe::Seen,
+    probe_fit: Option<&'a crate::probe::ProbeFit>,
+    started_at: chrono::DateTime<chrono::Utc>,
+    writes: bool,
+}
+
+/// One group's part of a pass, done.
+struct GroupDone {
+    report: crate::report::GroupReport,
+    errors: Vec<String>,
+    decide_time: Duration,
+    apply_time: Duration,
+}
+
+impl Pass<'_> {
+    /// Vote, plan, settle the pause and apply for one group whose targets
+    /// are probed.
+    async fn group(
+        &self,
+        g: &crate::config::Group,
+        outcomes: Vec<crate::model::health::TargetOutcome>,
+        records: Option<Result<Vec<dns::Record>, dns::Error>>,
+    ) -> GroupDone {
+        let (cfg, opts, started_at) = (self.cfg, self.opts, self.started_at);
+        let mut errors = Vec::new();
+        // With [consensus]: publish this prober's view and count everyone's.
+        let x = vote::vote(self, g, &outcomes).await;
+        let t_decide = Instant::now();
+        let decides = !matches!(opts.action, Action::Status);
+        let mut report = observe::plan_group(g, outcomes, records, |g, recs, targets| {
+            if !decides {
+                return None;
+            }
+            let Some(x) = &x else {
+                return Some(decide::decide_group(
+                    g,
+                    recs,
+                    targets,
+                    started_at,
+                    &self.dopts,
+                ));
+            };
+            let (outs, extra) = vote::outcomes(cfg, g, targets, x, self.check.healthy);
+            let mut plan = decide::decide_group(g, recs, &outs, started_at, &self.dopts);
+            if let Ok(x) = x {
+                vote::annotate(g, x, &mut plan.events);
+            }
+            plan.events.extend(extra);
+            plan.events
+                .extend(vote::unhealthy_event(cfg, g, &self.check, x));
+            Some(plan)
+        });
+        let one = std::slice::from_mut(&mut report);
+        if matches!(opts.action, Action::Plan) {
+            plan_warnings(cfg, self.dopts.limits.as_ref(), one);
+        }
+        unprobed::flag(one, self.probe_fit, &mut errors);
+        if let Some(e) = &report.error {
+            errors.push(e.clone());
+        }
+        if let Some(Ok(x)) = &x {
+            report.consensus = Some(x.report.clone());
+        }
+        let decide_time = t_decide.elapsed();
+        // Before any write: a paused group's plan is held, never applied.
+        pause::settle(
+            self.deps,
+            cfg,
+            &opts.action,
+            self.seen.pauses.as_ref(),
+            std::slice::from_mut(&mut report),
+            &pause::Settle {
+                now: started_at,
+                writes: self.writes,
+                limits: self.dopts.limits.as_ref(),
+            },
+            &mut errors,
+        )
+        .await;
+        let t_apply = Instant::now();
+        // `pause` writes its pause record only; `resume` hands the group
+        // back and its plan is applied at once.
+        let applies = !matches!(opts.action, Action::Pause { .. });
+        if self.writes && applies {
+            apply::apply_all(
+                self.deps,
+                &cfg.groups,
+                std::slice::from_mut(&mut report),
+                started_at,
+                &self.dopts,
+                &mut errors,
+            )
+            .await;
+        }
+        GroupDone {
+            report,
+            errors,
+            decide_time,
+            apply_time: t_apply.elapsed(),
+        }
+    }
+}
+
 /// Run one pass. Never fails; see the report's `ok` and `errors`.
 pub async fn run_once(deps: &Deps, cfg: &Config, opts: &RunOptions) -> RunReport {
     run_with_streaks(deps, cfg, opts, None).await
@@ -147,17 +264,6 @@ async fn run_with_streaks(
     let started_at = deps.clock.now();
     let writes = opts.action.writes(opts.dry_run);
     let scope = observe::Scope::of(&opts.action, cfg);
-
-    // Probe and read DNS at the same time: neither depends on the other.
-    let mut seen = observe::observe(deps, cfg, &scope, opts.deadline).await;
-    if let Some(s) = streaks {
-        s.apply(&mut seen.outcomes);
-    }
-    // With [consensus]: publish this prober's view and count everyone's.
-    let votes = vote::vote(deps, cfg, &scope, &seen, writes, started_at).await;
-
-    let mut errors = Vec::new();
-    let t_decide = Instant::now();
     let dopts = decide::Options {
         force: opts.force,
         failback: match &opts.action {
@@ -165,76 +271,72 @@ async fn run_with_streaks(
             _ => None,
         },
         drill: scope.drill.is_some(),
-        limits: seen.limits.clone(),
+        limits: None,
     };
-    let decides = !matches!(opts.action, Action::Status);
-    let mut groups = observe::plan(
-        cfg,
-        &scope,
-        seen.outcomes,
-        seen.records,
-        |g, recs, targets| {
-            if !decides {
-                return None;
-            }
-            let Some(x) = votes.by_group.get(&g.name) else {
-                return Some(decide::decide_group(g, recs, targets, started_at, &dopts));
-            };
-            let (outs, extra) = vote::outcomes(cfg, g, targets, x, votes.healthy);
-            let mut plan = decide::decide_group(g, recs, &outs, started_at, &dopts);
-            if let Ok(x) = x {
-                vote::annotate(g, x, &mut plan.events);
-            }
-            plan.events.extend(extra);
-            plan.events.extend(vote::unhealthy_event(cfg, g, &votes));
-            Some(plan)
-        },
-    );
-    if matches!(opts.action, Action::Plan) {
-        plan_warnings(cfg, dopts.limits.as_ref(), &mut groups);
-    }
-    unprobed::flag(&mut groups, seen.probe_fit.as_ref(), &mut errors);
-    for g in &mut groups {
-        if let Some(e) = &g.error {
-            errors.push(e.clone());
-        }
-        if let Some(Ok(x)) = votes.by_group.get(&g.name) {
-            g.consensus = Some(x.report.clone());
-        }
-    }
-    let decide_time = t_decide.elapsed();
-    // Before any write: a paused group's plan is held, never applied.
-    pause::settle(
-        deps,
-        cfg,
-        &opts.action,
-        seen.pauses,
-        &mut groups,
-        &pause::Settle {
-            now: started_at,
-            writes,
-            limits: dopts.limits.as_ref(),
-        },
-        &mut errors,
-    )
-    .await;
+    let probe_fit = observe::fit(deps, cfg, &scope, opts.deadline);
 
-    let t_apply = Instant::now();
-    // `pause` writes its pause record only; `resume` hands the group back
-    // and its plan is applied at once.
-    let applies = !matches!(opts.action, Action::Pause { .. });
-    if writes && applies {
-        apply::apply_all(
-            deps,
-            &cfg.groups,
-            &mut groups,
-            started_at,
-            &dopts,
-            &mut errors,
-        )
-        .await;
+    // Probe and read DNS at the same time: neither depends on the other.
+    // Each group is then planned, settled and applied as soon as its own
+    // targets are probed (and DNS read): a hanging target delays only its
+    // group, never another group's failover.
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let probe_fut = observe::probe(deps, cfg, &scope, opts.deadline, probe_fit.as_ref(), tx);
+    let act_fut =
+        async {
+            let (seen, mut reads) = observe::read(deps, cfg, &scope, opts.deadline).await;
+            let pass = Pass {
+                deps,
+                cfg,
+                opts,
+                scope: &scope,
+                check: vote::SelfCheck::of(&seen.witnesses),
+                dopts: decide::Options {
+                    limits: seen.limits.clone(),
+                    ..dopts.clone()
+                },
+                seen: &seen,
+                probe_fit: probe_fit.as_ref(),
+                started_at,
+                writes,
+            };
+            let mut streaks = streaks;
+            let done: Vec<GroupDone> = futures_util::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|x| (x, rx))
+            })
+            .filter(|(gi, _)| std::future::ready(scope.covers(&cfg.groups[*gi].name)))
+            .map(|(gi, mut outcomes)| {
+                let g = &cfg.groups[gi];
+                observe::complete(cfg, &scope, g, &mut outcomes);
+                if let Some(s) = streaks.as_deref_mut() {
+                    s.apply(&mut outcomes);
+                }
+                let records = reads.remove(&g.name);
+                pass.group(g, outcomes, records)
+            })
+            .buffer_unordered(GROUPS_AT_ONCE)
+            .collect()
+            .await;
+            let pause_error = match &seen.pauses {
+                Some(Err(e)) => Some(format!(
+                    "cannot read the pause records ({}): {e}; nothing written",
+                    crate::model::pause::pause_key(&cfg.dns.domain)
+                )),
+                _ => None,
+            };
+            (seen.read_time, pause_error, done)
+        };
+    let (probe_time, (read_time, pause_error, mut done)) = tokio::join!(probe_fut, act_fut);
+    done.sort_by_key(|d| cfg.groups.iter().position(|g| g.name == d.report.name));
+
+    let mut errors: Vec<String> = pause_error.into_iter().collect();
+    let mut groups = Vec::with_capacity(done.len());
+    let (mut decide_time, mut apply_time) = (Duration::ZERO, Duration::ZERO);
+    for d in done {
+        errors.extend(d.errors);
+        decide_time += d.decide_time;
+        apply_time = apply_time.max(d.apply_time);
+        groups.push(d.report);
     }
-    let apply_time = t_apply.elapsed();
 
     let mut report = RunReport {
         version: env!("CARGO_PKG_VERSION"),
@@ -254,18 +356,18 @@ async fn run_with_streaks(
             .iter()
             .cloned()
             .chain(
-                seen.probe_fit
+                probe_fit
                     .as_ref()
                     .filter(|f| f.shortened || f.refused)
                     .map(|f| f.note.clone()),
             )
             .collect(),
-        probe_budget: seen.probe_fit,
+        probe_budget: probe_fit,
         alerts: vec![],
         alerts_undelivered: vec![],
         timings: Timings {
-            probe_ms: ms(seen.probe_time),
-            dns_read_ms: ms(seen.read_time),
+            probe_ms: ms(probe_time),
+            dns_read_ms: ms(read_time),
             decide_ms: ms(decide_time),
             apply_ms: ms(apply_time),
             ..Default::default()

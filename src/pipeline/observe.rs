@@ -52,6 +52,12 @@ impl Scope {
         self.only_group.as_deref().is_none_or(|g| g == group)
     }
 
+    /// Not probed by this pass: outside its scope, or declared down by
+    /// its drill.
+    pub fn skips(&self, g: &Group, t: &Target) -> bool {
+        !self.covers(&g.name) || self.drilled(&t.region)
+    }
+
     fn drilled(&self, region: &str) -> bool {
         self.drill
             .as_ref()
@@ -59,39 +65,36 @@ impl Scope {
     }
 }
 
-/// The probes' outcomes and each group's records, with how long each took.
+/// What a pass reads once for every group, at the same time as the probes:
+/// the DNS side, and the witnesses.
 pub(super) struct Seen {
-    pub outcomes: Vec<TargetOutcome>,
     /// `[probe] witnesses`, probed when consensus is on.
     pub witnesses: Vec<TargetOutcome>,
-    pub records: HashMap<String, Result<Vec<Record>, dns::Error>>,
     /// The domain's plan limits; `None` when not read (`probe`, `status`)
     /// or unreadable.
     pub limits: Option<PlanLimits>,
     /// The pause records (one read for every group); `None` for `probe`.
     pub pauses: Option<Result<Vec<Record>, dns::Error>>,
-    pub probe_time: Duration,
     pub read_time: Duration,
-    /// How the probes were fitted into the time left (passes with a deadline).
-    pub probe_fit: Option<ProbeFit>,
 }
 
-/// Probe (drilled regions are declared down instead) and read DNS at once.
-pub(super) async fn observe(
+/// Each group's records, taken by the group's own part of the pass.
+pub(super) type Reads = HashMap<String, Result<Vec<Record>, dns::Error>>;
+
+/// How the probes fit into the time left (passes with a deadline): shorten
+/// them to fit what the invocation leaves, or probe nothing (and say so)
+/// when even the shortest allowed plan cannot fit.
+pub(super) fn fit(
     deps: &Deps,
     cfg: &Config,
     scope: &Scope,
     deadline: Option<Instant>,
-) -> Seen {
-    let skip = |g: &Group, t: &Target| !scope.covers(&g.name) || scope.drilled(&t.region);
-    // Plan the probes' time before probing: shorten them to fit what the
-    // invocation leaves, or probe nothing (and say so) when even the
-    // shortest allowed plan cannot fit.
+) -> Option<ProbeFit> {
     let probe_fit = deadline.map(|d| {
         let probed: Vec<&Target> = cfg
             .groups
             .iter()
-            .flat_map(|g| g.targets.iter().filter(move |t| !skip(g, t)))
+            .flat_map(|g| g.targets.iter().filter(move |t| !scope.skips(g, t)))
             .collect();
         let max_timeout = probed.iter().map(|t| t.timeout).max().unwrap_or_default();
         let available = d.saturating_duration_since(Instant::now());
@@ -100,18 +103,62 @@ pub(super) async fn observe(
     if let Some(f) = probe_fit.as_ref().filter(|f| f.shortened || f.refused) {
         tracing::warn!(available_ms = f.available_ms, needed_ms = f.needed_ms, shortened = f.shortened, refused = f.refused, note = %f.note, "probe plan does not fit the time limit");
     }
-    let probe_fut = async {
-        let t = Instant::now();
-        let out = match &probe_fit {
-            Some(f) if f.refused => unprobed(cfg, &skip),
-            Some(f) if f.shortened => {
-                let prober = deps.prober.fitted(f);
-                prober.probe_all(&cfg.groups, &skip, deadline).await
+    probe_fit
+}
+
+/// Probe every target in scope (drilled regions are not probed), handing
+/// each group's outcomes to `each` as soon as the group is done (see
+/// [`crate::probe::Prober::probe_each`]); returns how long the sweep took.
+pub(super) async fn probe(
+    deps: &Deps,
+    cfg: &Config,
+    scope: &Scope,
+    deadline: Option<Instant>,
+    probe_fit: Option<&ProbeFit>,
+    each: tokio::sync::mpsc::UnboundedSender<(usize, Vec<TargetOutcome>)>,
+) -> Duration {
+    let t = Instant::now();
+    let skip = |g: &Group, t: &Target| scope.skips(g, t);
+    match probe_fit {
+        Some(f) if f.refused => {
+            for (gi, g) in cfg.groups.iter().enumerate() {
+                let _ = each.send((gi, unprobed(g, &skip)));
             }
-            _ => deps.prober.probe_all(&cfg.groups, &skip, deadline).await,
-        };
-        (out, t.elapsed())
-    };
+        }
+        Some(f) if f.shortened => {
+            let prober = deps.prober.fitted(f);
+            prober
+                .probe_each(&cfg.groups, &skip, deadline, Some(&each))
+                .await;
+        }
+        _ => {
+            deps.prober
+                .probe_each(&cfg.groups, &skip, deadline, Some(&each))
+                .await;
+        }
+    }
+    t.elapsed()
+}
+
+/// A group's outcomes as `decide` gets them: the drilled targets added
+/// (declared down, not probed), and each one logged.
+pub(super) fn complete(cfg: &Config, scope: &Scope, g: &Group, outcomes: &mut Vec<TargetOutcome>) {
+    for t in g.targets.iter().filter(|t| scope.drilled(&t.region)) {
+        outcomes.push(TargetOutcome::drilled(g, t, cfg.probe.attempts));
+    }
+    for o in outcomes.iter() {
+        tracing::info!(group = %o.group, region = %o.region, health = o.health.as_str(), evidence = %o.summary(), "probed");
+    }
+}
+
+/// Read DNS (each group's records, the plan's limits, the pause records)
+/// and probe the witnesses, all at once.
+pub(super) async fn read(
+    deps: &Deps,
+    cfg: &Config,
+    scope: &Scope,
+    deadline: Option<Instant>,
+) -> (Seen, Reads) {
     let read_fut = async {
         let t = Instant::now();
         let reads = futures_util::future::join_all(
@@ -156,127 +203,100 @@ pub(super) async fn observe(
             None => vec![],
         }
     };
-    let ((mut outcomes, probe_time), (reads, read_time), limits, pauses, witnesses) =
-        tokio::join!(probe_fut, read_fut, limits_fut, pauses_fut, witness_fut);
+    let ((reads, read_time), limits, pauses, witnesses) =
+        tokio::join!(read_fut, limits_fut, pauses_fut, witness_fut);
     for w in &witnesses {
         tracing::info!(witness = %w.endpoint, health = w.health.as_str(), evidence = %w.summary(), "witness probed");
     }
-    for g in cfg.groups.iter().filter(|g| scope.covers(&g.name)) {
-        for t in g.targets.iter().filter(|t| scope.drilled(&t.region)) {
-            outcomes.push(TargetOutcome::drilled(g, t, cfg.probe.attempts));
-        }
-    }
-    for o in &outcomes {
-        tracing::info!(group = %o.group, region = %o.region, health = o.health.as_str(), evidence = %o.summary(), "probed");
-    }
-    Seen {
-        outcomes,
+    let seen = Seen {
         witnesses,
-        records: reads.into_iter().collect(),
         limits,
         pauses,
-        probe_time,
         read_time,
-        probe_fit,
-    }
+    };
+    (seen, reads.into_iter().collect())
 }
 
-/// Every target in scope, not probed.
-fn unprobed(cfg: &Config, skip: &dyn Fn(&Group, &Target) -> bool) -> Vec<TargetOutcome> {
-    cfg.groups
+/// Every target of `g` in scope, not probed.
+fn unprobed(g: &Group, skip: &dyn Fn(&Group, &Target) -> bool) -> Vec<TargetOutcome> {
+    g.targets
         .iter()
-        .flat_map(|g| {
-            g.targets
-                .iter()
-                .filter(move |t| !skip(g, t))
-                .map(move |t| TargetOutcome {
-                    group: g.name.clone(),
-                    region: t.region.clone(),
-                    value: t.value.clone(),
-                    endpoint: t.check.endpoint(),
-                    health: Health::Unknown,
-                    attempts: vec![],
-                    drill: false,
-                })
+        .filter(|t| !skip(g, t))
+        .map(|t| TargetOutcome {
+            group: g.name.clone(),
+            region: t.region.clone(),
+            value: t.value.clone(),
+            endpoint: t.check.endpoint(),
+            health: Health::Unknown,
+            attempts: vec![],
+            drill: false,
         })
         .collect()
 }
 
-/// One report per group in scope: its outcomes in config order, its
-/// records, and the plan `decide` makes of them (`None` for `status`). A
-/// group whose records could not be read gets its error and no plan.
-pub(super) fn plan(
-    cfg: &Config,
-    scope: &Scope,
-    outcomes: Vec<TargetOutcome>,
-    mut records: HashMap<String, Result<Vec<Record>, dns::Error>>,
-    decide: impl Fn(&Group, &[Record], &[TargetOutcome]) -> Option<GroupPlan>,
-) -> Vec<GroupReport> {
-    // One pass over the outcomes, not one per group: with thousands of
-    // groups the per-group scan dominated a probe run.
-    let mut by_group: HashMap<String, Vec<TargetOutcome>> = HashMap::new();
-    for o in outcomes {
-        by_group.entry(o.group.clone()).or_default().push(o);
-    }
-    let mut out = Vec::new();
-    for g in cfg.groups.iter().filter(|g| scope.covers(&g.name)) {
-        // Keep config order of targets in the report.
-        let mut targets: Vec<TargetOutcome> = by_group.remove(&g.name).unwrap_or_default();
-        let order: HashMap<&str, usize> = g
-            .targets
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.region.as_str(), i))
+/// The report of group `g`: its outcomes in config order, its records, and
+/// the plan `decide` makes of them (`None` for `status`). A group whose
+/// records could not be read gets its error and no plan.
+pub(super) fn plan_group(
+    g: &Group,
+    mut targets: Vec<TargetOutcome>,
+    records: Option<Result<Vec<Record>, dns::Error>>,
+    decide: impl FnOnce(&Group, &[Record], &[TargetOutcome]) -> Option<GroupPlan>,
+) -> GroupReport {
+    // Keep config order of targets in the report.
+    let order: HashMap<&str, usize> = g
+        .targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.region.as_str(), i))
+        .collect();
+    targets.sort_by_key(|o| order.get(o.region.as_str()).copied());
+    let mut report = GroupReport {
+        name: g.name.clone(),
+        record: g.key.to_string(),
+        mode: g.mode,
+        ttl: g.ttl,
+        targets,
+        records: None,
+        events: vec![],
+        changes: vec![],
+        refused: vec![],
+        error: None,
+        consensus: None,
+        paused: None,
+    };
+    let plan = match records {
+        None => None,
+        Some(Err(e)) => {
+            tracing::error!(group = %g.name, error = %e, "dns read failed");
+            report.error = Some(format!("cannot read records of {}: {e}", g.key));
+            None
+        }
+        Some(Ok(recs)) => {
+            let plan = decide(g, &recs, &report.targets);
+            report.records = Some(recs);
+            plan
+        }
+    };
+    if let Some(plan) = plan {
+        report.events = plan.events;
+        report.refused = plan.refused;
+        report.changes = plan
+            .changes
+            .into_iter()
+            .map(|c| ChangeResult {
+                change: c,
+                status: ChangeStatus::Planned,
+                error: None,
+                record: None,
+                elapsed_ms: 0,
+            })
             .collect();
-        targets.sort_by_key(|o| order.get(o.region.as_str()).copied());
-        let mut report = GroupReport {
-            name: g.name.clone(),
-            record: g.key.to_string(),
-            mode: g.mode,
-            ttl: g.ttl,
-            targets,
-            records: None,
-            events: vec![],
-            changes: vec![],
-            refused: vec![],
-            error: None,
-            consensus: None,
-            paused: None,
-        };
-        let plan = match records.remove(&g.name) {
-            None => None,
-            Some(Err(e)) => {
-                tracing::error!(group = %g.name, error = %e, "dns read failed");
-                report.error = Some(format!("cannot read records of {}: {e}", g.key));
-                None
-            }
-            Some(Ok(recs)) => {
-                let plan = decide(g, &recs, &report.targets);
-                report.records = Some(recs);
-                plan
-            }
-        };
-        if let Some(plan) = plan {
-            report.events = plan.events;
-            report.refused = plan.refused;
-            report.changes = plan
-                .changes
-                .into_iter()
-                .map(|c| ChangeResult {
-                    change: c,
-                    status: ChangeStatus::Planned,
-                    error: None,
-                    record: None,
-                    elapsed_ms: 0,
-                })
-                .collect();
-        }
-        for e in &report.events {
-            tracing::info!(group = %e.group, kind = e.kind.as_str(), severity = e.severity.as_str(), message = %e.message, "event");
-        }
-        out.push(report);
     }
-    out
+    for e in &report.events {
+        tracing::info!(group = %e.group, kind = e.kind.as_str(), severity = e.severity.as_str(), message = %e.message, "event");
+    }
+    report
 }
 
 /// `[probe] witnesses` as a group of targets, to probe like any other.

@@ -186,7 +186,7 @@ pub(super) async fn settle(
     deps: &Deps,
     cfg: &Config,
     action: &Action,
-    pauses: Option<Result<Vec<Record>, dns::Error>>,
+    pauses: Option<&Result<Vec<Record>, dns::Error>>,
     groups: &mut [GroupReport],
     ctx: &Settle<'_>,
     errors: &mut Vec<String>,
@@ -195,11 +195,8 @@ pub(super) async fn settle(
     let records = match pauses {
         Ok(r) => r,
         Err(e) => {
+            // The pass reports the read error once; each group is held.
             tracing::error!(error = %e, "cannot read the pause records; nothing is written this pass");
-            errors.push(format!(
-                "cannot read the pause records ({}): {e}; nothing written",
-                pause_key(&cfg.dns.domain)
-            ));
             for report in groups.iter_mut() {
                 let held = report.changes.drain(..).map(|c| c.change);
                 report.refused.extend(held);
@@ -211,7 +208,7 @@ pub(super) async fn settle(
         let Some(g) = cfg.groups.iter().find(|g| g.name == report.name) else {
             continue;
         };
-        let (rec, said) = of(&g.name, &records, ctx.now);
+        let (rec, said) = of(&g.name, records, ctx.now);
         let ttl = ctx.limits.map_or(g.ttl, |l| l.ttl_for(g.ttl));
         let write = |remark: String| {
             let rec = rec.clone();

@@ -2,10 +2,6 @@
 //! its witnesses, its vote published and every vote counted per group,
 //! and the outcomes `decide` sees replaced by the verdict of the votes.
 
-use std::collections::HashMap;
-
-use chrono::{DateTime, Utc};
-
 use crate::config::Config;
 use crate::consensus::{self, Exchange};
 use crate::model::consensus::NoQuorum;
@@ -13,73 +9,58 @@ use crate::model::event::{Event, EventKind, Severity};
 use crate::model::health::{Health, TargetOutcome};
 use crate::model::target::Group;
 
-use super::observe::{Scope, Seen};
-use super::Deps;
+use super::Pass;
 
-/// The votes of one pass.
-#[derive(Default)]
-pub(super) struct Votes {
-    /// This prober's witnesses: `false` when every one failed.
+/// This prober's own network, judged by its witnesses before it votes.
+#[derive(Debug, Clone)]
+pub(super) struct SelfCheck {
+    /// `false` when every witness failed.
     pub healthy: bool,
     /// Why the witnesses failed, for the event.
     pub witness_evidence: String,
-    pub by_group: HashMap<String, Result<Exchange, String>>,
 }
 
-/// Check the witnesses, publish this prober's vote (when the pass writes)
-/// and count every group's votes.
-pub(super) async fn vote(
-    deps: &Deps,
-    cfg: &Config,
-    scope: &Scope,
-    seen: &Seen,
-    publish: bool,
-    now: DateTime<Utc>,
-) -> Votes {
-    let Some(settings) = cfg.consensus.as_ref().filter(|_| scope.consensus) else {
-        return Votes::default();
-    };
-    let healthy = seen.witnesses.is_empty() || seen.witnesses.iter().any(|w| w.health.is_up());
-    let witness_evidence = seen
-        .witnesses
-        .iter()
-        .map(|w| format!("{}: {}", w.endpoint, w.summary()))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let exchanges =
-        futures_util::future::join_all(cfg.groups.iter().filter(|g| scope.covers(&g.name)).map(
-            |g| async move {
-                let own: Vec<TargetOutcome> = seen
-                    .outcomes
-                    .iter()
-                    .filter(|o| o.group == g.name)
-                    .map(|o| {
-                        let mut o = o.clone();
-                        if !healthy {
-                            o.health = Health::Unknown;
-                        }
-                        o
-                    })
-                    .collect();
-                let x =
-                    consensus::exchange(deps.dns.as_ref(), cfg, settings, g, &own, publish, now)
-                        .await
-                        .map_err(|e| e.to_string());
-                (g.name.clone(), x)
-            },
-        ))
-        .await;
-    let mut by_group: HashMap<String, Result<Exchange, String>> = exchanges.into_iter().collect();
-    if !healthy {
-        for x in by_group.values_mut().flatten() {
-            x.report.writes = false;
+impl SelfCheck {
+    pub fn of(witnesses: &[TargetOutcome]) -> SelfCheck {
+        SelfCheck {
+            healthy: witnesses.is_empty() || witnesses.iter().any(|w| w.health.is_up()),
+            witness_evidence: witnesses
+                .iter()
+                .map(|w| format!("{}: {}", w.endpoint, w.summary()))
+                .collect::<Vec<_>>()
+                .join("; "),
         }
     }
-    Votes {
-        healthy,
-        witness_evidence,
-        by_group,
+}
+
+/// Publish this prober's vote on `g` (when the pass writes) and count
+/// everyone's; `None` when consensus does not apply to this pass. A prober
+/// whose witnesses failed votes unknown on every target and never writes.
+pub(super) async fn vote(
+    pass: &Pass<'_>,
+    g: &Group,
+    outcomes: &[TargetOutcome],
+) -> Option<Result<Exchange, String>> {
+    let (cfg, check) = (pass.cfg, &pass.check);
+    let settings = cfg.consensus.as_ref().filter(|_| pass.scope.consensus)?;
+    let own: Vec<TargetOutcome> = outcomes
+        .iter()
+        .map(|o| {
+            let mut o = o.clone();
+            if !check.healthy {
+                o.health = Health::Unknown;
+            }
+            o
+        })
+        .collect();
+    let dns = pass.deps.dns.as_ref();
+    let mut x = consensus::exchange(dns, cfg, settings, g, &own, pass.writes, pass.started_at)
+        .await
+        .map_err(|e| e.to_string());
+    if let (false, Ok(x)) = (check.healthy, x.as_mut()) {
+        x.report.writes = false;
     }
+    Some(x)
 }
 
 /// What `decide` sees for `group` under consensus: this prober's evidence,
@@ -164,16 +145,21 @@ pub(super) fn outcomes(
 
 /// The `prober_unhealthy` event, raised once when this prober's witnesses
 /// all fail (its previous vote still said something).
-pub(super) fn unhealthy_event(cfg: &Config, group: &Group, votes: &Votes) -> Option<Event> {
-    let x = votes.by_group.get(&group.name)?.as_ref().ok()?;
-    (!votes.healthy && !x.was_silent).then(|| Event {
+pub(super) fn unhealthy_event(
+    cfg: &Config,
+    group: &Group,
+    check: &SelfCheck,
+    x: &Result<Exchange, String>,
+) -> Option<Event> {
+    let x = x.as_ref().ok()?;
+    (!check.healthy && !x.was_silent).then(|| Event {
         kind: EventKind::ProberUnhealthy,
         severity: Severity::Warning,
         group: group.name.clone(),
         regions: vec![cfg.prober.clone()],
         message: format!(
             "prober {} cannot reach any of its witnesses ({}); its own network is in doubt, so it neither votes nor writes until they answer",
-            cfg.prober, votes.witness_evidence
+            cfg.prober, check.witness_evidence
         ),
     })
 }

@@ -114,19 +114,53 @@ impl Prober {
         skip: &(dyn Fn(&Group, &Target) -> bool + Sync),
         deadline: Option<Instant>,
     ) -> Vec<TargetOutcome> {
+        self.probe_each(groups, skip, deadline, None).await
+    }
+
+    /// [`Prober::probe_all`], handing each group's outcomes to `each` (with
+    /// the group's index in `groups`) as soon as that group's last target
+    /// is done, so that a pass can act on a group while targets of other
+    /// groups are still being probed (a hanging target delays only its own
+    /// group). Groups are started in order, under one concurrency limit. A
+    /// group with no target to probe is handed over empty, at once. With
+    /// `each`, the returned list is empty; without, it holds every outcome.
+    pub async fn probe_each(
+        &self,
+        groups: &[Group],
+        skip: &(dyn Fn(&Group, &Target) -> bool + Sync),
+        deadline: Option<Instant>,
+        each: Option<&tokio::sync::mpsc::UnboundedSender<(usize, Vec<TargetOutcome>)>>,
+    ) -> Vec<TargetOutcome> {
         let settings = &self.settings;
         let limit = effective_concurrency(settings.concurrency);
         let sem = Arc::new(Semaphore::new(limit));
         let mut set = tokio::task::JoinSet::new();
-        let mut order = Vec::new();
-        let mut done = Vec::new();
-        for group in groups {
+        // Per target probed: its group's index and the target.
+        let mut order: Vec<(usize, &Target)> = Vec::new();
+        let mut sweep = Sweep {
+            groups,
+            settings,
+            results: Vec::new(),
+            remaining: vec![0; groups.len()],
+            first: vec![0; groups.len()],
+            each,
+        };
+        for (gi, group) in groups.iter().enumerate() {
+            sweep.first[gi] = order.len();
+            sweep.remaining[gi] = group.targets.iter().filter(|t| !skip(group, t)).count();
+            sweep
+                .results
+                .resize(order.len() + sweep.remaining[gi], None);
+            if sweep.remaining[gi] == 0 {
+                sweep.hand_over(gi, &order);
+                continue;
+            }
             for target in &group.targets {
                 if skip(group, target) {
                     continue;
                 }
                 let idx = order.len();
-                order.push((group, target));
+                order.push((gi, target));
                 // Take the permit before spawning: at most `limit` probe
                 // tasks exist at once, so memory follows the concurrency,
                 // not the number of targets.
@@ -165,24 +199,85 @@ impl Prober {
                     }
                     (idx, out)
                 });
-                // Collect finished probes as we go so their tasks are freed.
+                // Collect finished probes as we go so their tasks are freed
+                // and finished groups are handed over.
                 while let Some(joined) = set.try_join_next() {
-                    collect(joined, &mut done);
+                    sweep.collect(joined, &order);
                 }
             }
         }
         while let Some(joined) = set.join_next().await {
-            collect(joined, &mut done);
+            sweep.collect(joined, &order);
         }
-        let mut results: Vec<Option<Vec<Attempt>>> = vec![None; order.len()];
-        for (idx, attempts) in done {
-            results[idx] = Some(attempts);
+        // Without `each`, every group in config order; with it, a group
+        // whose task panicked is still waiting: hand it over with the target
+        // as not probed (Unknown).
+        let mut kept = Vec::new();
+        for gi in 0..groups.len() {
+            if sweep.each.is_none() {
+                kept.extend(sweep.outcomes(gi, &order));
+            } else if sweep.remaining[gi] > 0 {
+                sweep.remaining[gi] = 0;
+                sweep.hand_over(gi, &order);
+            }
         }
-        order
-            .into_iter()
-            .zip(results)
-            .map(|((group, target), attempts)| {
-                let attempts = attempts.unwrap_or_default();
+        kept
+    }
+}
+
+/// The bookkeeping of one sweep: attempts per probed target, and how many
+/// targets of each group are still out.
+struct Sweep<'a> {
+    groups: &'a [Group],
+    settings: &'a ProbeSettings,
+    results: Vec<Option<Vec<Attempt>>>,
+    remaining: Vec<usize>,
+    /// The index in `results` of each group's first target.
+    first: Vec<usize>,
+    each: Option<&'a tokio::sync::mpsc::UnboundedSender<(usize, Vec<TargetOutcome>)>>,
+}
+
+impl Sweep<'_> {
+    fn collect(
+        &mut self,
+        joined: Result<(usize, Vec<Attempt>), tokio::task::JoinError>,
+        order: &[(usize, &Target)],
+    ) {
+        match joined {
+            Ok((idx, attempts)) => {
+                self.results[idx] = Some(attempts);
+                let gi = order[idx].0;
+                self.remaining[gi] -= 1;
+                if self.remaining[gi] == 0 {
+                    self.hand_over(gi, order);
+                }
+            }
+            // A panicking probe leaves its target without attempts: Unknown.
+            Err(e) => tracing::error!(error = %e, "probe task failed"),
+        }
+    }
+
+    /// Group `gi` is done: send its outcomes (with `each`).
+    fn hand_over(&mut self, gi: usize, order: &[(usize, &Target)]) {
+        if let Some(tx) = self.each {
+            // The receiver may be gone (the pass ended early): nothing to do.
+            let _ = tx.send((gi, self.outcomes(gi, order)));
+        }
+    }
+
+    /// Group `gi`'s outcomes, in probing order (its attempts moved out).
+    fn outcomes(&mut self, gi: usize, order: &[(usize, &Target)]) -> Vec<TargetOutcome> {
+        let group = &self.groups[gi];
+        let settings = self.settings;
+        let start = self.first[gi];
+        let end = order[start..]
+            .iter()
+            .position(|(g, _)| *g != gi)
+            .map_or(order.len(), |n| start + n);
+        (start..end)
+            .map(|idx| {
+                let target = order[idx].1;
+                let attempts = self.results[idx].take().unwrap_or_default();
                 let health = health_of(
                     &attempts,
                     settings.fail_threshold.min(attempts.len().max(1) as u32),
@@ -209,17 +304,6 @@ impl Prober {
                 }
             })
             .collect()
-    }
-}
-
-fn collect(
-    joined: Result<(usize, Vec<Attempt>), tokio::task::JoinError>,
-    done: &mut Vec<(usize, Vec<Attempt>)>,
-) {
-    match joined {
-        Ok(r) => done.push(r),
-        // A panicking probe leaves its target without attempts: Unknown.
-        Err(e) => tracing::error!(error = %e, "probe task failed"),
     }
 }
 
