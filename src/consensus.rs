@@ -79,19 +79,27 @@ pub fn own_vote(
 /// Publish this prober's vote on `group` (unless `publish` is false: a pass
 /// that writes nothing) and count every prober's. An unhealthy prober
 /// passes outcomes that are all unknown: its vote then says nothing and
-/// never makes it the writer. Two reads and at most one write.
+/// never makes it the writer. `read` is the vote records as the pass read
+/// them at its start (with every other name, in one call); `None`: read
+/// them now. One read (none with `read`), and when this prober's vote
+/// changed or its heartbeat is due, one write and one more read.
+#[allow(clippy::too_many_arguments)]
 pub async fn exchange(
     dns: &dyn DnsProvider,
     cfg: &Config,
     settings: &ConsensusSettings,
     group: &Group,
     outcomes: &[TargetOutcome],
+    read: Option<Result<Vec<Record>, dns::Error>>,
     publish: bool,
     now: DateTime<Utc>,
 ) -> Result<Exchange, dns::Error> {
     let key = vote_key(&group.key);
     let me = my_index(cfg, settings);
-    let mut records = dns.list(&key).await?;
+    let mut records = match read {
+        Some(r) => r?,
+        None => dns.list(&key).await?,
+    };
     let mine = records.iter().find(|r| r.value == vote_value(me)).cloned();
     let previous = mine.as_ref().and_then(|r| Vote::parse(&r.remark));
     let was_silent = previous

@@ -1791,3 +1791,98 @@ fn the_provider_reads_its_credentials_through_the_lookup_it_is_given() {
         "Tencent Cloud credentials: environment variable MAP_KEY (the SecretKey) is not set or empty"
     );
 }
+
+/// A pass reads every name it needs (each group's, its votes, the pause
+/// records) in one `DescribeRecordList` of the whole domain, so that many
+/// groups and probers watching every few seconds stay under the API's
+/// 100 calls a second; a domain with more pages than names is read name by
+/// name instead.
+#[tokio::test]
+async fn a_steady_pass_reads_the_whole_domain_in_one_call() {
+    let w = World::with("readonce", |s| {
+        let mut s = s.replace(
+            "[dns]",
+            "[consensus]\nprobers = [\"test\"]\nquorum = 1\n\n[dns]",
+        );
+        // Three more groups on the same endpoints.
+        let group = s[s.find("[[group]]").unwrap()..].to_string();
+        for sub in ["www", "m", "cdn"] {
+            s.push_str(
+                &group
+                    .replace("name = \"api\"", &format!("name = \"{sub}\""))
+                    .replace("subdomain = \"api\"", &format!("subdomain = \"{sub}\"")),
+            );
+        }
+        s
+    })
+    .await;
+    // The first runs create the records and the votes.
+    w.run().await;
+    w.run().await;
+    w.fake.with(|s| s.calls.clear());
+    let r = w.run().await;
+    assert!(r.ok, "{:?}", r.errors);
+    assert_eq!(r.groups.len(), 4);
+    assert!(r.groups.iter().all(|g| g.consensus.is_some()));
+    let lists: Vec<serde_json::Value> = w.fake.with(|s| {
+        s.calls_of("DescribeRecordList")
+            .iter()
+            .map(|c| c.body.clone())
+            .collect()
+    });
+    assert_eq!(lists.len(), 1, "{lists:#?}");
+    assert!(lists[0].get("SubDomain").is_none(), "{}", lists[0]);
+    // Every group saw its own records, and its votes were counted.
+    for g in &r.groups {
+        assert_eq!(g.records.as_ref().map(Vec::len), Some(3), "{}", g.name);
+        let c = g.consensus.as_ref().unwrap();
+        assert!(c.votes.iter().any(|v| v.counted), "{}: {c:?}", g.name);
+    }
+
+    // A larger domain is paged: 9,000 more records, 4 pages of 3,000.
+    let more = |n: usize| {
+        w.fake.with(|s| {
+            let base = s.records.len();
+            for i in 0..n {
+                s.add_record(
+                    &format!("h{}", base + i),
+                    "A",
+                    "默认",
+                    "192.0.2.9",
+                    600,
+                    true,
+                );
+            }
+            s.calls.clear();
+        })
+    };
+    more(9000);
+    let r = w.run().await;
+    assert!(r.ok, "{:?}", r.errors);
+    let offsets: Vec<u64> = w.fake.with(|s| {
+        s.calls_of("DescribeRecordList")
+            .iter()
+            .map(|c| c.body["Offset"].as_u64().unwrap())
+            .collect()
+    });
+    assert_eq!(offsets, vec![0, 3000, 6000, 9000]);
+    assert!(r
+        .groups
+        .iter()
+        .all(|g| g.records.as_ref().map(Vec::len) == Some(3)));
+    // More pages than names (4 groups, 4 vote names, the pauses: 9): one
+    // read per name after the first page.
+    more(21000);
+    let r = w.run().await;
+    assert!(r.ok, "{:?}", r.errors);
+    let lists = w.fake.with(|s| s.calls_of("DescribeRecordList").len());
+    assert_eq!(lists, 1 + 4 + 4 + 1);
+    assert!(r
+        .groups
+        .iter()
+        .all(|g| g.records.as_ref().map(Vec::len) == Some(3)));
+    assert!(r.groups.iter().all(|g| g
+        .consensus
+        .as_ref()
+        .is_some_and(|c| c.votes.iter().any(|v| v.counted))));
+}

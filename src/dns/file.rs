@@ -347,6 +347,24 @@ impl DnsProvider for FileProvider {
             .collect())
     }
 
+    /// One read of the zone for every key.
+    async fn list_many(&self, keys: &[RecordKey]) -> Vec<Result<Vec<Record>, Error>> {
+        match self.load() {
+            Ok(zone) => keys
+                .iter()
+                .map(|key| {
+                    Ok(zone
+                        .records
+                        .iter()
+                        .filter(|r| r.matches(key))
+                        .map(ZoneRecord::to_record)
+                        .collect())
+                })
+                .collect(),
+            Err(e) => keys.iter().map(|_| Err(e.clone())).collect(),
+        }
+    }
+
     async fn create(&self, key: &RecordKey, record: &NewRecord) -> Result<String, Error> {
         self.locked(|zone, now| {
             if zone

@@ -40,7 +40,7 @@ pub enum Applied {
 }
 
 /// Errors of the DNS edge. Callers branch on these.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// Credentials missing, wrong or not allowed (never retried).
     #[error("authentication failed: {0}")]
@@ -102,6 +102,15 @@ pub trait DnsProvider: Send + Sync {
     /// Every record of one name/type/line, enabled or not. An empty zone is
     /// `Ok(vec![])`, not an error.
     async fn list(&self, key: &RecordKey) -> Result<Vec<Record>, Error>;
+    /// Every record of each of `keys`, in the same order: the reads a pass
+    /// makes at its start (every group's name, the pause records, the
+    /// votes). Default: one [`DnsProvider::list`] per key, concurrently. A
+    /// provider that can read a whole domain in fewer calls than there are
+    /// keys (DNSPod: 3,000 records a page) does, so that a pass costs one
+    /// call, not one per name, against the API's per-second limits.
+    async fn list_many(&self, keys: &[RecordKey]) -> Vec<Result<Vec<Record>, Error>> {
+        futures_util::future::join_all(keys.iter().map(|k| self.list(k))).await
+    }
     /// One record by id, as the provider has it now: the read-back after a
     /// write. A provider whose list lags behind its writes (DNSPod indexes a
     /// new record within 30 s) reads it directly. `Error::NotFound` when it

@@ -151,6 +151,8 @@ struct Pass<'a> {
 
 /// One group's part of a pass, done.
 struct GroupDone {
+    /// The group's place in the config.
+    index: usize,
     report: crate::report::GroupReport,
     errors: Vec<String>,
     decide_time: Duration,
@@ -162,14 +164,16 @@ impl Pass<'_> {
     /// are probed.
     async fn group(
         &self,
-        g: &crate::config::Group,
+        index: usize,
         outcomes: Vec<crate::model::health::TargetOutcome>,
         records: Option<Result<Vec<dns::Record>, dns::Error>>,
+        votes: Option<Result<Vec<dns::Record>, dns::Error>>,
     ) -> GroupDone {
         let (cfg, opts, started_at) = (self.cfg, self.opts, self.started_at);
+        let g = &cfg.groups[index];
         let mut errors = Vec::new();
         // With [consensus]: publish this prober's view and count everyone's.
-        let x = vote::vote(self, g, &outcomes).await;
+        let x = vote::vote(self, g, &outcomes, votes).await;
         let t_decide = Instant::now();
         let decides = !matches!(opts.action, Action::Status);
         let mut report = observe::plan_group(g, outcomes, records, |g, recs, targets| {
@@ -238,6 +242,7 @@ impl Pass<'_> {
             .await;
         }
         GroupDone {
+            index,
             report,
             errors,
             decide_time,
@@ -310,8 +315,9 @@ async fn run_with_streaks(
                 if let Some(s) = streaks.as_deref_mut() {
                     s.apply(&mut outcomes);
                 }
-                let records = reads.remove(&g.name);
-                pass.group(g, outcomes, records)
+                let records = reads.records.remove(&g.name);
+                let votes = reads.votes.remove(&g.name);
+                pass.group(gi, outcomes, records, votes)
             })
             .buffer_unordered(GROUPS_AT_ONCE)
             .collect()
@@ -326,7 +332,8 @@ async fn run_with_streaks(
             (seen.read_time, pause_error, done)
         };
     let (probe_time, (read_time, pause_error, mut done)) = tokio::join!(probe_fut, act_fut);
-    done.sort_by_key(|d| cfg.groups.iter().position(|g| g.name == d.report.name));
+    // Config order, whatever order the groups finished in.
+    done.sort_unstable_by_key(|d| d.index);
 
     let mut errors: Vec<String> = pause_error.into_iter().collect();
     let mut groups = Vec::with_capacity(done.len());

@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Config, Group, Target};
 use crate::decide::GroupPlan;
-use crate::dns::{self, PlanLimits, Record};
+use crate::dns::{self, PlanLimits, Record, RecordKey};
+use crate::model::consensus::vote_key;
 use crate::model::health::{Health, TargetOutcome};
+use crate::model::pause::pause_key;
 use crate::probe::{fit_probes, ProbeFit};
 use crate::report::{ChangeResult, ChangeStatus, GroupReport};
 
@@ -78,8 +80,13 @@ pub(super) struct Seen {
     pub read_time: Duration,
 }
 
-/// Each group's records, taken by the group's own part of the pass.
-pub(super) type Reads = HashMap<String, Result<Vec<Record>, dns::Error>>;
+/// Each group's records and, with consensus, its vote records: taken by
+/// the group's own part of the pass.
+#[derive(Default)]
+pub(super) struct Reads {
+    pub records: HashMap<String, Result<Vec<Record>, dns::Error>>,
+    pub votes: HashMap<String, Result<Vec<Record>, dns::Error>>,
+}
 
 /// How the probes fit into the time left (passes with a deadline): shorten
 /// them to fit what the invocation leaves, or probe nothing (and say so)
@@ -159,16 +166,39 @@ pub(super) async fn read(
     scope: &Scope,
     deadline: Option<Instant>,
 ) -> (Seen, Reads) {
+    // Every name the pass reads, in one `list_many` (one call for the
+    // whole domain on DNSPod): the groups', their votes', the pauses'.
     let read_fut = async {
         let t = Instant::now();
-        let reads = futures_util::future::join_all(
-            cfg.groups
-                .iter()
-                .filter(|g| scope.read_dns && scope.covers(&g.name))
-                .map(|g| async move { (g.name.clone(), deps.dns.list(&g.key).await) }),
-        )
-        .await;
-        (reads, t.elapsed())
+        if !scope.read_dns {
+            return (Reads::default(), None, t.elapsed());
+        }
+        let groups: Vec<&Group> = cfg
+            .groups
+            .iter()
+            .filter(|g| scope.covers(&g.name))
+            .collect();
+        let mut keys: Vec<RecordKey> = groups.iter().map(|g| g.key.clone()).collect();
+        if scope.consensus {
+            keys.extend(groups.iter().map(|g| vote_key(&g.key)));
+        }
+        keys.push(pause_key(&cfg.dns.domain));
+        let mut got = deps.dns.list_many(&keys).await.into_iter();
+        let mut next = || {
+            got.next()
+                .unwrap_or_else(|| Err(dns::Error::Storage("list_many answered fewer keys".into())))
+        };
+        let mut reads = Reads::default();
+        for g in &groups {
+            reads.records.insert(g.name.clone(), next());
+        }
+        if scope.consensus {
+            for g in &groups {
+                reads.votes.insert(g.name.clone(), next());
+            }
+        }
+        let pauses = Some(next());
+        (reads, pauses, t.elapsed())
     };
     // The plan's limits (DNSPod: two calls, once per pass) decide the TTL
     // written and whether TTLs converge; unreadable, the pass goes on
@@ -185,13 +215,6 @@ pub(super) async fn read(
             }
         }
     };
-    let pauses_fut = async {
-        if scope.read_dns {
-            Some(super::pause::read(deps.dns.as_ref(), &cfg.dns.domain).await)
-        } else {
-            None
-        }
-    };
     let witness_group = scope.consensus.then(|| witness_group(cfg)).flatten();
     let witness_fut = async {
         match &witness_group {
@@ -203,8 +226,8 @@ pub(super) async fn read(
             None => vec![],
         }
     };
-    let ((reads, read_time), limits, pauses, witnesses) =
-        tokio::join!(read_fut, limits_fut, pauses_fut, witness_fut);
+    let ((reads, pauses, read_time), limits, witnesses) =
+        tokio::join!(read_fut, limits_fut, witness_fut);
     for w in &witnesses {
         tracing::info!(witness = %w.endpoint, health = w.health.as_str(), evidence = %w.summary(), "witness probed");
     }
@@ -214,7 +237,7 @@ pub(super) async fn read(
         pauses,
         read_time,
     };
-    (seen, reads.into_iter().collect())
+    (seen, reads)
 }
 
 /// Every target of `g` in scope, not probed.

@@ -40,6 +40,7 @@ pub(super) async fn vote(
     pass: &Pass<'_>,
     g: &Group,
     outcomes: &[TargetOutcome],
+    read: Option<Result<Vec<crate::dns::Record>, crate::dns::Error>>,
 ) -> Option<Result<Exchange, String>> {
     let (cfg, check) = (pass.cfg, &pass.check);
     let settings = cfg.consensus.as_ref().filter(|_| pass.scope.consensus)?;
@@ -54,9 +55,18 @@ pub(super) async fn vote(
         })
         .collect();
     let dns = pass.deps.dns.as_ref();
-    let mut x = consensus::exchange(dns, cfg, settings, g, &own, pass.writes, pass.started_at)
-        .await
-        .map_err(|e| e.to_string());
+    let mut x = consensus::exchange(
+        dns,
+        cfg,
+        settings,
+        g,
+        &own,
+        read,
+        pass.writes,
+        pass.started_at,
+    )
+    .await
+    .map_err(|e| e.to_string());
     if let (false, Ok(x)) = (check.healthy, x.as_mut()) {
         x.report.writes = false;
     }

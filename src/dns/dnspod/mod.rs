@@ -40,7 +40,6 @@
 //! Beijing time (UTC+8, no daylight saving), as the DNSPod console shows it,
 //! and convert to UTC.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -50,8 +49,9 @@ use super::registry::BuildError;
 use super::{same_value, DnsProvider, Error, NewRecord, PlanLimits, Record, RecordKey};
 use crate::clock::Clock;
 use crate::tencent::{self, Client, ClientOptions, Credentials, Service};
-use wire::{DomainReply, IdReply, ListReply, PackageReply, RecordReply};
+use wire::{DomainReply, IdReply, PackageReply, RecordReply};
 
+mod list;
 mod settings;
 mod wire;
 
@@ -326,46 +326,12 @@ impl DnsProvider for DnspodProvider {
 
     #[tracing::instrument(skip_all, fields(record = %key))]
     async fn list(&self, key: &RecordKey) -> Result<Vec<Record>, Error> {
-        let mut out = Vec::new();
-        let mut seen = HashSet::new();
-        let mut offset: u64 = 0;
-        // 3000 per page; 100 pages is far beyond any one name's records and
-        // only guards against a server that never reaches TotalCount.
-        for _page in 0..100 {
-            let params = json!({
-                "Domain": key.domain,
-                // The current spelling; `Subdomain` is the legacy one.
-                "SubDomain": key.subdomain,
-                "RecordType": key.rtype.as_str(),
-                "RecordLine": key.line,
-                "Offset": offset,
-                "Limit": PAGE_LIMIT,
-            });
-            let reply: ListReply = match self.call("DescribeRecordList", &params, None).await {
-                Ok(r) => r,
-                Err(Error::Api { code, .. }) if code == "ResourceNotFound.NoDataOfRecord" => break,
-                Err(e) => return Err(e),
-            };
-            let n = reply.record_list.len() as u64;
-            for item in reply.record_list {
-                // Pages can shift if records change while we page; keep one of each.
-                if item.matches(key) && seen.insert(item.record_id) {
-                    out.push(item.into_record());
-                }
-            }
-            offset += n;
-            if n == 0 || offset >= reply.record_count_info.total_count {
-                return Ok(out);
-            }
-        }
-        if offset == 0 {
-            return Ok(out);
-        }
-        Err(Error::Api {
-            code: "UnexpectedAnswer".into(),
-            message: format!("DescribeRecordList: still paging after {offset} records"),
-            request_id: None,
-        })
+        self.list_key(key).await
+    }
+
+    #[tracing::instrument(skip_all, fields(keys = keys.len()))]
+    async fn list_many(&self, keys: &[RecordKey]) -> Vec<Result<Vec<Record>, Error>> {
+        self.list_keys(keys).await
     }
 
     /// `DescribeRecord`: by id, so a record created a moment ago is seen
