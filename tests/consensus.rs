@@ -391,42 +391,59 @@ async fn on_dnspod_skewed_clocks_change_nothing() {
     dnspod_outage([120, 0, -100]).await;
 }
 
-/// Three probers with clocks skewed by `skew` seconds (through faketime).
-async fn dnspod_outage(skew: [i64; 3]) {
-    use dns_failover::clock::SystemClock;
-    use support::fake_tencent::{FakeTencent, Key};
-    let fake = FakeTencent::start(
-        "example.com",
-        vec![Key {
-            id: support::SECRET_ID.into(),
-            key: support::SECRET_KEY.into(),
-            token: None,
-        }],
-        std::sync::Arc::new(SystemClock),
-    )
-    .await;
-    let w = World::new().await;
-    let ids: Vec<u64> = ALL
-        .iter()
-        .map(|v| fake.with(|s| s.add_record("api", "A", "默认", v, 60, true)))
-        .collect();
-    let config = |i: usize, down: &[&str]| {
+/// Three probers on the fake DNSPod, with clocks skewed by `skew` seconds
+/// (through faketime); the group's three records exist and are enabled.
+struct Dnspod {
+    fake: support::fake_tencent::FakeTencent,
+    w: World,
+    ids: Vec<u64>,
+    skew: [i64; 3],
+}
+
+impl Dnspod {
+    async fn new(skew: [i64; 3]) -> Dnspod {
+        use dns_failover::clock::SystemClock;
+        use support::fake_tencent::{FakeTencent, Key};
+        let fake = FakeTencent::start(
+            "example.com",
+            vec![Key {
+                id: support::SECRET_ID.into(),
+                key: support::SECRET_KEY.into(),
+                token: None,
+            }],
+            std::sync::Arc::new(SystemClock),
+        )
+        .await;
+        let w = World::new().await;
+        let ids: Vec<u64> = ALL
+            .iter()
+            .map(|v| fake.with(|s| s.add_record("api", "A", "默认", v, 60, true)))
+            .collect();
+        Dnspod { fake, w, ids, skew }
+    }
+
+    /// Prober `i`'s config on DNSPod: it sees the regions in `down` down.
+    fn config(&self, i: usize, down: &[&str]) -> PathBuf {
+        let w = &self.w;
         let file = w.config(i, down, None);
         let text = std::fs::read_to_string(&file).unwrap().replace(
             &format!("provider = \"file\"\ndomain = \"example.com\"\nttl = 60\npath = \"{}\"", w.zone().display()),
             &format!(
                 "provider = \"dnspod\"\ndomain = \"example.com\"\nttl = 60\nendpoint = \"{}\"\nsecret_id_env = \"DNSF_CONS_ID\"\nsecret_key_env = \"DNSF_CONS_KEY\"\napi_timeout = \"1s\"\napi_budget = \"3s\"",
-                fake.endpoint()
+                self.fake.endpoint()
             ),
         );
         assert!(text.contains("dnspod"), "{text}");
         std::fs::write(&file, text).unwrap();
         file
-    };
-    let run = |configs: Vec<PathBuf>| async move {
+    }
+
+    /// One round: every config runs `run --json` at the same moment (with
+    /// its prober's skew); every run must succeed.
+    async fn run(&self, configs: Vec<PathBuf>) -> Vec<Value> {
         let children: Vec<_> = configs
             .iter()
-            .zip(skew)
+            .zip(self.skew)
             .map(|(c, skew)| {
                 let mut cmd = if skew == 0 {
                     std::process::Command::new(BIN)
@@ -462,7 +479,80 @@ async fn dnspod_outage(skew: [i64; 3]) {
         outs.iter()
             .map(|o| serde_json::from_slice::<Value>(&o.stdout).unwrap())
             .collect::<Vec<Value>>()
-    };
+    }
+
+    /// The ids of the managed records that `ModifyRecord` wrote, in order.
+    fn writes(&self) -> Vec<u64> {
+        self.fake.with(|s| {
+            s.calls_of("ModifyRecord")
+                .iter()
+                .filter_map(|c| c.body["RecordId"].as_u64())
+                .filter(|id| self.ids.contains(id))
+                .collect()
+        })
+    }
+
+    fn enabled(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.fake.with(|s| {
+            s.records
+                .iter()
+                .filter(|r| r.name == "api" && r.enabled)
+                .map(|r| r.value.clone())
+                .collect()
+        });
+        v.sort();
+        v
+    }
+}
+
+/// On DNSPod, a prober cut off from one region over 20 rounds moves
+/// nothing and pages nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_dnspod_a_partial_partition_makes_no_write_in_20_rounds() {
+    let d = Dnspod::new([0, 0, 0]).await;
+    let healthy: Vec<PathBuf> = (0..3).map(|i| d.config(i, &[])).collect();
+    d.run(healthy).await;
+    let configs = vec![d.config(0, &["sh"]), d.config(1, &[]), d.config(2, &[])];
+    for round in 0..20 {
+        let r = d.run(configs.clone()).await;
+        assert!(applied(&r).is_empty(), "round {round}: {:#?}", applied(&r));
+    }
+    assert!(d.writes().is_empty(), "{:?}", d.writes());
+    assert_eq!(d.enabled(), ALL);
+    assert!(d.w.pages().is_empty(), "{:?}", d.w.pages());
+}
+
+/// On DNSPod, a writer that stops is taken over once its vote is stale
+/// (judged by DNSPod's `UpdatedOn`), with one write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_dnspod_a_silent_writer_is_taken_over_once_its_vote_is_stale() {
+    let d = Dnspod::new([0, 0, 0]).await;
+    let healthy: Vec<PathBuf> = (0..3).map(|i| d.config(i, &[])).collect();
+    d.run(healthy).await;
+    // p1 dies; sh fails as p2 and p3 see it.
+    let configs = vec![d.config(1, &["sh"]), d.config(2, &["sh"])];
+    let started = std::time::Instant::now();
+    while d.enabled() == ALL && started.elapsed() < Duration::from_secs(10) {
+        d.run(configs.clone()).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(d.enabled(), ["192.0.2.1", "192.0.2.3"], "taken over");
+    // DNSPod's UpdatedOn has whole seconds: stale after 2 s means 1 s at least.
+    assert!(
+        started.elapsed() >= Duration::from_millis(1000),
+        "not before p1's vote went stale"
+    );
+    assert_eq!(d.writes(), vec![d.ids[1]]);
+    assert_eq!(d.w.pages(), ["failover"], "one page");
+}
+
+/// Three probers with clocks skewed by `skew` seconds (through faketime):
+/// an outage two of them see makes one write and one page.
+async fn dnspod_outage(skew: [i64; 3]) {
+    let d = Dnspod::new(skew).await;
+    let (fake, w, ids) = (&d.fake, &d.w, &d.ids);
+    let config = |i: usize, down: &[&str]| d.config(i, down);
+    let run = |configs: Vec<PathBuf>| d.run(configs);
     let healthy: Vec<PathBuf> = (0..3).map(|i| config(i, &[])).collect();
     let first = run(healthy.clone()).await;
     // The skew is real: each process stamps its report with its own clock.
