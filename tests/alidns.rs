@@ -3,9 +3,9 @@
 //! ACS3-HMAC-SHA256 signature from the raw HTTP request, with its own code
 //! pinned to the official SDK's vectors (tests/alidns_models.rs).
 
-mod support;
 #[path = "support/alidns_fake.rs"]
 mod alidns_fake;
+mod support;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,7 +15,9 @@ use alidns_fake::{AliFault, AliKey, FakeAlidns};
 use chrono::Utc;
 use dns_failover::clock::{Clock, FixedClock, SystemClock};
 use dns_failover::config::{Config, Secret};
-use dns_failover::dns::alidns::{AlidnsProvider, AlidnsSettings, Client, ClientOptions, Credentials};
+use dns_failover::dns::alidns::{
+    AlidnsProvider, AlidnsSettings, Client, ClientOptions, Credentials,
+};
 use dns_failover::dns::{
     self, apply_change, Applied, Change, ChangeOp, DnsProvider, NewRecord, RecordKey, RecordType,
 };
@@ -74,11 +76,7 @@ fn provider_with(fake: &FakeAlidns, creds: Credentials, budget_ms: u64) -> Alidn
 
 async fn setup() -> (FakeAlidns, AlidnsProvider) {
     let fake = FakeAlidns::start(DOMAIN, keys(), Arc::new(SystemClock)).await;
-    let p = provider_with(
-        &fake,
-        Credentials::new(ID, Secret::new(SECRET), None),
-        3000,
-    );
+    let p = provider_with(&fake, Credentials::new(ID, Secret::new(SECRET), None), 3000);
     (fake, p)
 }
 
@@ -112,13 +110,20 @@ async fn every_request_is_signed_and_shaped_as_the_sdk_sends_it() {
     let got = p.list(&key(RecordType::A)).await.unwrap();
     assert_eq!(got.len(), 1);
     let c = &fake.calls()[0];
-    assert_eq!((c.status, c.action.as_str()), (200, "DescribeSubDomainRecords"));
+    assert_eq!(
+        (c.status, c.action.as_str()),
+        (200, "DescribeSubDomainRecords")
+    );
     assert_eq!(c.param("SubDomain"), Some("api.example.com"));
     assert_eq!(c.param("DomainName"), Some(DOMAIN));
     assert_eq!(c.param("Type"), Some("A"));
     assert_eq!(c.param("Line"), Some("default"));
     assert_eq!(c.param("PageSize"), Some("100"));
-    let h: HashMap<&str, &str> = c.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let h: HashMap<&str, &str> = c
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     assert_eq!(h["x-acs-version"], "2015-01-09");
     assert_eq!(h["x-acs-signature-nonce"].len(), 32);
     assert!(h["authorization"].starts_with(&format!(
@@ -165,7 +170,10 @@ async fn disabling_writes_the_marker_first_then_the_status() {
         ["UpdateDomainRecordRemark", "SetDomainRecordStatus"]
     );
     let c = fake.calls();
-    let st = c.iter().find(|c| c.action == "SetDomainRecordStatus").unwrap();
+    let st = c
+        .iter()
+        .find(|c| c.action == "SetDomainRecordStatus")
+        .unwrap();
     assert_eq!(st.param("Status"), Some("Disable"));
     assert_eq!(st.param("RecordId"), Some(a.as_str()));
 }
@@ -249,7 +257,10 @@ async fn a_status_write_refused_at_once_changes_nothing() {
     let e = apply_change(&p, &status_change(&a, "192.0.2.1", true, false, MARK))
         .await
         .unwrap_err();
-    assert!(matches!(&e, dns::Error::Auth(m) if m.contains("RAM does not allow")), "{e}");
+    assert!(
+        matches!(&e, dns::Error::Auth(m) if m.contains("RAM does not allow")),
+        "{e}"
+    );
     assert!(fake.writes().is_empty());
     assert!(fake.with(|s| s.record(&a).unwrap().enabled));
 }
@@ -262,9 +273,15 @@ async fn a_rewrite_keeps_a_disabled_record_disabled_through_set_domain_record_st
     p.set_value(&key(RecordType::A), &cur, "192.0.2.9", 600, false, "")
         .await
         .unwrap();
-    assert_eq!(fake.writes(), ["UpdateDomainRecord", "SetDomainRecordStatus"]);
+    assert_eq!(
+        fake.writes(),
+        ["UpdateDomainRecord", "SetDomainRecordStatus"]
+    );
     let r = fake.with(|s| s.record(&a).unwrap().clone());
-    assert!(!r.enabled && r.value == "192.0.2.9" && r.remark == MARK, "{r:?}");
+    assert!(
+        !r.enabled && r.value == "192.0.2.9" && r.remark == MARK,
+        "{r:?}"
+    );
     // And an update carries no Status (the API has none): the fake would
     // refuse the parameter, as its request model has no such field.
     let upd = fake
@@ -289,7 +306,10 @@ async fn an_update_that_changes_nothing_is_success_not_an_error() {
         .unwrap();
     let c = fake.calls();
     let upd = c.iter().find(|c| c.action == "UpdateDomainRecord").unwrap();
-    assert_eq!((upd.status, upd.code()), (400, Some("DomainRecordDuplicate")));
+    assert_eq!(
+        (upd.status, upd.code()),
+        (400, Some("DomainRecordDuplicate"))
+    );
 }
 
 #[tokio::test]
@@ -302,8 +322,14 @@ async fn an_update_to_a_value_another_record_has_is_a_conflict() {
         .set_value(&key(RecordType::A), &cur, "192.0.2.2", 600, true, "")
         .await
         .unwrap_err();
-    assert!(matches!(&e, dns::Error::Conflict { detail, .. } if detail.contains("DomainRecordDuplicate")), "{e}");
-    assert_eq!(fake.with(|s| s.record(&a).unwrap().value.clone()), "192.0.2.1");
+    assert!(
+        matches!(&e, dns::Error::Conflict { detail, .. } if detail.contains("DomainRecordDuplicate")),
+        "{e}"
+    );
+    assert_eq!(
+        fake.with(|s| s.record(&a).unwrap().value.clone()),
+        "192.0.2.1"
+    );
 }
 
 #[tokio::test]
@@ -328,13 +354,27 @@ async fn a_ttl_below_the_editions_floor_is_written_with_min_ttl_read_once() {
     assert_eq!(c[1].action, "DescribeDomainInfo");
     assert_eq!(c[1].param("NeedDetailAttributes"), Some("true"));
     let limits = p.limits(DOMAIN).await.unwrap();
-    assert_eq!((limits.min_ttl, limits.plan.as_deref()), (600, Some("mianfei")));
+    assert_eq!(
+        (limits.min_ttl, limits.plan.as_deref()),
+        (600, Some("mianfei"))
+    );
     // Known now: the next write starts at the floor, and the edition is not read again.
     let cur = p.get(&k, &id).await.unwrap();
-    p.set_value(&k, &cur, "192.0.2.3", 60, true, "").await.unwrap();
+    p.set_value(&k, &cur, "192.0.2.3", 60, true, "")
+        .await
+        .unwrap();
     let actions = fake.actions();
-    assert_eq!(actions.iter().filter(|a| *a == "DescribeDomainInfo").count(), 1);
-    assert!(fake.calls().iter().all(|c| c.code() != Some("QuotaExceeded.TTL") || c.param("TTL") == Some("60")));
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| *a == "DescribeDomainInfo")
+            .count(),
+        1
+    );
+    assert!(fake
+        .calls()
+        .iter()
+        .all(|c| c.code() != Some("QuotaExceeded.TTL") || c.param("TTL") == Some("60")));
     assert_eq!(fake.with(|s| s.record(&id).unwrap().ttl), 600);
 }
 
@@ -343,12 +383,20 @@ async fn a_ttl_refused_even_at_the_floor_is_ttl_refused_with_the_floor() {
     let (fake, p) = setup().await;
     fake.inject(
         Some("AddDomainRecord"),
-        AliFault::Api(400, "QuotaExceeded.TTL", "The specified TTL is invalid. A valid TTL must be in the range of 600 to 86400."),
+        AliFault::Api(
+            400,
+            "QuotaExceeded.TTL",
+            "The specified TTL is invalid. A valid TTL must be in the range of 600 to 86400.",
+        ),
     );
     fake.inject_nth(
         Some("AddDomainRecord"),
         0,
-        AliFault::Api(400, "QuotaExceeded.TTL", "The specified TTL is invalid. A valid TTL must be in the range of 600 to 86400."),
+        AliFault::Api(
+            400,
+            "QuotaExceeded.TTL",
+            "The specified TTL is invalid. A valid TTL must be in the range of 600 to 86400.",
+        ),
     );
     let e = p
         .create(
@@ -363,7 +411,13 @@ async fn a_ttl_refused_even_at_the_floor_is_ttl_refused_with_the_floor() {
         .await
         .unwrap_err();
     assert!(
-        matches!(e, dns::Error::TtlRefused { requested: 60, min: Some(600) }),
+        matches!(
+            e,
+            dns::Error::TtlRefused {
+                requested: 60,
+                min: Some(600)
+            }
+        ),
         "{e}"
     );
 }
@@ -375,7 +429,11 @@ async fn throttling_is_retried_with_backoff_then_succeeds() {
     for _ in 0..2 {
         fake.inject(
             Some("DescribeSubDomainRecords"),
-            AliFault::Api(400, "Throttling.User", "Request was denied due to user flow control."),
+            AliFault::Api(
+                400,
+                "Throttling.User",
+                "Request was denied due to user flow control.",
+            ),
         );
     }
     assert_eq!(p.list(&key(RecordType::A)).await.unwrap().len(), 1);
@@ -401,14 +459,21 @@ async fn throttling_past_the_budget_is_rate_limited() {
     for _ in 0..100 {
         fake.inject(
             Some("DescribeSubDomainRecords"),
-            AliFault::Api(400, "Throttling.User", "Request was denied due to user flow control."),
+            AliFault::Api(
+                400,
+                "Throttling.User",
+                "Request was denied due to user flow control.",
+            ),
         );
     }
     let e = tokio::time::timeout(Duration::from_secs(5), p.list(&key(RecordType::A)))
         .await
         .expect("bounded by the budget")
         .unwrap_err();
-    assert!(matches!(&e, dns::Error::RateLimited(m) if m.contains("Throttling.User") && m.contains("attempts")), "{e}");
+    assert!(
+        matches!(&e, dns::Error::RateLimited(m) if m.contains("Throttling.User") && m.contains("attempts")),
+        "{e}"
+    );
     assert!(fake.calls().len() >= 2, "retried");
 }
 
@@ -416,7 +481,14 @@ async fn throttling_past_the_budget_is_rate_limited() {
 async fn server_errors_and_dropped_connections_are_retried() {
     let (fake, p) = setup().await;
     add(&fake, "192.0.2.1", true, "");
-    fake.inject(None, AliFault::Api(503, "ServiceUnavailable", "The request has failed due to a temporary failure of the server."));
+    fake.inject(
+        None,
+        AliFault::Api(
+            503,
+            "ServiceUnavailable",
+            "The request has failed due to a temporary failure of the server.",
+        ),
+    );
     fake.inject(None, AliFault::Drop);
     fake.inject(None, AliFault::Http(502));
     assert_eq!(p.list(&key(RecordType::A)).await.unwrap().len(), 1);
@@ -425,10 +497,19 @@ async fn server_errors_and_dropped_connections_are_retried() {
 #[tokio::test]
 async fn a_hanging_server_is_a_transport_error_within_the_budget() {
     let (fake, _) = setup().await;
-    let mut opts = ClientOptions::new(fake.base.clone(), Duration::from_millis(100), Duration::from_millis(250));
+    let mut opts = ClientOptions::new(
+        fake.base.clone(),
+        Duration::from_millis(100),
+        Duration::from_millis(250),
+    );
     opts.backoff_base = Duration::from_millis(5);
     let p = AlidnsProvider::new(
-        Client::new(Credentials::new(ID, Secret::new(SECRET), None), opts, Arc::new(SystemClock)).unwrap(),
+        Client::new(
+            Credentials::new(ID, Secret::new(SECRET), None),
+            opts,
+            Arc::new(SystemClock),
+        )
+        .unwrap(),
     );
     for _ in 0..5 {
         fake.inject(None, AliFault::Hang);
@@ -445,8 +526,12 @@ async fn a_deadline_ends_retries_before_the_budget() {
     for _ in 0..1000 {
         fake.inject(None, AliFault::Http(503));
     }
-    let p = provider_with(&fake, Credentials::new(ID, Secret::new(SECRET), None), 20_000)
-        .until(Some(std::time::Instant::now() + Duration::from_millis(200)));
+    let p = provider_with(
+        &fake,
+        Credentials::new(ID, Secret::new(SECRET), None),
+        20_000,
+    )
+    .until(Some(std::time::Instant::now() + Duration::from_millis(200)));
     let t = std::time::Instant::now();
     let e = p.list(&key(RecordType::A)).await.unwrap_err();
     assert!(matches!(e, dns::Error::Transport(_)), "{e}");
@@ -456,11 +541,18 @@ async fn a_deadline_ends_retries_before_the_budget() {
 #[tokio::test]
 async fn a_wrong_secret_is_refused_by_the_signature_check_and_never_shown() {
     let (fake, _) = setup().await;
-    let p = provider_with(&fake, Credentials::new(ID, Secret::new("fakeStsTOKEN-wrong"), None), 3000);
+    let p = provider_with(
+        &fake,
+        Credentials::new(ID, Secret::new("fakeStsTOKEN-wrong"), None),
+        3000,
+    );
     let e = p.list(&key(RecordType::A)).await.unwrap_err();
     let c = &fake.calls()[0];
     assert_eq!((c.status, c.code()), (400, Some("SignatureDoesNotMatch")));
-    assert!(matches!(&e, dns::Error::Auth(m) if m.contains("SignatureDoesNotMatch") && m.contains("check the AccessKey secret")), "{e}");
+    assert!(
+        matches!(&e, dns::Error::Auth(m) if m.contains("SignatureDoesNotMatch") && m.contains("check the AccessKey secret")),
+        "{e}"
+    );
     canaries(&e.to_string());
     canaries(&format!("{p:?}"));
     assert_eq!(fake.calls().len(), 1, "not retried");
@@ -469,27 +561,42 @@ async fn a_wrong_secret_is_refused_by_the_signature_check_and_never_shown() {
 #[tokio::test]
 async fn an_unknown_access_key_is_an_auth_error_from_a_404() {
     let (fake, _) = setup().await;
-    let p = provider_with(&fake, Credentials::new("LTAI5tNOSUCHKEY000000", Secret::new(SECRET), None), 3000);
+    let p = provider_with(
+        &fake,
+        Credentials::new("LTAI5tNOSUCHKEY000000", Secret::new(SECRET), None),
+        3000,
+    );
     let e = p.list(&key(RecordType::A)).await.unwrap_err();
     assert_eq!(fake.calls()[0].status, 404);
-    assert!(matches!(&e, dns::Error::Auth(m) if m.contains("InvalidAccessKeyId.NotFound")), "{e}");
+    assert!(
+        matches!(&e, dns::Error::Auth(m) if m.contains("InvalidAccessKeyId.NotFound")),
+        "{e}"
+    );
     canaries(&e.to_string());
 }
 
 #[tokio::test]
 async fn a_clock_off_by_more_than_15_minutes_is_refused_and_says_so() {
     let fake = FakeAlidns::start(DOMAIN, keys(), Arc::new(SystemClock)).await;
-    let clock: Arc<dyn Clock> = Arc::new(FixedClock::new(Utc::now() - chrono::Duration::minutes(20)));
+    let clock: Arc<dyn Clock> =
+        Arc::new(FixedClock::new(Utc::now() - chrono::Duration::minutes(20)));
     let p = AlidnsProvider::new(
         Client::new(
             Credentials::new(ID, Secret::new(SECRET), None),
-            ClientOptions::new(fake.base.clone(), Duration::from_secs(1), Duration::from_secs(2)),
+            ClientOptions::new(
+                fake.base.clone(),
+                Duration::from_secs(1),
+                Duration::from_secs(2),
+            ),
             clock,
         )
         .unwrap(),
     );
     let e = p.list(&key(RecordType::A)).await.unwrap_err();
-    assert!(matches!(&e, dns::Error::Auth(m) if m.contains("InvalidTimeStamp.Expired") && m.contains("clock")), "{e}");
+    assert!(
+        matches!(&e, dns::Error::Auth(m) if m.contains("InvalidTimeStamp.Expired") && m.contains("clock")),
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -498,16 +605,32 @@ async fn sts_credentials_sign_their_token_and_fail_without_it() {
     add(&fake, "192.0.2.1", true, "");
     let p = provider_with(
         &fake,
-        Credentials::new(STS_ID, Secret::new(STS_SECRET), Some(Secret::new(STS_TOKEN))),
+        Credentials::new(
+            STS_ID,
+            Secret::new(STS_SECRET),
+            Some(Secret::new(STS_TOKEN)),
+        ),
         3000,
     );
     assert_eq!(p.list(&key(RecordType::A)).await.unwrap().len(), 1);
     let c = &fake.calls()[0];
-    let auth = &c.headers.iter().find(|(k, _)| k == "authorization").unwrap().1;
+    let auth = &c
+        .headers
+        .iter()
+        .find(|(k, _)| k == "authorization")
+        .unwrap()
+        .1;
     assert!(auth.contains("x-acs-security-token"), "{auth}");
-    let without = provider_with(&fake, Credentials::new(STS_ID, Secret::new(STS_SECRET), None), 3000);
+    let without = provider_with(
+        &fake,
+        Credentials::new(STS_ID, Secret::new(STS_SECRET), None),
+        3000,
+    );
     let e = without.list(&key(RecordType::A)).await.unwrap_err();
-    assert!(matches!(&e, dns::Error::Auth(m) if m.contains("InvalidSecurityToken")), "{e}");
+    assert!(
+        matches!(&e, dns::Error::Auth(m) if m.contains("InvalidSecurityToken")),
+        "{e}"
+    );
     canaries(&e.to_string());
     canaries(&format!("{p:?}"));
 }
@@ -515,15 +638,26 @@ async fn sts_credentials_sign_their_token_and_fail_without_it() {
 #[tokio::test]
 async fn a_record_id_the_account_does_not_have_is_not_found() {
     let (_fake, p) = setup().await;
-    let e = p.get(&key(RecordType::A), "1830000000000999999").await.unwrap_err();
-    assert!(matches!(&e, dns::Error::NotFound(id) if id == "1830000000000999999"), "{e}");
+    let e = p
+        .get(&key(RecordType::A), "1830000000000999999")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, dns::Error::NotFound(id) if id == "1830000000000999999"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
 async fn lists_every_page_and_only_the_exact_name_type_and_line() {
     let (fake, p) = setup().await;
     for i in 0..230 {
-        add(&fake, &format!("10.0.{}.{}", i / 250, i % 250), i % 3 != 0, "");
+        add(
+            &fake,
+            &format!("10.0.{}.{}", i / 250, i % 250),
+            i % 3 != 0,
+            "",
+        );
     }
     fake.with(|s| {
         s.add_record("api", "A", "telecom", "192.0.2.50", 600, true, "");
@@ -555,7 +689,10 @@ async fn a_create_whose_answer_was_lost_returns_the_existing_record() {
         .await
         .unwrap();
     assert_eq!(id, a);
-    assert!(fake.writes().is_empty(), "nothing written to a record we did not make");
+    assert!(
+        fake.writes().is_empty(),
+        "nothing written to a record we did not make"
+    );
 }
 
 #[tokio::test]
@@ -579,7 +716,11 @@ async fn a_disabled_create_is_marked_before_it_is_disabled() {
         .unwrap();
     assert_eq!(
         fake.writes(),
-        ["AddDomainRecord", "UpdateDomainRecordRemark", "SetDomainRecordStatus"]
+        [
+            "AddDomainRecord",
+            "UpdateDomainRecordRemark",
+            "SetDomainRecordStatus"
+        ]
     );
     let r = fake.with(|s| s.record(&id).unwrap().clone());
     assert!(!r.enabled && r.remark == "dns-failover state x" && r.line == "default");
@@ -648,7 +789,10 @@ async fn a_run_fails_over_and_back_against_alidns_with_control_records_on_defaul
     let ports: Vec<u16> = endpoints.iter().map(|e| e.port).collect();
     let envs = cred_env("alidns_run", STS_ID, STS_SECRET, Some(STS_TOKEN));
     let cfg = parse(&config_text(&fake, &envs, &ports)).unwrap();
-    assert_eq!(cfg.groups[0].key.line, "default", "the provider's default line");
+    assert_eq!(
+        cfg.groups[0].key.line, "default",
+        "the provider's default line"
+    );
     let pass = |action: Action| async {
         let deps = Deps::with_clock(&cfg, clock.clone()).unwrap();
         let r = tokio::time::timeout(
@@ -679,16 +823,31 @@ async fn a_run_fails_over_and_back_against_alidns_with_control_records_on_defaul
     // Created at the free edition's floor, not the config's 60 s.
     assert_eq!(
         enabled(),
-        [("192.0.2.1".into(), true, 600), ("192.0.2.2".into(), true, 600)]
+        [
+            ("192.0.2.1".into(), true, 600),
+            ("192.0.2.2".into(), true, 600)
+        ]
     );
 
     endpoints[1].set_status(503);
     clock.advance(chrono::Duration::minutes(1));
     let r = run().await;
     assert!(r.ok, "{:?}", r.errors);
-    assert!(r.groups[0].changes.iter().any(|c| c.status == ChangeStatus::Applied));
-    let down = fake.with(|s| s.records.iter().find(|r| r.value == "192.0.2.2").cloned().unwrap());
-    assert!(!down.enabled && down.remark.starts_with("dns-failover"), "{down:?}");
+    assert!(r.groups[0]
+        .changes
+        .iter()
+        .any(|c| c.status == ChangeStatus::Applied));
+    let down = fake.with(|s| {
+        s.records
+            .iter()
+            .find(|r| r.value == "192.0.2.2")
+            .cloned()
+            .unwrap()
+    });
+    assert!(
+        !down.enabled && down.remark.starts_with("dns-failover"),
+        "{down:?}"
+    );
 
     endpoints[1].set_status(200);
     clock.advance(chrono::Duration::minutes(7));
@@ -718,14 +877,18 @@ async fn a_run_fails_over_and_back_against_alidns_with_control_records_on_defaul
             .collect::<Vec<_>>()
     });
     assert!(
-        control.iter().any(|(rr, line, on, remark)| rr == "_dns-failover-pause"
-            && line == "default"
-            && !on
-            && remark.contains("paused")),
+        control
+            .iter()
+            .any(|(rr, line, on, remark)| rr == "_dns-failover-pause"
+                && line == "default"
+                && !on
+                && remark.contains("paused")),
         "{control:?}"
     );
     assert!(
-        control.iter().any(|(rr, line, on, _)| rr == "_dns-failover-a.api" && line == "default" && !on),
+        control
+            .iter()
+            .any(|(rr, line, on, _)| rr == "_dns-failover-a.api" && line == "default" && !on),
         "{control:?}"
     );
 
@@ -737,7 +900,9 @@ async fn a_run_fails_over_and_back_against_alidns_with_control_records_on_defaul
             assert_eq!(line, "default", "{} {:?}", c.action, c.params);
         }
         assert!(
-            c.status == 200 || c.code() == Some("QuotaExceeded.TTL") || c.code() == Some("DomainRecordDuplicate"),
+            c.status == 200
+                || c.code() == Some("QuotaExceeded.TTL")
+                || c.code() == Some("DomainRecordDuplicate"),
             "{} answered {} {:?}",
             c.action,
             c.status,
@@ -771,12 +936,30 @@ fn config_keys_are_checked_and_named() {
     }
     assert_eq!(ok.groups[0].key.line, "default");
     for (extra, want) in [
-        ("endpoint = \"ftp://x\"", "dns.endpoint: \"ftp://x\" is not an http(s) URL"),
-        ("access_key_id_env = \"1BAD\"", "dns.access_key_id_env: \"1BAD\" is not an environment variable name"),
-        ("access_key_secret_env = \"A-B\"", "dns.access_key_secret_env: \"A-B\" is not an environment variable name"),
-        ("security_token_env = \"\"", "dns.security_token_env: \"\" is not an environment variable name"),
-        ("api_timeout = \"0s\"", "dns.api_budget: api_timeout must be > 0"),
-        ("secret_id_env = \"X\"", "dns.secret_id_env: only used by provider = \"dnspod\""),
+        (
+            "endpoint = \"ftp://x\"",
+            "dns.endpoint: \"ftp://x\" is not an http(s) URL",
+        ),
+        (
+            "access_key_id_env = \"1BAD\"",
+            "dns.access_key_id_env: \"1BAD\" is not an environment variable name",
+        ),
+        (
+            "access_key_secret_env = \"A-B\"",
+            "dns.access_key_secret_env: \"A-B\" is not an environment variable name",
+        ),
+        (
+            "security_token_env = \"\"",
+            "dns.security_token_env: \"\" is not an environment variable name",
+        ),
+        (
+            "api_timeout = \"0s\"",
+            "dns.api_budget: api_timeout must be > 0",
+        ),
+        (
+            "secret_id_env = \"X\"",
+            "dns.secret_id_env: only used by provider = \"dnspod\"",
+        ),
     ] {
         let e = parse(&base(extra)).unwrap_err();
         assert!(e.contains(want), "{extra}: {e}");
@@ -785,7 +968,9 @@ fn config_keys_are_checked_and_named() {
     let w = parse(&base("").replace("type = \"A\"", "type = \"A\"\nline = \"默认\"")).unwrap();
     let warned: Vec<String> = w.warnings.iter().map(|w| w.to_string()).collect();
     assert!(
-        warned.iter().any(|w| w.contains("\"默认\" is not one of provider \"alidns\"'s basic lines")),
+        warned
+            .iter()
+            .any(|w| w.contains("\"默认\" is not one of provider \"alidns\"'s basic lines")),
         "{warned:?}"
     );
     let w = parse(&base("").replace("type = \"A\"", "type = \"A\"\nline = \"telecom\"")).unwrap();
@@ -814,14 +999,22 @@ fn missing_credentials_fail_before_any_call_naming_the_variable() {
 /// The actions the RAM policy in docs/providers.md allows.
 fn documented_alidns_actions() -> std::collections::BTreeSet<String> {
     let doc = include_str!("../docs/providers.md");
-    let sec = &doc[doc.find("## Alibaba Cloud DNS (alidns)").expect("the alidns section")..];
+    let sec = &doc[doc
+        .find("## Alibaba Cloud DNS (alidns)")
+        .expect("the alidns section")..];
     let json = &sec[sec.find("```json\n").expect("a JSON policy") + 8..];
     let json = &json[..json.find("```").unwrap()];
     let policy: serde_json::Value = serde_json::from_str(json).expect("the policy is JSON");
     let mut out = std::collections::BTreeSet::new();
     for st in policy["Statement"].as_array().unwrap() {
         for a in st["Action"].as_array().unwrap() {
-            out.insert(a.as_str().unwrap().strip_prefix("alidns:").unwrap().to_string());
+            out.insert(
+                a.as_str()
+                    .unwrap()
+                    .strip_prefix("alidns:")
+                    .unwrap()
+                    .to_string(),
+            );
         }
     }
     out
@@ -830,7 +1023,10 @@ fn documented_alidns_actions() -> std::collections::BTreeSet<String> {
 fn assert_documented(fake: &FakeAlidns) {
     let allowed = documented_alidns_actions();
     for a in fake.actions() {
-        assert!(allowed.contains(&a), "{a} is not in the RAM policy of docs/providers.md");
+        assert!(
+            allowed.contains(&a),
+            "{a} is not in the RAM policy of docs/providers.md"
+        );
     }
 }
 

@@ -9,9 +9,9 @@
 //!   body the reference documents (errors.json). The parameters it accepts
 //!   are the SDK's request models' (it refuses any other).
 
-mod support;
 #[path = "support/alidns_fake.rs"]
 mod alidns_fake;
+mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,7 +24,10 @@ use dns_failover::dns::{DnsProvider, NewRecord, RecordKey, RecordType};
 use serde_json::Value;
 
 fn fixture(name: &str) -> String {
-    let path = format!("{}/tests/fixtures/alidns/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/fixtures/alidns/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -80,7 +83,10 @@ fn the_fakes_signature_check_reproduces_every_v3_vector_of_the_sdk() {
         // to the same parameters the fake signs over.
         if let Some(url) = one("url") {
             let q = parse_query(url.split_once('?').unwrap().1);
-            let q: Vec<_> = q.into_iter().filter(|(k, _)| query.iter().any(|(n, _)| n == k)).collect();
+            let q: Vec<_> = q
+                .into_iter()
+                .filter(|(k, _)| query.iter().any(|(n, _)| n == k))
+                .collect();
             assert_eq!(q, query, "{id}");
         }
     }
@@ -104,7 +110,10 @@ fn assert_within(path: &str, fake: &Value, model: &Value) {
         (Value::Object(f), Value::Object(m)) => {
             for (k, v) in f {
                 let mv = m.get(k).unwrap_or_else(|| {
-                    panic!("{path}: the fake answers {k:?}, which the SDK model has not ({:?})", m.keys().collect::<Vec<_>>())
+                    panic!(
+                        "{path}: the fake answers {k:?}, which the SDK model has not ({:?})",
+                        m.keys().collect::<Vec<_>>()
+                    )
                 });
                 assert_within(&format!("{path}.{k}"), v, mv);
             }
@@ -134,7 +143,11 @@ async fn every_answer_of_the_fake_fits_the_sdk_models_and_the_documented_error_b
     let p = AlidnsProvider::new(
         Client::new(
             Credentials::new("LTAI5tMODELS", Secret::new("models-secret"), None),
-            ClientOptions::new(fake.base.clone(), Duration::from_secs(1), Duration::from_secs(3)),
+            ClientOptions::new(
+                fake.base.clone(),
+                Duration::from_secs(1),
+                Duration::from_secs(3),
+            ),
             Arc::new(SystemClock),
         )
         .unwrap(),
@@ -165,7 +178,14 @@ async fn every_answer_of_the_fake_fits_the_sdk_models_and_the_documented_error_b
     p.list(&key).await.unwrap();
     // An error of each kind the fake makes up, and one queued.
     let _ = p.get(&key, "1").await;
-    fake.inject(None, AliFault::Api(400, "Throttling.User", "Request was denied due to user flow control."));
+    fake.inject(
+        None,
+        AliFault::Api(
+            400,
+            "Throttling.User",
+            "Request was denied due to user flow control.",
+        ),
+    );
     p.list(&key).await.unwrap();
 
     let models: Value = serde_json::from_str(&fixture("models.json")).unwrap();
@@ -173,7 +193,11 @@ async fn every_answer_of_the_fake_fits_the_sdk_models_and_the_documented_error_b
     let mut seen = std::collections::BTreeSet::new();
     for c in fake.calls() {
         if c.status >= 400 {
-            assert_within(&format!("{} error", c.action), &c.answer, &error_model["shape"]);
+            assert_within(
+                &format!("{} error", c.action),
+                &c.answer,
+                &error_model["shape"],
+            );
             continue;
         }
         let model = &models["actions"][c.action.as_str()]["response"];

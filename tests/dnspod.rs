@@ -1730,7 +1730,7 @@ fn the_provider_registry_keeps_the_messages_and_lines_of_the_dns_keys() {
             "provider = \"route53\"\ndomain = \"example.com\"",
             3,
             "dns.provider",
-            "unknown provider \"route53\"; expected \"file\" or \"dnspod\"",
+            "unknown provider \"route53\"; expected \"file\", \"dnspod\" or \"alidns\"",
         ),
         (
             "provider = \"file\"\ndomain = \"example.com\"",

@@ -38,9 +38,7 @@ impl Validator<'_> {
             ));
         };
         // The provider's default line: DNSPod's `默认`, Alidns's `default`.
-        let line = g
-            .line
-            .unwrap_or_else(|| dns.provider.default_line().into());
+        let line = g.line.unwrap_or_else(|| dns.provider.default_line().into());
         if let Err(m) = lines::check(&line) {
             return Err(self.err(&gk("line"), m.0));
         }

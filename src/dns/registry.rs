@@ -388,14 +388,20 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for e in PROVIDERS {
             for k in e.keys {
-                assert!(seen.insert(*k) || SHARED.contains(k), "{k} is claimed by two providers");
+                assert!(
+                    seen.insert(*k) || SHARED.contains(k),
+                    "{k} is claimed by two providers"
+                );
                 assert!(!["provider", "domain", "ttl"].contains(k), "{k}");
             }
         }
         let owners = |k: &str| PROVIDERS.iter().filter(|e| e.owns(k)).count();
         assert!(SHARED.iter().all(|k| owners(k) == 2));
         for k in SHARED {
-            for v in [toml::Value::from("https://x.example"), toml::Value::from("5s")] {
+            for v in [
+                toml::Value::from("https://x.example"),
+                toml::Value::from("5s"),
+            ] {
                 let verdicts: Vec<bool> = PROVIDERS
                     .iter()
                     .filter(|e| e.owns(k))

@@ -127,6 +127,7 @@ pub struct AliState {
 }
 
 impl AliState {
+    #[allow(clippy::too_many_arguments)]
     pub fn add_record(
         &mut self,
         rr: &str,
@@ -287,8 +288,7 @@ impl FakeAlidns {
 
 /// RFC 3986: unreserved characters as they are, every other byte `%XY`.
 fn rfc3986(s: &str) -> String {
-    const UNRESERVED: &[u8] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~";
+    const UNRESERVED: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~";
     s.bytes()
         .map(|b| {
             if UNRESERVED.contains(&b) {
@@ -427,7 +427,11 @@ async fn serve(mut sock: TcpStream, state: Arc<Mutex<AliState>>) -> std::io::Res
                 return Ok(());
             }
             Out::Json(s, v) => (s, v.to_string(), "application/json;charset=utf-8"),
-            Out::Html(s) => (s, "<html><body>gateway error</body></html>".to_string(), "text/html"),
+            Out::Html(s) => (
+                s,
+                "<html><body>gateway error</body></html>".to_string(),
+                "text/html",
+            ),
         };
         let resp = format!(
             "HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n{body}",
@@ -468,12 +472,7 @@ fn handle(
     let seq = s.request_seq;
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let params = parse_query(query);
-    let header = |k: &str| {
-        headers
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-    };
+    let header = |k: &str| headers.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let action = header("x-acs-action").unwrap_or_default();
     let record = |s: &mut AliState, status: u16, answer: Value| {
         s.calls.push(AliCall {
@@ -487,9 +486,10 @@ fn handle(
     };
 
     // Queued faults first (they stand for the network or the service).
-    let pos = s.faults.iter().position(|q| {
-        q.action.as_deref().is_none_or(|a| a == action)
-    });
+    let pos = s
+        .faults
+        .iter()
+        .position(|q| q.action.as_deref().is_none_or(|a| a == action));
     if let Some(p) = pos {
         if s.faults[p].skip > 0 {
             s.faults[p].skip -= 1;
@@ -525,22 +525,29 @@ fn handle(
         return record(&mut s, 404, b);
     };
     if let Some((k, _)) = params.iter().find(|(k, _)| !known.contains(&json!(k))) {
-        let b = error_body(seq, "InvalidParameter", &format!("The parameter {k} is not recognized."));
+        let b = error_body(
+            seq,
+            "InvalidParameter",
+            &format!("The parameter {k} is not recognized."),
+        );
         return record(&mut s, 400, b);
     }
 
-    if let Some(i) = s.hooks.iter().position(|(a, before, _)| *a == action && *before) {
+    if let Some(i) = s
+        .hooks
+        .iter()
+        .position(|(a, before, _)| *a == action && *before)
+    {
         let (_, _, f) = s.hooks.remove(i);
         f(&mut s);
     }
-    let p = |k: &str| {
-        params
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-    };
+    let p = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let result = act(&mut s, &action, &p, seq);
-    if let Some(i) = s.hooks.iter().position(|(a, before, _)| *a == action && !*before) {
+    if let Some(i) = s
+        .hooks
+        .iter()
+        .position(|(a, before, _)| *a == action && !*before)
+    {
         let (_, _, f) = s.hooks.remove(i);
         f(&mut s);
     }
@@ -564,7 +571,12 @@ fn verify(
     headers: &[(String, String)],
     body: &[u8],
 ) -> Result<(), Refusal> {
-    let header = |k: &str| headers.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let header = |k: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+    };
     let mismatch = |why: &str| {
         (
             400,
@@ -622,7 +634,11 @@ fn verify(
             "Specified time stamp or date value is not well formatted.".to_string(),
         )
     })?;
-    if (s.clock.now() - when.with_timezone(&Utc)).num_seconds().abs() > 15 * 60 {
+    if (s.clock.now() - when.with_timezone(&Utc))
+        .num_seconds()
+        .abs()
+        > 15 * 60
+    {
         return Err((
             400,
             "InvalidTimeStamp.Expired",
@@ -647,7 +663,11 @@ fn verify(
         }
     }
     if header("x-acs-version") != Some("2015-01-09") {
-        return Err((400, "InvalidVersion", "Specified parameter Version is not valid.".into()));
+        return Err((
+            400,
+            "InvalidVersion",
+            "Specified parameter Version is not valid.".into(),
+        ));
     }
     Ok(())
 }
@@ -674,9 +694,11 @@ fn act(
         )
     };
     let ttl_check = |s: &AliState, ttl: &Option<String>| -> Result<u32, Refusal> {
-        let ttl: u32 = ttl.as_deref().unwrap_or("600").parse().map_err(|_| {
-            (400, "InvalidParameter", "TTL is not a number".to_string())
-        })?;
+        let ttl: u32 = ttl
+            .as_deref()
+            .unwrap_or("600")
+            .parse()
+            .map_err(|_| (400, "InvalidParameter", "TTL is not a number".to_string()))?;
         if ttl < s.min_ttl || ttl > 86_400 {
             return Err((
                 400,
@@ -697,7 +719,8 @@ fn act(
                 return Err((
                     400,
                     "InvalidDomainName.NoExist",
-                    "The specified domain name does not exist. Refresh the page and try again.".into(),
+                    "The specified domain name does not exist. Refresh the page and try again."
+                        .into(),
                 ));
             }
             let rr = if sub == domain {
@@ -710,7 +733,11 @@ fn act(
             let page: usize = p("PageNumber").and_then(|v| v.parse().ok()).unwrap_or(1);
             let size: usize = p("PageSize").and_then(|v| v.parse().ok()).unwrap_or(20);
             if size > 100 {
-                return Err((400, "InvalidPageSize", "PageSize must be at most 100.".into()));
+                return Err((
+                    400,
+                    "InvalidPageSize",
+                    "PageSize must be at most 100.".into(),
+                ));
             }
             let all: Vec<Value> = s
                 .records
@@ -745,7 +772,8 @@ fn act(
                 return Err((
                     400,
                     "InvalidDomainName.NoExist",
-                    "The specified domain name does not exist. Refresh the page and try again.".into(),
+                    "The specified domain name does not exist. Refresh the page and try again."
+                        .into(),
                 ));
             }
             let mut v = json!({
@@ -775,7 +803,8 @@ fn act(
                 return Err((
                     400,
                     "InvalidDomainName.NoExist",
-                    "The specified domain name does not exist. Refresh the page and try again.".into(),
+                    "The specified domain name does not exist. Refresh the page and try again."
+                        .into(),
                 ));
             }
             let (rr, rtype, value) = (need("RR")?, need("Type")?, need("Value")?);
@@ -787,9 +816,21 @@ fn act(
                     && r.line == line
                     && r.value == value
             }) {
-                return Err((400, "DomainRecordDuplicate", "The DNS record already exists.".into()));
+                return Err((
+                    400,
+                    "DomainRecordDuplicate",
+                    "The DNS record already exists.".into(),
+                ));
             }
-            let id = s.add_record(&rr, &rtype.to_ascii_uppercase(), &line, &value, ttl, true, "");
+            let id = s.add_record(
+                &rr,
+                &rtype.to_ascii_uppercase(),
+                &line,
+                &value,
+                ttl,
+                true,
+                "",
+            );
             Ok(json!({"RequestId": rid, "RecordId": id}))
         }
         "UpdateDomainRecord" => {
@@ -811,7 +852,11 @@ fn act(
                     && r.value == value
             });
             if unchanged || clash {
-                return Err((400, "DomainRecordDuplicate", "The DNS record already exists.".into()));
+                return Err((
+                    400,
+                    "DomainRecordDuplicate",
+                    "The DNS record already exists.".into(),
+                ));
             }
             let r = s.record_mut(&id).unwrap();
             // No Status parameter: the status stays as it is.

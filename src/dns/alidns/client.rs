@@ -29,10 +29,10 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::time::Instant;
 
+pub use super::credentials::{Credentials, CredentialsError};
+pub use super::error::{is_throttle_code, parse_answer, ApiError};
 use super::sign;
 use crate::clock::Clock;
-use crate::model::secret::{replace_all, Secret};
-use crate::tencent::mask_id;
 use crate::tencent::retry::{backoff, Pacer};
 
 /// API version of every action.
@@ -50,165 +50,6 @@ pub const RATE_LIMITS: &[(&str, u32)] = &[
     ("UpdateDomainRecordRemark", 60),
     ("DescribeDomainInfo", 20),
 ];
-
-/// Credentials that could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CredentialsError {
-    #[error("Alibaba Cloud credentials: environment variable {var} (the {what}) is not set or empty")]
-    Missing { var: String, what: &'static str },
-}
-
-/// An AccessKey pair, with the security token of STS credentials. `Debug`
-/// never shows the secret or the token, and shows the id masked.
-#[derive(Clone)]
-pub struct Credentials {
-    id: String,
-    secret: Secret,
-    token: Option<Secret>,
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("access_key_id", &mask_id(&self.id))
-            .field("access_key_secret", &self.secret)
-            .field("security_token", &self.token)
-            .finish()
-    }
-}
-
-impl Credentials {
-    pub fn new(id: impl Into<String>, secret: Secret, token: Option<Secret>) -> Self {
-        Credentials {
-            id: id.into(),
-            secret,
-            token: token.filter(|t| !t.is_empty()),
-        }
-    }
-
-    /// Read the credentials through `lookup` (config's settings: the
-    /// environment, a map in tests) by the names of their variables. The id
-    /// and the secret are required (empty counts as missing, as in the
-    /// official credentials library); the token is optional.
-    pub fn from_lookup(
-        id_var: &str,
-        secret_var: &str,
-        token_var: &str,
-        lookup: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Self, CredentialsError> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let missing = |var: &str, what| CredentialsError::Missing {
-            var: var.to_string(),
-            what,
-        };
-        let id = get(id_var).ok_or_else(|| missing(id_var, "AccessKey ID"))?;
-        let secret = get(secret_var).ok_or_else(|| missing(secret_var, "AccessKey secret"))?;
-        Ok(Credentials::new(
-            id,
-            Secret::new(secret),
-            get(token_var).map(Secret::new),
-        ))
-    }
-
-    /// `text` without these credentials: the secret and the token (as
-    /// written and percent-encoded: the service quotes its string to sign)
-    /// become `[redacted]`, the id its masked form.
-    pub fn redact(&self, text: &str) -> String {
-        let masked = mask_id(&self.id);
-        let mut pairs: Vec<(String, String)> = vec![(self.id.clone(), masked)];
-        for s in std::iter::once(&self.secret).chain(self.token.as_ref()) {
-            let raw = s.expose().to_string();
-            let once = sign::percent_encode(&raw);
-            let twice = sign::percent_encode(&once);
-            for form in [raw, once, twice] {
-                pairs.push((form, "[redacted]".into()));
-            }
-        }
-        let refs: Vec<(&str, &str)> = pairs
-            .iter()
-            .map(|(a, b)| (a.as_str(), b.as_str()))
-            .collect();
-        replace_all(text, &refs)
-    }
-}
-
-/// Why a call failed. Texts from the server or the transport are redacted
-/// where they enter ([`Client::call`]).
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum ApiError {
-    /// The service answered an error body.
-    #[error("{code}: {message} (HTTP {status}, RequestId {request_id})")]
-    Api {
-        status: u16,
-        code: String,
-        message: String,
-        request_id: String,
-    },
-    /// An error status without an error body (a proxy, a gateway).
-    #[error("HTTP {status}: {detail}")]
-    Http { status: u16, detail: String },
-    #[error("no answer within {0:?}")]
-    Timeout(Duration),
-    #[error("{0}")]
-    Transport(String),
-    /// A success whose body is not what the SDK models describe.
-    #[error("unexpected answer: {0}")]
-    Decode(String),
-    /// Retryable failures until the budget ran out; `last` is the last one.
-    #[error("{last} (gave up after {attempts} attempts within {budget:?})")]
-    GaveUp {
-        attempts: u32,
-        budget: Duration,
-        last: Box<ApiError>,
-    },
-}
-
-impl ApiError {
-    /// The error that ended the call.
-    pub fn last(&self) -> &ApiError {
-        match self {
-            ApiError::GaveUp { last, .. } => last.last(),
-            e => e,
-        }
-    }
-
-    pub fn code(&self) -> Option<&str> {
-        match self.last() {
-            ApiError::Api { code, .. } => Some(code),
-            _ => None,
-        }
-    }
-
-    /// Whether trying again later may succeed.
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            ApiError::Api { code, status, .. } => {
-                is_throttle_code(code)
-                    || code.starts_with("ServiceUnavailable")
-                    || code.starts_with("InternalError")
-                    || *status >= 500
-            }
-            ApiError::Http { status, .. } => *status >= 500 || *status == 429,
-            ApiError::Timeout(_) | ApiError::Transport(_) => true,
-            ApiError::Decode(_) | ApiError::GaveUp { .. } => false,
-        }
-    }
-
-    /// Throttled (possibly after retries).
-    pub fn is_rate_limited(&self) -> bool {
-        self.code().is_some_and(is_throttle_code)
-            || matches!(self.last(), ApiError::Http { status: 429, .. })
-    }
-}
-
-/// `Throttling`, `Throttling.User`, `Throttling.Api`, ...
-pub fn is_throttle_code(code: &str) -> bool {
-    code == "Throttling" || code.starts_with("Throttling.")
-}
 
 /// Where and how patiently to call.
 #[derive(Debug, Clone)]
@@ -461,39 +302,6 @@ impl Client {
     }
 }
 
-/// A 2xx JSON object is the answer; otherwise the error body's
-/// `Code`/`Message`/`RequestId` (the SDK also accepts them lower-case).
-pub fn parse_answer(status: u16, bytes: &[u8]) -> Result<Value, ApiError> {
-    let parsed: Option<Value> = serde_json::from_slice(bytes).ok();
-    if (200..300).contains(&status) {
-        return match parsed {
-            Some(v @ Value::Object(_)) => Ok(v),
-            _ => Err(ApiError::Decode(format!(
-                "not a JSON object: {}",
-                snippet(bytes)
-            ))),
-        };
-    }
-    let field = |v: &Value, a: &str, b: &str| {
-        v.get(a)
-            .or_else(|| v.get(b))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    };
-    match parsed.as_ref().and_then(|v| Some((v, field(v, "Code", "code")?))) {
-        Some((v, code)) => Err(ApiError::Api {
-            status,
-            code,
-            message: field(v, "Message", "message").unwrap_or_default(),
-            request_id: field(v, "RequestId", "requestId").unwrap_or_else(|| "-".into()),
-        }),
-        None => Err(ApiError::Http {
-            status,
-            detail: snippet(bytes),
-        }),
-    }
-}
-
 /// A header value hyper will not print in its debug output.
 fn sensitive(v: &str, what: &str) -> Result<HeaderValue, ApiError> {
     let mut h = HeaderValue::from_str(v).map_err(|_| {
@@ -503,19 +311,6 @@ fn sensitive(v: &str, what: &str) -> Result<HeaderValue, ApiError> {
     })?;
     h.set_sensitive(true);
     Ok(h)
-}
-
-fn snippet(bytes: &[u8]) -> String {
-    let s: String = String::from_utf8_lossy(bytes)
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(160)
-        .collect();
-    if s.trim().is_empty() {
-        "(empty body)".into()
-    } else {
-        s.trim().to_string()
-    }
 }
 
 fn chain(e: &dyn std::error::Error) -> String {

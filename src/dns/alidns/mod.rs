@@ -54,6 +54,13 @@
 //! retried with backoff inside the call's budget, then
 //! [`Error::RateLimited`]. Lines are Alidns's (`default`, `telecom`,
 //! `unicom`, ...): [`DEFAULT_LINE`] carries the control records.
+//!
+//! Files: `sign` (ACS3-HMAC-SHA256, pure), `client` (one signed POST with
+//! retries and pacing), `credentials` (the AccessKey pair, STS token and
+//! redaction), `error` (what a call fails with; reading an answer), `map`
+//! (those errors as [`Error`]s), `calls` (the calls a write is made of, the
+//! edition's limits, the TTL fallback), `wire` (the answers' shapes),
+//! `settings` (the `[dns]` keys).
 
 use std::sync::Arc;
 
@@ -62,10 +69,14 @@ use async_trait::async_trait;
 use super::registry::BuildError;
 use super::{same_value, DnsProvider, Error, NewRecord, PlanLimits, Record, RecordKey};
 use crate::clock::Clock;
-use client::ApiError;
-use wire::{DomainInfoReply, IdReply, SubDomainReply, WireRecord};
+use map::{half_done, map_error};
+use wire::{IdReply, SubDomainReply, WireRecord};
 
+mod calls;
 pub mod client;
+mod credentials;
+mod error;
+mod map;
 mod settings;
 pub mod sign;
 mod wire;
@@ -140,95 +151,6 @@ fn status_param(enabled: bool) -> &'static str {
     }
 }
 
-/// Map a client error onto the DNS edge's vocabulary.
-fn map_error(action: &str, e: ApiError, record_id: Option<&str>) -> Error {
-    let attempts = match &e {
-        ApiError::GaveUp { attempts, .. } => format!(" after {attempts} attempts"),
-        _ => String::new(),
-    };
-    if e.is_rate_limited() {
-        return Error::RateLimited(format!("{action}{attempts}: {e}"));
-    }
-    match e.last() {
-        ApiError::Api {
-            code,
-            message,
-            request_id,
-            ..
-        } => {
-            let code = code.as_str();
-            if let Some(hint) = auth_hint(code) {
-                Error::Auth(format!("{action}: {}{hint}", e.last()))
-            } else if code == "QuotaExceeded.TTL" {
-                Error::TtlRefused {
-                    requested: 0,
-                    min: None,
-                }
-            } else if let (Some(id), "DomainRecordNotBelongToUser" | "InvalidRR.NoExist") =
-                (record_id, code)
-            {
-                Error::NotFound(id.to_string())
-            } else {
-                Error::Api {
-                    code: code.to_string(),
-                    message: format!("{action}: {message}"),
-                    request_id: Some(request_id.clone()),
-                }
-            }
-        }
-        ApiError::Decode(d) => Error::Api {
-            code: "UnexpectedAnswer".into(),
-            message: format!("{action}: {d}"),
-            request_id: None,
-        },
-        _ => Error::Transport(format!("{action}{attempts}: {e}")),
-    }
-}
-
-/// The codes that mean the credentials (or the clock signing with them)
-/// are wrong or not allowed, with a next step.
-fn auth_hint(code: &str) -> Option<&'static str> {
-    Some(match code {
-        c if c.starts_with("InvalidAccessKeyId") => {
-            " - check the AccessKey ID (a deleted or disabled key gives this too)"
-        }
-        "SignatureDoesNotMatch" => " - the signature does not match; check the AccessKey secret",
-        c if c.starts_with("InvalidSecurityToken") => {
-            " - the STS token is wrong or expired; STS credentials need their token"
-        }
-        c if c.starts_with("InvalidTimeStamp") || c == "IllegalTimestamp" => {
-            " - this machine's clock differs from Alibaba Cloud's by more than 15 minutes (NTP)"
-        }
-        c if c.starts_with("Forbidden") || c.starts_with("NoPermission") => {
-            " - the credentials are valid but RAM does not allow this action (docs/providers.md)"
-        }
-        "IncorrectDomainUser" => " - the domain belongs to another account",
-        _ => return None,
-    })
-}
-
-/// An error of the second or third call of one write, after earlier calls
-/// landed: the same kind, saying what landed and how the record is left.
-fn half_done(e: Error, record_id: &str, landed: &[&str], left: &str) -> Error {
-    if landed.is_empty() {
-        return e;
-    }
-    let what = format!(
-        "{} landed, then the next call failed; record {record_id} is left {left}",
-        landed.join(" and ")
-    );
-    match e {
-        Error::Auth(m) => Error::Auth(format!("{what}: {m}")),
-        Error::RateLimited(m) => Error::RateLimited(format!("{what}: {m}")),
-        Error::Transport(m) => Error::Transport(format!("{what}: {m}")),
-        Error::NotFound(id) => Error::NotFound(id),
-        e => Error::NotConfirmed {
-            record_id: record_id.to_string(),
-            detail: format!("{what}: {e}"),
-        },
-    }
-}
-
 impl AlidnsProvider {
     /// Build from the `[dns]` settings, reading the credentials now (once
     /// per run) through `lookup`, which `config` supplies.
@@ -273,158 +195,6 @@ impl AlidnsProvider {
             .await
             .map_err(|e| map_error(action, e, record_id))
     }
-
-    /// The edition's limits, read once and kept; a failed read is not
-    /// kept, so a later call asks again.
-    async fn plan_limits(&self, domain: &str) -> Result<PlanLimits, Error> {
-        let mut cached = self.plan.lock().await;
-        if let Some(p) = &*cached {
-            return Ok(p.clone());
-        }
-        let d: DomainInfoReply = self
-            .call(
-                "DescribeDomainInfo",
-                &[
-                    ("DomainName", domain.to_string()),
-                    ("NeedDetailAttributes", "true".into()),
-                ],
-                None,
-            )
-            .await?;
-        let min_ttl = d.min_ttl.filter(|t| *t > 0).ok_or_else(|| Error::Api {
-            code: "UnexpectedAnswer".into(),
-            message: "DescribeDomainInfo: no MinTtl in the answer".into(),
-            request_id: None,
-        })?;
-        let p = PlanLimits {
-            plan: d.version_code.filter(|v| !v.is_empty()),
-            min_ttl,
-            record_roll: None,
-        };
-        *cached = Some(p.clone());
-        Ok(p)
-    }
-
-    async fn plan_min_ttl(&self, domain: &str) -> u32 {
-        match self.plan_limits(domain).await {
-            Ok(p) => p.min_ttl,
-            Err(e) => {
-                tracing::warn!(error = %e, fallback = FALLBACK_MIN_TTL, "cannot read the edition's minimum TTL; assuming the free edition's");
-                FALLBACK_MIN_TTL
-            }
-        }
-    }
-
-    /// Run a write that carries a TTL: raised to the edition's floor when
-    /// that is known; written again once with the floor when refused.
-    async fn with_ttl_fallback<F, Fut, T>(
-        &self,
-        domain: &str,
-        ttl: u32,
-        write: F,
-    ) -> Result<T, Error>
-    where
-        F: Fn(u32) -> Fut,
-        Fut: std::future::Future<Output = Result<T, Error>>,
-    {
-        let known = self.plan.lock().await.as_ref().map(|p| p.min_ttl);
-        let first = known.map_or(ttl, |min| ttl.max(min));
-        match write(first).await {
-            Err(Error::TtlRefused { .. }) => {
-                let min = self.plan_min_ttl(domain).await;
-                if min <= first {
-                    return Err(Error::TtlRefused {
-                        requested: first,
-                        min: Some(min),
-                    });
-                }
-                tracing::warn!(
-                    requested = first,
-                    min,
-                    "TTL refused by the domain's edition; writing with its minimum"
-                );
-                write(min).await.map_err(|e| match e {
-                    Error::TtlRefused { .. } => Error::TtlRefused {
-                        requested: first,
-                        min: Some(min),
-                    },
-                    e => e,
-                })
-            }
-            r => r,
-        }
-    }
-
-    async fn set_record_status(&self, id: &str, enabled: bool) -> Result<(), Error> {
-        self.call::<serde_json::Value>(
-            "SetDomainRecordStatus",
-            &[
-                ("RecordId", id.to_string()),
-                ("Status", status_param(enabled).into()),
-            ],
-            Some(id),
-        )
-        .await
-        .map(drop)
-    }
-
-    async fn set_remark(&self, id: &str, remark: &str) -> Result<(), Error> {
-        self.call::<serde_json::Value>(
-            "UpdateDomainRecordRemark",
-            &[("RecordId", id.to_string()), ("Remark", remark.to_string())],
-            Some(id),
-        )
-        .await
-        .map(drop)
-    }
-
-    /// `UpdateDomainRecord`: value and TTL, the rest as it is.
-    async fn update(
-        &self,
-        key: &RecordKey,
-        id: &str,
-        value: &str,
-        ttl: u32,
-    ) -> Result<(), Error> {
-        let write = |ttl: u32| async move {
-            let params = [
-                ("RecordId", id.to_string()),
-                ("RR", key.subdomain.clone()),
-                ("Type", key.rtype.as_str().to_string()),
-                ("Value", value.to_string()),
-                // Always sent: whether an omitted TTL or Line resets to
-                // 600 / `default` is not documented.
-                ("TTL", ttl.to_string()),
-                ("Line", key.line.clone()),
-            ];
-            match self
-                .call::<IdReply>("UpdateDomainRecord", &params, Some(id))
-                .await
-            {
-                Ok(_) => Ok(()),
-                Err(Error::TtlRefused { .. }) => Err(Error::TtlRefused {
-                    requested: ttl,
-                    min: None,
-                }),
-                Err(Error::Api { code, .. }) if code == "DomainRecordDuplicate" => {
-                    // Nothing to change, or another record already has it.
-                    let now = self.get(key, id).await?;
-                    if same_value(&now.value, value) {
-                        Ok(())
-                    } else {
-                        Err(Error::Conflict {
-                            record_id: id.to_string(),
-                            detail: format!(
-                                "another record of {key} already has the value {value} (DomainRecordDuplicate); left as is"
-                            ),
-                        })
-                    }
-                }
-                Err(e) => Err(e),
-            }
-        };
-        self.with_ttl_fallback(&key.domain, ttl, write).await
-    }
 }
 
 #[async_trait]
@@ -452,9 +222,8 @@ impl DnsProvider for AlidnsProvider {
                 ("PageNumber", page.to_string()),
                 ("PageSize", PAGE_SIZE.to_string()),
             ];
-            let reply: SubDomainReply = self
-                .call("DescribeSubDomainRecords", &params, None)
-                .await?;
+            let reply: SubDomainReply =
+                self.call("DescribeSubDomainRecords", &params, None).await?;
             let n = reply.domain_records.record.len() as u64;
             seen += n;
             for r in reply.domain_records.record {
@@ -530,7 +299,10 @@ impl DnsProvider for AlidnsProvider {
                 Err(e) => Err(e),
             }
         };
-        let id = match self.with_ttl_fallback(&key.domain, record.ttl, write).await? {
+        let id = match self
+            .with_ttl_fallback(&key.domain, record.ttl, write)
+            .await?
+        {
             Created::New(id) => id,
             Created::Existing(id) => return Ok(id),
         };
@@ -579,7 +351,12 @@ impl DnsProvider for AlidnsProvider {
                     &[]
                 };
                 self.set_record_status(id, false).await.map_err(|e| {
-                    half_done(e, id, landed, "enabled, with the remark of a disabled record")
+                    half_done(
+                        e,
+                        id,
+                        landed,
+                        "enabled, with the remark of a disabled record",
+                    )
                 })?;
             }
         } else {
@@ -621,7 +398,11 @@ impl DnsProvider for AlidnsProvider {
         let left = |landed: &[&str]| {
             format!(
                 "{} with {}",
-                if current.enabled { "enabled" } else { "disabled" },
+                if current.enabled {
+                    "enabled"
+                } else {
+                    "disabled"
+                },
                 if landed.contains(&"UpdateDomainRecord") {
                     format!("value {value}")
                 } else {
@@ -655,7 +436,12 @@ impl DnsProvider for AlidnsProvider {
         if !taking_out {
             if let Some(r) = remark {
                 self.set_remark(id, r).await.map_err(|e| {
-                    half_done(e, id, &landed, &format!("{}, with its old remark", left(&landed)))
+                    half_done(
+                        e,
+                        id,
+                        &landed,
+                        &format!("{}, with its old remark", left(&landed)),
+                    )
                 })?;
             }
         }

@@ -66,7 +66,11 @@ impl Section for AlidnsSettings {
         use string_limits::{ENV_NAME, URL};
         for (k, v, max) in [
             ("endpoint", raw.endpoint.as_ref().map(EnvString::value), URL),
-            ("access_key_id_env", raw.access_key_id_env.as_deref(), ENV_NAME),
+            (
+                "access_key_id_env",
+                raw.access_key_id_env.as_deref(),
+                ENV_NAME,
+            ),
             (
                 "access_key_secret_env",
                 raw.access_key_secret_env.as_deref(),

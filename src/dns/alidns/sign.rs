@@ -96,10 +96,7 @@ pub fn canonical_query(params: &[(&str, &str)]) -> String {
 /// [`canonical_query`] against the SDK's RPC vectors, which exercise the
 /// encoding twice over.
 pub fn rpc_string_to_sign(method: &str, params: &[(&str, &str)]) -> String {
-    format!(
-        "{method}&%2F&{}",
-        percent_encode(&canonical_query(params))
-    )
+    format!("{method}&%2F&{}", percent_encode(&canonical_query(params)))
 }
 
 fn sha256_hex(data: &[u8]) -> String {
@@ -169,8 +166,7 @@ mod tests {
                 .map(|(_, v)| v.as_str())
         }
         fn get(&self, k: &str) -> &str {
-            self.one(k)
-                .unwrap_or_else(|| panic!("{}: no {k}", self.id))
+            self.one(k).unwrap_or_else(|| panic!("{}: no {k}", self.id))
         }
         /// `name=value` (or `name:value`) fields split at the first `sep`.
         fn pairs(&self, k: &str, sep: char) -> Vec<(&str, &str)> {
@@ -212,8 +208,8 @@ mod tests {
         assert_eq!(
             ids,
             [
-                "A1", "A2", "B1", "B2", "B3", "B4", "C1", "C1-min", "C2", "C2-min", "C3",
-                "C3-min", "C4", "C4-min", "D1"
+                "A1", "A2", "B1", "B2", "B3", "B4", "C1", "C1-min", "C2", "C2-min", "C3", "C3-min",
+                "C4", "C4-min", "D1"
             ]
         );
         let (mut v3, mut rpc) = (0, 0);
@@ -296,7 +292,15 @@ mod tests {
         let h2 = [h[0], h[1], ("x-acs-date", "2026-01-15T08:30:00Z")];
         assert_ne!(
             a.signature,
-            sign(&Request { headers: &h2, ..req }, "id", "secret").signature
+            sign(
+                &Request {
+                    headers: &h2,
+                    ..req
+                },
+                "id",
+                "secret"
+            )
+            .signature
         );
     }
 }

@@ -61,10 +61,20 @@ fn every_parameter_the_provider_sends_is_in_the_request_models() {
     let sent: &[(&str, &[&str])] = &[
         (
             "DescribeSubDomainRecords",
-            &["SubDomain", "DomainName", "Type", "Line", "PageNumber", "PageSize"],
+            &[
+                "SubDomain",
+                "DomainName",
+                "Type",
+                "Line",
+                "PageNumber",
+                "PageSize",
+            ],
         ),
         ("DescribeDomainRecordInfo", &["RecordId"]),
-        ("DescribeDomainInfo", &["DomainName", "NeedDetailAttributes"]),
+        (
+            "DescribeDomainInfo",
+            &["DomainName", "NeedDetailAttributes"],
+        ),
         (
             "AddDomainRecord",
             &["DomainName", "RR", "Type", "Value", "TTL", "Line"],
@@ -114,7 +124,10 @@ fn error_codes_map_onto_dns_errors() {
         last: Box::new(api(400, "Throttling.User")),
     };
     let e = map_error("UpdateDomainRecord", gave_up, None);
-    assert!(matches!(&e, Error::RateLimited(m) if m.contains("after 4 attempts")), "{e}");
+    assert!(
+        matches!(&e, Error::RateLimited(m) if m.contains("after 4 attempts")),
+        "{e}"
+    );
     assert!(matches!(
         map_error("X", api(400, "QuotaExceeded.TTL"), None),
         Error::TtlRefused { .. }
@@ -128,7 +141,11 @@ fn error_codes_map_onto_dns_errors() {
         Error::Api { code, .. } if code == "DomainRecordLocked"
     ));
     assert!(matches!(
-        map_error("X", ApiError::Timeout(std::time::Duration::from_secs(1)), None),
+        map_error(
+            "X",
+            ApiError::Timeout(std::time::Duration::from_secs(1)),
+            None
+        ),
         Error::Transport(_)
     ));
 }
@@ -162,7 +179,10 @@ fn answers_are_read_by_status_and_body() {
             code,
             request_id,
             ..
-        }) => assert_eq!((code.as_str(), request_id.as_str()), ("DomainRecordDuplicate", "R1")),
+        }) => assert_eq!(
+            (code.as_str(), request_id.as_str()),
+            ("DomainRecordDuplicate", "R1")
+        ),
         other => panic!("{other:?}"),
     }
     // Lower-case keys, as the SDK also accepts.
@@ -186,7 +206,10 @@ fn credentials_never_show_and_are_redacted_in_any_encoding() {
         Some(Secret::new("sts+tok/en==")),
     );
     let dbg = format!("{c:?}");
-    assert!(!dbg.contains("very/secret") && !dbg.contains("sts+tok"), "{dbg}");
+    assert!(
+        !dbg.contains("very/secret") && !dbg.contains("sts+tok"),
+        "{dbg}"
+    );
     assert!(!dbg.contains("LTAI5tEXAMPLEexampleEXAMPLE"), "{dbg}");
     let text = "a very/secret+key b sts%2Btok%2Fen%3D%3D c sts%252Btok%252Fen%253D%253D d LTAI5tEXAMPLEexampleEXAMPLE";
     let r = c.redact(text);
