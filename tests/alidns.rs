@@ -540,6 +540,8 @@ async fn a_deadline_ends_retries_before_the_budget() {
 
 #[tokio::test]
 async fn a_wrong_secret_is_refused_by_the_signature_check_and_never_shown() {
+    let logs = LogCapture::default();
+    let _guard = logs.install();
     let (fake, _) = setup().await;
     let p = provider_with(
         &fake,
@@ -555,6 +557,7 @@ async fn a_wrong_secret_is_refused_by_the_signature_check_and_never_shown() {
     );
     canaries(&e.to_string());
     canaries(&format!("{p:?}"));
+    canaries(&logs.text());
     assert_eq!(fake.calls().len(), 1, "not retried");
 }
 
@@ -780,6 +783,8 @@ fn parse(text: &str) -> Result<Config, String> {
 #[tokio::test]
 async fn a_run_fails_over_and_back_against_alidns_with_control_records_on_default() {
     use dns_failover::demo::Endpoint;
+    let logs = LogCapture::default();
+    let _guard = logs.install();
     let clock = Arc::new(FixedClock::new(Utc::now()));
     let fake = FakeAlidns::start(DOMAIN, keys(), clock.clone()).await;
     let mut endpoints = vec![];
@@ -915,6 +920,8 @@ async fn a_run_fails_over_and_back_against_alidns_with_control_records_on_defaul
         .any(|c| c.param("SubDomain") == Some("_dns-failover-pause.example.com"));
     assert!(pause_read, "the pause records were read");
     assert_documented(&fake);
+    assert!(!logs.text().is_empty(), "logs were captured");
+    canaries(&logs.text());
 }
 
 #[test]

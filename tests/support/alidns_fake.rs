@@ -624,7 +624,17 @@ fn verify(
     }
     let expected = acs3_signature(method, path, params, &signed, &body_hash, &key.secret);
     if expected != signature {
-        return Err(mismatch("signature"));
+        // As the service does, quote what it signed: the signed headers,
+        // the security token among them.
+        let quoted: Vec<String> = signed.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+        return Err((
+            400,
+            "SignatureDoesNotMatch",
+            format!(
+                "Specified signature does not match our calculation. server CanonicalRequest is [{}]",
+                quoted.join("\n")
+            ),
+        ));
     }
     let date = header("x-acs-date").unwrap_or("");
     let when = DateTime::parse_from_rfc3339(date).map_err(|_| {
