@@ -624,6 +624,23 @@ async fn sts_credentials_sign_their_token_and_fail_without_it() {
         .unwrap()
         .1;
     assert!(auth.contains("x-acs-security-token"), "{auth}");
+    // A wrong secret: the service quotes the signed headers, token included.
+    let wrong = provider_with(
+        &fake,
+        Credentials::new(STS_ID, Secret::new("wrong"), Some(Secret::new(STS_TOKEN))),
+        3000,
+    );
+    let e = wrong.list(&key(RecordType::A)).await.unwrap_err();
+    let quoted = fake.calls().last().unwrap().answer["Message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(quoted.contains(STS_TOKEN), "the fake quotes it: {quoted}");
+    assert!(
+        e.to_string().contains("x-acs-security-token:[redacted]"),
+        "{e}"
+    );
+    canaries(&e.to_string());
     let without = provider_with(
         &fake,
         Credentials::new(STS_ID, Secret::new(STS_SECRET), None),
