@@ -94,7 +94,7 @@ pub async fn exchange(
     publish: bool,
     now: DateTime<Utc>,
 ) -> Result<Exchange, dns::Error> {
-    let key = vote_key(&group.key);
+    let key = vote_key(&group.key, dns.default_line());
     let me = my_index(cfg, settings);
     let mut records = match read {
         Some(r) => r?,

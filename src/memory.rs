@@ -34,8 +34,8 @@ pub const STATE_LINE: &str = crate::model::record::CONTROL_LINE;
 /// [`crate::model::record::control_key`]): [`repeat::state_key`]'s host, on
 /// the default line, with the group's line hashed into it when it is
 /// another one.
-pub fn state_key(group: &RecordKey) -> RecordKey {
-    crate::model::record::control_key(group, None)
+pub fn state_key(group: &RecordKey, default_line: &str) -> RecordKey {
+    crate::model::record::control_key(group, None, default_line)
 }
 
 /// Each decided group's state record (absent when it has none yet) and what
@@ -74,7 +74,7 @@ pub async fn read(dns: &dyn DnsProvider, cfg: &Config, report: &RunReport) -> St
             .iter()
             .filter(|g| g.records.is_some())
             .filter_map(|g| cfg.groups.iter().find(|c| c.name == g.name))
-            .map(|g| async move { (g, dns.list(&state_key(&g.key)).await) }),
+            .map(|g| async move { (g, dns.list(&state_key(&g.key, dns.default_line())).await) }),
     )
     .await;
     let mut out = HashMap::new();
@@ -162,7 +162,7 @@ pub async fn write(
         if &next == before {
             continue;
         }
-        let key = state_key(&group.key);
+        let key = state_key(&group.key, dns.default_line());
         let remark = next.to_remark();
         let result = match rec {
             Some(r) => dns.set_status(&key, r, false, &remark).await,

@@ -37,11 +37,16 @@ impl Validator<'_> {
                 ),
             ));
         };
-        let line = g.line.unwrap_or_else(|| "默认".into());
+        // The provider's default line: DNSPod's `默认`, Alidns's `default`.
+        let line = g.line.unwrap_or_else(|| dns.provider.default_line().into());
         if let Err(m) = lines::check(&line) {
             return Err(self.err(&gk("line"), m.0));
         }
-        if let Some(m) = lines::warning(&line) {
+        let warning = match dns.provider.lines() {
+            Some(own) => lines::warning_among(&line, own, dns.provider.name()),
+            None => lines::warning(&line),
+        };
+        if let Some(m) = warning {
             let w = self.err(&gk("line"), m);
             self.warnings.push(w);
         }

@@ -72,6 +72,24 @@ pub fn warning(line: &str) -> Option<String> {
     ))
 }
 
+/// A warning for a name outside `builtin`, the lines of a provider other
+/// than DNSPod (`provider`: its `[dns] provider` name).
+pub fn warning_among(line: &str, builtin: &[&str], provider: &str) -> Option<String> {
+    if builtin.contains(&line) {
+        return None;
+    }
+    let close = close_names(line, builtin.iter().copied());
+    let hint = if close.is_empty() {
+        String::new()
+    } else {
+        format!("close names: {}; ", quoted(&close))
+    };
+    Some(format!(
+        "{line:?} is not one of provider {provider:?}'s basic lines ({}); {hint}a regional, ISP or custom line of a paid edition may still be right",
+        builtin.join(", ")
+    ))
+}
+
 /// `"a", "b"` for a message.
 pub fn quoted(names: &[&str]) -> String {
     names

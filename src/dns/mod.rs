@@ -14,6 +14,7 @@
 //!
 //! Nothing here deletes a record: the trait has no such method on purpose.
 
+pub mod alidns;
 pub mod dnspod;
 pub mod file;
 pub mod registry;
@@ -26,7 +27,7 @@ pub use registry::{BuildContext, BuildError, ProviderSettings};
 
 pub use crate::model::record::{
     remark, same_value, status_word, Change, ChangeOp, NewRecord, PlanLimits, Record, RecordKey,
-    RecordType, REMARK_MARKER,
+    RecordType, CONTROL_LINE, REMARK_MARKER,
 };
 
 /// What applying one change did.
@@ -99,6 +100,12 @@ fn roll_limit_text(limits: Option<&PlanLimits>) -> String {
 pub trait DnsProvider: Send + Sync {
     /// Short name for reports: `file`, `dnspod`.
     fn name(&self) -> &str;
+    /// The provider's name of its default line, where the control records
+    /// (alert state, pauses, votes) live. Default: DNSPod's `默认`
+    /// ([`CONTROL_LINE`]); Alidns says `default`.
+    fn default_line(&self) -> &str {
+        CONTROL_LINE
+    }
     /// Every record of one name/type/line, enabled or not. An empty zone is
     /// `Ok(vec![])`, not an error.
     async fn list(&self, key: &RecordKey) -> Result<Vec<Record>, Error>;

@@ -24,7 +24,7 @@ use std::time::Duration;
 use serde::de::{DeserializeOwned, DeserializeSeed, Deserializer, Error as _};
 use serde::Deserialize;
 
-use super::{dnspod, file, DnsProvider};
+use super::{alidns, dnspod, file, DnsProvider};
 use crate::clock::Clock;
 use crate::model::limits::{show_duration, string_limits};
 use crate::tencent;
@@ -100,6 +100,9 @@ pub enum BuildError {
     /// The API client cannot be built from the settings.
     #[error(transparent)]
     Client(#[from] tencent::BuildError),
+    /// Alibaba Cloud credentials named by the config are missing.
+    #[error(transparent)]
+    AlidnsCredentials(#[from] alidns::CredentialsError),
 }
 
 /// A provider's part of `[dns]`: its keys, their validation, and how the
@@ -107,8 +110,16 @@ pub enum BuildError {
 pub trait Section: Sized + std::fmt::Debug + Clone {
     /// The value of `provider`.
     const NAME: &'static str;
-    /// Its own keys, in the order their errors are reported.
+    /// Its own keys, in the order their errors are reported. A key two
+    /// providers share (`endpoint`, `api_timeout`, `api_budget`) must be
+    /// read as the same type by both.
     const KEYS: &'static [&'static str];
+    /// Its name of the default line: a group's `line` when none is given,
+    /// and where the control records live. Default: DNSPod's `默认`.
+    const DEFAULT_LINE: &'static str = crate::model::record::CONTROL_LINE;
+    /// Its built-in line names when they are not DNSPod's (config warns
+    /// about a `line` outside them). Default: `None`, DNSPod's.
+    const LINES: Option<&'static [&'static str]> = None;
     /// The keys as serde reads them: every field optional, unknown fields
     /// denied (the registry refuses them before this is read).
     type Raw: DeserializeOwned;
@@ -147,6 +158,20 @@ macro_rules! providers {
                 }
             }
 
+            /// The provider's default line ([`Section::DEFAULT_LINE`]).
+            pub fn default_line(&self) -> &'static str {
+                match self {
+                    $(Self::$variant(_) => <$ty as Section>::DEFAULT_LINE,)+
+                }
+            }
+
+            /// The provider's own line names, when not DNSPod's ([`Section::LINES`]).
+            pub fn lines(&self) -> Option<&'static [&'static str]> {
+                match self {
+                    $(Self::$variant(_) => <$ty as Section>::LINES,)+
+                }
+            }
+
             /// Build the provider (credentials are read now: once per run).
             pub fn build(&self, ctx: &BuildContext) -> Result<Arc<dyn DnsProvider>, BuildError> {
                 match self {
@@ -170,6 +195,8 @@ providers! {
     File(file::FileSettings),
     /// DNSPod through Tencent Cloud API 3.0.
     Dnspod(dnspod::DnspodSettings),
+    /// Alibaba Cloud DNS (API 2015-01-09).
+    Alidns(alidns::AlidnsSettings),
 }
 
 /// One provider's [`Section`], without its type.
@@ -264,7 +291,13 @@ fn all_keys(common: &'static [&'static str]) -> &'static [&'static str] {
             .iter()
             .copied()
             .chain(PROVIDERS.iter().flat_map(|e| e.keys.iter().copied()))
-            .collect();
+            .fold(Vec::new(), |mut all, k| {
+                // Shared keys once.
+                if !all.contains(&k) {
+                    all.push(k);
+                }
+                all
+            });
         Box::leak(all.into_boxed_slice())
     })
 }
@@ -322,7 +355,12 @@ pub fn validate(
         ));
     };
     for other in PROVIDERS.iter().filter(|e| e.name != provider) {
-        if let Some(k) = other.keys.iter().find(|k| keys.contains_key(**k)) {
+        // A key the chosen provider shares with another is its own too.
+        if let Some(k) = other
+            .keys
+            .iter()
+            .find(|k| keys.contains_key(**k) && !entry.owns(k))
+        {
             return Err(SectionError::new(k, (entry.foreign_key)(other.name)));
         }
     }
@@ -342,19 +380,40 @@ fn names() -> String {
 mod tests {
     use super::*;
 
+    /// Shared keys are the known ones, read alike (the value of a shared
+    /// key is type-checked by its first owner while the TOML is read).
     #[test]
-    fn each_key_has_one_owner() {
+    fn only_known_keys_are_shared_and_no_common_key_is_claimed() {
+        const SHARED: &[&str] = &["endpoint", "api_timeout", "api_budget"];
         let mut seen = std::collections::HashSet::new();
         for e in PROVIDERS {
             for k in e.keys {
-                assert!(seen.insert(*k), "{k} is claimed by two providers");
+                assert!(
+                    seen.insert(*k) || SHARED.contains(k),
+                    "{k} is claimed by two providers"
+                );
                 assert!(!["provider", "domain", "ttl"].contains(k), "{k}");
+            }
+        }
+        let owners = |k: &str| PROVIDERS.iter().filter(|e| e.owns(k)).count();
+        assert!(SHARED.iter().all(|k| owners(k) == 2));
+        for k in SHARED {
+            for v in [
+                toml::Value::from("https://x.example"),
+                toml::Value::from("5s"),
+            ] {
+                let verdicts: Vec<bool> = PROVIDERS
+                    .iter()
+                    .filter(|e| e.owns(k))
+                    .map(|e| (e.check_value)(k, v.clone()).is_ok())
+                    .collect();
+                assert!(verdicts.windows(2).all(|w| w[0] == w[1]), "{k} {v:?}");
             }
         }
     }
 
     #[test]
     fn names_read_as_a_list() {
-        assert_eq!(names(), "\"file\" or \"dnspod\"");
+        assert_eq!(names(), "\"file\", \"dnspod\" or \"alidns\"");
     }
 }

@@ -206,8 +206,8 @@ pub struct ConsensusReport {
 /// Key of a group's vote records: `_dns-failover-vote-<type>.<subdomain>`
 /// on the default line, like every control record (see
 /// [`super::record::control_key`]).
-pub fn vote_key(key: &RecordKey) -> RecordKey {
-    super::record::control_key(key, Some("vote"))
+pub fn vote_key(key: &RecordKey, default_line: &str) -> RecordKey {
+    super::record::control_key(key, Some("vote"), default_line)
 }
 
 /// The value of prober number `index` (0-based) in `[consensus] probers`.

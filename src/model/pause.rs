@@ -20,16 +20,17 @@ use super::record::{self, Record, RecordKey, RecordType, REMARK_MARKER};
 /// The host of every pause record.
 pub const PAUSE_HOST: &str = "_dns-failover-pause";
 
-/// The line of every pause record: DNSPod accepts any host there.
+/// The line of every pause record with DNSPod: it accepts any host there.
 pub const PAUSE_LINE: &str = "默认";
 
-/// Where the pause records of `domain` live.
-pub fn pause_key(domain: &str) -> RecordKey {
+/// Where the pause records of `domain` live: on the provider's default
+/// line (`DnsProvider::default_line`; [`PAUSE_LINE`] for DNSPod).
+pub fn pause_key(domain: &str, default_line: &str) -> RecordKey {
     RecordKey {
         domain: domain.to_string(),
         subdomain: PAUSE_HOST.to_string(),
         rtype: RecordType::A,
-        line: PAUSE_LINE.to_string(),
+        line: default_line.to_string(),
     }
 }
 

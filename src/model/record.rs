@@ -350,20 +350,23 @@ impl ChangeStatus {
     }
 }
 
-/// The line control records (the alert state, the probers' votes) are
-/// written on: DNSPod accepts any host on its default line, while a host on
-/// another line may first need a default-line record
-/// (`FailedOperation.MustAddDefaultLineFirst`).
+/// DNSPod's default line, the line control records (the alert state, the
+/// probers' votes, pauses) are written on: DNSPod accepts any host on its
+/// default line, while a host on another line may first need a
+/// default-line record (`FailedOperation.MustAddDefaultLineFirst`). Other
+/// providers name their default line otherwise (`DnsProvider::default_line`:
+/// Alidns `default`); the control keys take the provider's.
 pub const CONTROL_LINE: &str = "默认";
 
 /// Where a group's control record of kind `what` lives:
 /// `_dns-failover[-<what>]-<type>[-<line hash>].<subdomain>`, type A, on
-/// [`CONTROL_LINE`], same domain. The type in the name keeps an A and an
+/// the provider's default line `default_line` ([`CONTROL_LINE`] for
+/// DNSPod), same domain. The type in the name keeps an A and an
 /// AAAA group of one name apart; a group on another line gets 8 hex digits
 /// of its line's SHA-256 in the first label, so groups of one name on
 /// several lines keep apart; a wildcard label becomes `_wildcard` (`*` may
 /// only be the leftmost label).
-pub fn control_key(group: &RecordKey, what: Option<&str>) -> RecordKey {
+pub fn control_key(group: &RecordKey, what: Option<&str>, default_line: &str) -> RecordKey {
     use sha2::{Digest, Sha256};
     let mut first = match what {
         Some(w) => format!(
@@ -376,7 +379,7 @@ pub fn control_key(group: &RecordKey, what: Option<&str>) -> RecordKey {
         ),
     };
     first.insert(0, '_');
-    if group.line != CONTROL_LINE {
+    if group.line != default_line {
         first.push('-');
         first.push_str(&hex::encode(&Sha256::digest(group.line.as_bytes())[..4]));
     }
@@ -394,7 +397,7 @@ pub fn control_key(group: &RecordKey, what: Option<&str>) -> RecordKey {
         domain: group.domain.clone(),
         subdomain,
         rtype: RecordType::A,
-        line: CONTROL_LINE.to_string(),
+        line: default_line.to_string(),
     }
 }
 

@@ -325,7 +325,7 @@ async fn run_with_streaks(
             let pause_error = match &seen.pauses {
                 Some(Err(e)) => Some(format!(
                     "cannot read the pause records ({}): {e}; nothing written",
-                    crate::model::pause::pause_key(&cfg.dns.domain)
+                    crate::model::pause::pause_key(&cfg.dns.domain, deps.dns.default_line())
                 )),
                 _ => None,
             };

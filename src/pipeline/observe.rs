@@ -180,9 +180,10 @@ pub(super) async fn read(
             .collect();
         let mut keys: Vec<RecordKey> = groups.iter().map(|g| g.key.clone()).collect();
         if scope.consensus {
-            keys.extend(groups.iter().map(|g| vote_key(&g.key)));
+            let line = deps.dns.default_line();
+            keys.extend(groups.iter().map(|g| vote_key(&g.key, line)));
         }
-        keys.push(pause_key(&cfg.dns.domain));
+        keys.push(pause_key(&cfg.dns.domain, deps.dns.default_line()));
         let mut got = deps.dns.list_many(&keys).await.into_iter();
         let mut next = || {
             got.next()

@@ -25,7 +25,7 @@ use crate::report::GroupReport;
 
 /// The pause records of `domain`, one read for every group.
 pub async fn read(dns: &dyn DnsProvider, domain: &str) -> Result<Vec<Record>, dns::Error> {
-    dns.list(&pause_key(domain)).await
+    dns.list(&pause_key(domain, dns.default_line())).await
 }
 
 /// Write `remark` on `group`'s pause record (`current`, or a new one),
@@ -38,7 +38,7 @@ pub async fn write(
     remark: String,
     ttl: u32,
 ) -> Result<(), dns::Error> {
-    let key = pause_key(domain);
+    let key = pause_key(domain, dns.default_line());
     match current {
         Some(r) => dns.set_status(&key, r, false, &remark).await,
         None => dns
