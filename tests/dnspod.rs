@@ -1712,7 +1712,7 @@ fn the_provider_registry_keeps_the_messages_and_lines_of_the_dns_keys() {
             "provider = \"file\"\ndomain = \"example.com\"\npath = \"z.json\"\nendpoint = \"http://127.0.0.1:1\"",
             6,
             "dns.endpoint",
-            "only used by provider = \"dnspod\"; remove it for provider = \"file\"",
+            "only used by provider = \"dnspod\" or \"alidns\"; remove it for provider = \"file\"",
         ),
         (
             "provider = \"dnspod\"\ndomain = \"example.com\"\npath = \"z.json\"",

@@ -98,7 +98,7 @@ fn roll_limit_text(limits: Option<&PlanLimits>) -> String {
 /// deletes, ever. Errors never contain credentials.
 #[async_trait]
 pub trait DnsProvider: Send + Sync {
-    /// Short name for reports: `file`, `dnspod`.
+    /// Short name for reports: `file`, `dnspod`, `alidns`.
     fn name(&self) -> &str;
     /// The provider's name of its default line, where the control records
     /// (alert state, pauses, votes) live. Default: DNSPod's `默认`

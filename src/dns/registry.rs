@@ -130,10 +130,11 @@ pub trait Section: Sized + std::fmt::Debug + Clone {
     fn validate(raw: Self::Raw, ctx: &ParseContext) -> Result<Self, SectionError>;
     /// The provider, with what it reads now (credentials: once per run).
     fn build(&self, ctx: &BuildContext) -> Result<Arc<dyn DnsProvider>, BuildError>;
-    /// The error for a key of the provider `owner` set under this one.
-    fn foreign_key(owner: &str) -> String {
+    /// The error for a key of other providers set under this one;
+    /// `owners` is their names, quoted: `"dnspod" or "alidns"`.
+    fn foreign_key(owners: &str) -> String {
         format!(
-            "only used by provider = {owner:?}; remove it for provider = {:?}",
+            "only used by provider = {owners}; remove it for provider = {:?}",
             Self::NAME
         )
     }
@@ -151,7 +152,7 @@ macro_rules! providers {
         }
 
         impl ProviderSettings {
-            /// The value of `provider`: `file`, `dnspod`.
+            /// The value of `provider`: `file`, `dnspod`, `alidns`.
             pub fn name(&self) -> &'static str {
                 match self {
                     $(Self::$variant(_) => <$ty as Section>::NAME,)+
@@ -361,7 +362,12 @@ pub fn validate(
             .iter()
             .find(|k| keys.contains_key(**k) && !entry.owns(k))
         {
-            return Err(SectionError::new(k, (entry.foreign_key)(other.name)));
+            let owners: Vec<&str> = PROVIDERS
+                .iter()
+                .filter(|e| e.owns(k))
+                .map(|e| e.name)
+                .collect();
+            return Err(SectionError::new(k, (entry.foreign_key)(&quoted(&owners))));
         }
     }
     (entry.validate)(keys, ctx)
@@ -369,7 +375,12 @@ pub fn validate(
 
 /// `"file" or "dnspod"`, `"a", "b" or "c"`.
 fn names() -> String {
-    let quoted: Vec<String> = PROVIDERS.iter().map(|e| format!("{:?}", e.name)).collect();
+    quoted(&PROVIDERS.iter().map(|e| e.name).collect::<Vec<_>>())
+}
+
+/// `"a"`, `"a" or "b"`, `"a", "b" or "c"`.
+fn quoted(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
     match quoted.split_last() {
         Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
         _ => quoted.join(""),

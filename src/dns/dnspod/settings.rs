@@ -137,8 +137,8 @@ impl Section for DnspodSettings {
     }
 
     /// Kept as it was before the registry (issue 9 changes no text).
-    fn foreign_key(owner: &str) -> String {
-        format!("only used by provider = {owner:?}")
+    fn foreign_key(owners: &str) -> String {
+        format!("only used by provider = {owners}")
     }
 }
 
