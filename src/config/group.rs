@@ -41,6 +41,9 @@ impl Validator<'_> {
         if let Err(m) = lines::check(&line) {
             return Err(self.err(&gk("line"), m.0));
         }
+        if let Err(m) = dns.provider.check_line(&line) {
+            return Err(self.err(&gk("line"), m));
+        }
         if let Some(m) = lines::warning(&line) {
             let w = self.err(&gk("line"), m);
             self.warnings.push(w);

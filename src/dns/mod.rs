@@ -17,6 +17,7 @@
 pub mod dnspod;
 pub mod file;
 pub mod registry;
+pub mod rfc2136;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
