@@ -4,6 +4,7 @@
 //! line list for `validate --online`.
 #![allow(dead_code)]
 
+pub mod bind;
 pub mod fake_lines;
 pub mod fake_tencent;
 pub mod servers;

@@ -240,13 +240,14 @@ impl Rfc2136Provider {
             | ResponseCode::YXDomain) => Err(Error::Conflict {
                 record_id: record_id.to_string(),
                 detail: format!(
-                    "the server refused the update ({code}: a prerequisite failed): {} or its control record changed since our read; nothing written",
+                    "the server refused the update ({}: a prerequisite failed): {} or its control record changed since our read; nothing written",
+                    wire::rcode_name(code),
                     n.shown
                 ),
             }),
             _ => Err(link.rcode_error(&what, &reply, &n.zone).unwrap_or_else(|| {
                 Error::Api {
-                    code: reply.response_code().to_str().into(),
+                    code: wire::rcode_name(reply.response_code()),
                     message: format!("{what}: unexpected reply"),
                     request_id: None,
                 }

@@ -207,7 +207,10 @@ impl Section for Rfc2136Settings {
 /// `host:port` or `host` (port 53); an IPv6 address in brackets.
 fn check_server(s: &str) -> Result<String, String> {
     let s = s.trim();
-    if s.parse::<std::net::SocketAddr>().is_ok() {
+    if let Ok(a) = s.parse::<std::net::SocketAddr>() {
+        if a.port() == 0 {
+            return Err("the port must be a number from 1 to 65535".into());
+        }
         return Ok(s.to_string());
     }
     if s.parse::<std::net::IpAddr>().is_ok() {

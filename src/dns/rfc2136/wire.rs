@@ -64,6 +64,25 @@ pub enum Failure {
     Garbled(String),
 }
 
+/// An RCODE as RFC 2136 and nsupdate spell it: `NXRRSET`, `NOTAUTH`.
+pub fn rcode_name(code: ResponseCode) -> String {
+    let name = match code {
+        ResponseCode::NoError => "NOERROR",
+        ResponseCode::FormErr => "FORMERR",
+        ResponseCode::ServFail => "SERVFAIL",
+        ResponseCode::NXDomain => "NXDOMAIN",
+        ResponseCode::NotImp => "NOTIMP",
+        ResponseCode::Refused => "REFUSED",
+        ResponseCode::YXDomain => "YXDOMAIN",
+        ResponseCode::YXRRSet => "YXRRSET",
+        ResponseCode::NXRRSet => "NXRRSET",
+        ResponseCode::NotAuth => "NOTAUTH",
+        ResponseCode::NotZone => "NOTZONE",
+        other => return format!("RCODE {}", u16::from(other)),
+    };
+    name.to_string()
+}
+
 /// The TSIG error of a reply and, for BADTIME, the server's time (Unix
 /// seconds) from its "other data".
 pub fn tsig_error(msg: &Message) -> Option<(u16, Option<u64>)> {
@@ -174,12 +193,12 @@ impl Link {
                 ..
             } if matches!(rcode, ResponseCode::NotAuth | ResponseCode::Refused) => {
                 Error::Auth(format!(
-                    "{what}: the server answered {rcode} without signing the reply: it does not accept TSIG key {:?} ({}); check the key's name, secret and algorithm against the server's (named.conf `key`)",
-                    self.key_name, self.algorithm
+                    "{what}: the server answered {} without signing the reply: it does not accept TSIG key {:?} ({}); check the key's name, secret and algorithm against the server's (named.conf `key`)",
+                    rcode_name(rcode), self.key_name, self.algorithm
                 ))
             }
             Failure::Unverified { rcode, .. } => Error::Api {
-                code: rcode.to_str().to_string(),
+                code: rcode_name(rcode),
                 message: format!(
                     "{what}: a reply that is not signed with TSIG key {:?}; not believed",
                     self.key_name
@@ -219,7 +238,7 @@ impl Link {
         let zone = zone.to_ascii();
         let zone = zone.trim_end_matches('.');
         let api = |message: String| Error::Api {
-            code: code.to_str().to_string(),
+            code: rcode_name(code),
             message,
             request_id: None,
         };
@@ -239,7 +258,7 @@ impl Link {
                 self.key_name
             )),
             ResponseCode::NotZone => api(format!("{what}: the name is outside zone {zone} (see dns.zone)")),
-            _ => api(format!("{what}: the server answered {code}")),
+            _ => api(format!("{what}: the server answered {}", rcode_name(code))),
         })
     }
 }
