@@ -186,12 +186,17 @@ impl Snapshot {
         self.meta.iter().filter_map(Entry::parse).collect()
     }
 
-    /// The records of the key, enabled first.
+    /// The records of the key, enabled first, each part in the order of
+    /// its values: servers rotate the order of an RRset from one answer
+    /// to the next (BIND's `rrset-order cyclic`), the list does not.
     pub fn records(&self) -> Vec<Record> {
-        let entries = self.entries();
+        let mut entries = self.entries();
+        entries.sort_by(|a, b| (norm(&a.value), &a.id).cmp(&(norm(&b.value), &b.id)));
+        let mut served = self.served_values();
+        served.sort_by_key(|v| norm(v));
         // (value, enabled, ttl, the entry whose remark and time it shows, id hint)
         let mut rows: Vec<(String, bool, u32, Option<&Entry>, Option<&str>)> = Vec::new();
-        for v in self.served_values() {
+        for v in served {
             if rows.iter().any(|r| same_value(&r.0, &v)) {
                 continue;
             }
