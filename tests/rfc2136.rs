@@ -105,7 +105,9 @@ async fn list_reads_what_the_server_serves() {
     let mut values: Vec<&str> = recs.iter().map(|r| r.value.as_str()).collect();
     values.sort();
     assert_eq!(values, ["192.0.2.1", "192.0.2.2"]);
-    assert!(recs.iter().all(|r| r.enabled && r.ttl == 60 && r.remark.is_empty()));
+    assert!(recs
+        .iter()
+        .all(|r| r.enabled && r.ttl == 60 && r.remark.is_empty()));
     assert_ne!(recs[0].id, recs[1].id);
     // Ids are stable from one read to the next.
     let again = listed(&p, &key("www")).await;
@@ -126,13 +128,18 @@ async fn create_serves_an_enabled_record_and_only_remembers_a_disabled_one() {
         enabled,
         remark: format!("dns-failover created {v}"),
     };
-    let on = apply_change(&p, &Change {
-        group: "g".into(),
-        key: k.clone(),
-        region: "gz".into(),
-        op: ChangeOp::Create { record: new("192.0.2.3", true) },
-        reason: "t".into(),
-    })
+    let on = apply_change(
+        &p,
+        &Change {
+            group: "g".into(),
+            key: k.clone(),
+            region: "gz".into(),
+            op: ChangeOp::Create {
+                record: new("192.0.2.3", true),
+            },
+            reason: "t".into(),
+        },
+    )
     .await
     .unwrap();
     assert!(matches!(on, Applied::Done { .. }), "{on:?}");
@@ -151,7 +158,10 @@ async fn create_serves_an_enabled_record_and_only_remembers_a_disabled_one() {
     // they would take for an address.
     let meta = bind.query("_dns-failover-meta-a.www", "TXT");
     assert_eq!(meta.len(), 2, "{meta:?}");
-    assert!(meta.iter().all(|t| t.starts_with("\"dns-failover-rr/1\"")), "{meta:?}");
+    assert!(
+        meta.iter().all(|t| t.starts_with("\"dns-failover-rr/1\"")),
+        "{meta:?}"
+    );
     assert!(bind.query("_dns-failover-meta-a.www", "A").is_empty());
 }
 
@@ -162,28 +172,52 @@ async fn disable_takes_the_value_out_of_the_answer_and_enable_puts_it_back() {
     };
     let p = provider(&bind);
     let k = key("www");
-    let first = listed(&p, &k).await.into_iter().find(|r| r.value == "192.0.2.1").unwrap();
-    let done = apply_change(&p, &status_change(&k, &first, false)).await.unwrap();
+    let first = listed(&p, &k)
+        .await
+        .into_iter()
+        .find(|r| r.value == "192.0.2.1")
+        .unwrap();
+    let done = apply_change(&p, &status_change(&k, &first, false))
+        .await
+        .unwrap();
     let Applied::Done { record } = done else {
         panic!("{done:?}")
     };
-    assert_eq!((record.id.as_str(), record.enabled), (first.id.as_str(), false));
+    assert_eq!(
+        (record.id.as_str(), record.enabled),
+        (first.id.as_str(), false)
+    );
     assert_eq!(bind.query("www", "A"), ["192.0.2.2"]);
     let meta = bind.query("_dns-failover-meta-a.www", "TXT").join(" ");
     assert!(meta.contains("\"off\" \"192.0.2.1\""), "{meta}");
     // Remembered: the same id, disabled, with our remark and time.
-    let off = listed(&p, &k).await.into_iter().find(|r| r.id == first.id).unwrap();
+    let off = listed(&p, &k)
+        .await
+        .into_iter()
+        .find(|r| r.id == first.id)
+        .unwrap();
     assert!(!off.enabled && off.remark_is_ours(), "{off:?}");
     assert!(off.changed_at().is_some());
     // Again: already applied, nothing written.
-    let again = apply_change(&p, &status_change(&k, &first, false)).await.unwrap();
+    let again = apply_change(&p, &status_change(&k, &first, false))
+        .await
+        .unwrap();
     assert!(matches!(again, Applied::AlreadyApplied { .. }), "{again:?}");
 
-    let back = apply_change(&p, &status_change(&k, &off, true)).await.unwrap();
+    let back = apply_change(&p, &status_change(&k, &off, true))
+        .await
+        .unwrap();
     assert!(matches!(back, Applied::Done { .. }), "{back:?}");
     assert_eq!(bind.query("www", "A"), ["192.0.2.1", "192.0.2.2"]);
-    let on = listed(&p, &k).await.into_iter().find(|r| r.id == first.id).unwrap();
-    assert!(on.enabled && on.remark.starts_with("dns-failover enabled"), "{on:?}");
+    let on = listed(&p, &k)
+        .await
+        .into_iter()
+        .find(|r| r.id == first.id)
+        .unwrap();
+    assert!(
+        on.enabled && on.remark.starts_with("dns-failover enabled"),
+        "{on:?}"
+    );
     assert_eq!(on.ttl, 60);
 }
 
@@ -216,13 +250,21 @@ async fn a_rewrite_changes_the_served_value_and_keeps_the_id() {
     let Applied::Done { record } = done else {
         panic!("{done:?}")
     };
-    assert_eq!((record.id.as_str(), record.value.as_str(), record.ttl), (cur.id.as_str(), "bj.example.net", 60));
+    assert_eq!(
+        (record.id.as_str(), record.value.as_str(), record.ttl),
+        (cur.id.as_str(), "bj.example.net", 60)
+    );
     assert_eq!(bind.query("www", "CNAME"), ["bj.example.net."]);
     // The TTL alone (SetTtl goes through set_value).
-    p.set_value(&k, &record, &record.value, 30, true, "").await.unwrap();
+    p.set_value(&k, &record, &record.value, 30, true, "")
+        .await
+        .unwrap();
     let after = listed(&p, &k).await.remove(0);
     assert_eq!((after.id.as_str(), after.ttl), (cur.id.as_str(), 30));
-    assert_eq!(after.remark, record.remark, "an empty remark keeps the current one");
+    assert_eq!(
+        after.remark, record.remark,
+        "an empty remark keeps the current one"
+    );
 }
 
 #[tokio::test]
@@ -235,15 +277,31 @@ async fn control_records_are_kept_disabled_and_their_remarks_rewritten() {
     let k = dns_failover::model::record::control_key(&key("www"), None);
     let long = format!("dns-failover state {}", "x".repeat(400));
     let id = p
-        .create(&k, &NewRecord { value: "127.0.0.1".into(), ttl: 60, enabled: false, remark: long.clone() })
+        .create(
+            &k,
+            &NewRecord {
+                value: "127.0.0.1".into(),
+                ttl: 60,
+                enabled: false,
+                remark: long.clone(),
+            },
+        )
         .await
         .unwrap();
     let r = p.get(&k, &id).await.unwrap();
     assert_eq!((r.enabled, r.remark.as_str()), (false, long.as_str()));
-    p.set_status(&k, &r, false, "dns-failover state v2").await.unwrap();
+    p.set_status(&k, &r, false, "dns-failover state v2")
+        .await
+        .unwrap();
     let r2 = p.get(&k, &id).await.unwrap();
-    assert_eq!((r2.enabled, r2.remark.as_str()), (false, "dns-failover state v2"));
-    assert!(bind.query("_dns-failover-a.www", "A").is_empty(), "never served");
+    assert_eq!(
+        (r2.enabled, r2.remark.as_str()),
+        (false, "dns-failover state v2")
+    );
+    assert!(
+        bind.query("_dns-failover-a.www", "A").is_empty(),
+        "never served"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -257,11 +315,22 @@ async fn a_record_changed_since_the_plans_read_is_a_conflict_and_left_alone() {
     };
     let p = provider(&bind);
     let k = key("www");
-    let first = listed(&p, &k).await.into_iter().find(|r| r.value == "192.0.2.1").unwrap();
+    let first = listed(&p, &k)
+        .await
+        .into_iter()
+        .find(|r| r.value == "192.0.2.1")
+        .unwrap();
     // Someone renumbers it after our read.
-    bind.nsupdate("update delete www.example.test. A 192.0.2.1\nupdate add www.example.test. 60 A 192.0.2.7");
-    let err = apply_change(&p, &status_change(&k, &first, false)).await.unwrap_err();
-    assert!(matches!(err, dns::Error::NotFound(_) | dns::Error::Conflict { .. }), "{err}");
+    bind.nsupdate(
+        "update delete www.example.test. A 192.0.2.1\nupdate add www.example.test. 60 A 192.0.2.7",
+    );
+    let err = apply_change(&p, &status_change(&k, &first, false))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, dns::Error::NotFound(_) | dns::Error::Conflict { .. }),
+        "{err}"
+    );
     assert_eq!(bind.query("www", "A"), ["192.0.2.2", "192.0.2.7"]);
 }
 
@@ -279,22 +348,36 @@ async fn the_server_refuses_an_update_whose_rrsets_changed_after_our_read() {
     let b = bind.clone();
     let proxy = Proxy::start(
         bind.port,
-        Fault::BeforeFirstUpdate(Box::new(move || {
+        Fault::OtherWriteFirst(Box::new(move || {
             b.nsupdate("update delete www.example.test. A 192.0.2.2")
         })),
     )
     .await;
     let p = provider_at(&proxy.server(), &bind);
     let k = key("www");
-    let first = listed(&p, &k).await.into_iter().find(|r| r.value == "192.0.2.1").unwrap();
-    let err = p.set_status(&k, &first, false, "dns-failover disabled x").await.unwrap_err();
+    let first = listed(&p, &k)
+        .await
+        .into_iter()
+        .find(|r| r.value == "192.0.2.1")
+        .unwrap();
+    let err = p
+        .set_status(&k, &first, false, "dns-failover disabled x")
+        .await
+        .unwrap_err();
     let dns::Error::Conflict { detail, .. } = &err else {
         panic!("{err}")
     };
     assert!(detail.contains("NXRRSET"), "{detail}");
     assert_eq!(bind.query("www", "A"), ["192.0.2.1"], "not emptied");
-    assert!(bind.query("_dns-failover-meta-a.www", "TXT").is_empty(), "nothing of ours written");
-    assert!(bind.logs().contains("prerequisite not satisfied"), "{}", bind.logs());
+    assert!(
+        bind.query("_dns-failover-meta-a.www", "TXT").is_empty(),
+        "nothing of ours written"
+    );
+    assert!(
+        bind.logs().contains("prerequisite not satisfied"),
+        "{}",
+        bind.logs()
+    );
 }
 
 #[tokio::test]
@@ -305,7 +388,9 @@ async fn the_last_served_record_is_never_disabled() {
     let p = provider(&bind);
     let k = key("www");
     let only = listed(&p, &k).await.remove(0);
-    let err = apply_change(&p, &status_change(&k, &only, false)).await.unwrap_err();
+    let err = apply_change(&p, &status_change(&k, &only, false))
+        .await
+        .unwrap_err();
     assert!(matches!(err, dns::Error::Conflict { .. }), "{err}");
     // The provider checks too, on its own fresh read, when called directly.
     let err = p.set_status(&k, &only, false, "x").await.unwrap_err();
@@ -325,11 +410,17 @@ async fn a_lost_reply_is_read_back_and_not_retried_when_the_update_landed() {
     let Some(bind) = Bind::start(ZONE, two_www()) else {
         return;
     };
-    let proxy = Proxy::start(bind.port, Fault::DropReplyOfFirstUpdate).await;
+    let proxy = Proxy::start(bind.port, Fault::DropReply).await;
     let p = provider_at(&proxy.server(), &bind);
     let k = key("www");
-    let first = listed(&p, &k).await.into_iter().find(|r| r.value == "192.0.2.1").unwrap();
-    p.set_status(&k, &first, false, "dns-failover disabled lost").await.unwrap();
+    let first = listed(&p, &k)
+        .await
+        .into_iter()
+        .find(|r| r.value == "192.0.2.1")
+        .unwrap();
+    p.set_status(&k, &first, false, "dns-failover disabled lost")
+        .await
+        .unwrap();
     assert_eq!(bind.query("www", "A"), ["192.0.2.2"]);
     assert_eq!(proxy.updates(), 1, "read back, not sent again");
 }
@@ -339,14 +430,24 @@ async fn an_update_lost_on_the_way_is_sent_again_after_reading_back() {
     let Some(bind) = Bind::start(ZONE, two_www()) else {
         return;
     };
-    let proxy = Proxy::start(bind.port, Fault::DropFirstUpdate).await;
+    let proxy = Proxy::start(bind.port, Fault::DropRequest).await;
     let p = provider_at(&proxy.server(), &bind);
     let k = key("www");
-    let first = listed(&p, &k).await.into_iter().find(|r| r.value == "192.0.2.1").unwrap();
-    p.set_status(&k, &first, false, "dns-failover disabled lost").await.unwrap();
+    let first = listed(&p, &k)
+        .await
+        .into_iter()
+        .find(|r| r.value == "192.0.2.1")
+        .unwrap();
+    p.set_status(&k, &first, false, "dns-failover disabled lost")
+        .await
+        .unwrap();
     assert_eq!(bind.query("www", "A"), ["192.0.2.2"]);
     assert_eq!(proxy.updates(), 2, "the first never reached the server");
-    let off = listed(&p, &k).await.into_iter().find(|r| r.id == first.id).unwrap();
+    let off = listed(&p, &k)
+        .await
+        .into_iter()
+        .find(|r| r.id == first.id)
+        .unwrap();
     assert_eq!(off.remark, "dns-failover disabled lost");
 }
 
@@ -360,12 +461,22 @@ async fn a_wrong_secret_or_key_name_is_an_auth_error_naming_the_key_not_the_secr
         return;
     };
     let wrong = "c2VjcmV0LXRoYXQtbXVzdC1uZXZlci1iZS1zaG93bi0xMjM0NTY=";
-    let p = Rfc2136Provider::new(&settings_for(&bind.server(), wrong), Arc::new(SystemClock), Arc::new(SystemClock));
+    let p = Rfc2136Provider::new(
+        &settings_for(&bind.server(), wrong),
+        Arc::new(SystemClock),
+        Arc::new(SystemClock),
+    );
     let err = p.list(&key("www")).await.unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, dns::Error::Auth(_)), "{text}");
-    assert!(text.contains("\"update-key\"") && text.contains("BADSIG"), "{text}");
-    assert!(!text.contains(wrong) && !text.contains(&bind.secret), "{text}");
+    assert!(
+        text.contains("\"update-key\"") && text.contains("BADSIG"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(wrong) && !text.contains(&bind.secret),
+        "{text}"
+    );
 
     let mut s = settings_for(&bind.server(), &bind.secret);
     s.tsig_key_name = "no-such-key".into();
@@ -373,7 +484,10 @@ async fn a_wrong_secret_or_key_name_is_an_auth_error_naming_the_key_not_the_secr
     let err = p.list(&key("www")).await.unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, dns::Error::Auth(_)), "{text}");
-    assert!(text.contains("\"no-such-key\"") && text.contains("BADKEY"), "{text}");
+    assert!(
+        text.contains("\"no-such-key\"") && text.contains("BADKEY"),
+        "{text}"
+    );
     assert!(!text.contains(&bind.secret), "{text}");
 
     // Same secret, another algorithm: BIND knows no such key either.
@@ -403,6 +517,8 @@ async fn a_skewed_clock_is_named_as_the_cause() {
     let text = err.to_string();
     assert!(matches!(err, dns::Error::Auth(_)), "{text}");
     assert!(text.contains("BADTIME") && text.contains("clock"), "{text}");
+    // BIND's BADTIME reply carries its own time: the skew is given.
+    assert!(text.contains(" s ahead of the server's"), "{text}");
     // Writes too, and nothing changes.
     let r = dns::Record {
         id: "x".into(),
@@ -426,7 +542,10 @@ async fn an_update_outside_the_keys_policy_is_refused_in_words() {
     let policy = format!(
         "update-policy {{ grant \"{KEY_NAME}\" subdomain www.{ZONE}. A AAAA CNAME TXT; grant \"{KEY_NAME}\" subdomain _dns-failover-pause.{ZONE}. A TXT; }};"
     );
-    let records = format!("{}api 60 IN A 192.0.2.5\napi 60 IN A 192.0.2.6\n", two_www());
+    let records = format!(
+        "{}api 60 IN A 192.0.2.5\napi 60 IN A 192.0.2.6\n",
+        two_www()
+    );
     let Some(bind) = Bind::start_with(BindConfig {
         update_policy: Some(&policy),
         ..BindConfig::new(ZONE, &records)
@@ -436,13 +555,18 @@ async fn an_update_outside_the_keys_policy_is_refused_in_words() {
     let p = provider(&bind);
     let www = key("www");
     let first = listed(&p, &www).await.remove(0);
-    apply_change(&p, &status_change(&www, &first, false)).await.unwrap();
+    apply_change(&p, &status_change(&www, &first, false))
+        .await
+        .unwrap();
     let api = key("api");
     let first = listed(&p, &api).await.remove(0);
     let err = p.set_status(&api, &first, false, "x").await.unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, dns::Error::Auth(_)), "{text}");
-    assert!(text.contains("update-policy") && text.contains("\"update-key\""), "{text}");
+    assert!(
+        text.contains("update-policy") && text.contains("\"update-key\""),
+        "{text}"
+    );
     assert_eq!(bind.query("api", "A"), ["192.0.2.5", "192.0.2.6"]);
 }
 
@@ -461,14 +585,20 @@ async fn a_second_pass_after_the_server_dropped_idle_connections_works() {
     let k = key("www");
     let first = listed(&p, &k).await.remove(0);
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    apply_change(&p, &status_change(&k, &first, false)).await.unwrap();
+    apply_change(&p, &status_change(&k, &first, false))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(listed(&p, &k).await.iter().filter(|r| r.enabled).count(), 1);
 }
 
 #[tokio::test]
 async fn nothing_listens_is_a_transport_error() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let p = Rfc2136Provider::new(
         &settings_for(&format!("127.0.0.1:{port}"), "c2VjcmV0"),
         Arc::new(SystemClock),
@@ -515,39 +645,104 @@ url = "http://127.0.0.1:{port}/health"
 }
 
 fn parse(text: &str) -> Result<Config, String> {
-    let settings = Settings::from_map([("DNSF_TSIG_SECRET", SECRET), ("DNSF_NOT_B64", "***not base64***")]);
-    Config::from_toml_with(text, Path::new("/tmp/dns-failover.toml"), &settings).map_err(|e| e.to_string())
+    let settings = Settings::from_map([
+        ("DNSF_TSIG_SECRET", SECRET),
+        ("DNSF_NOT_B64", "***not base64***"),
+    ]);
+    Config::from_toml_with(text, Path::new("/tmp/dns-failover.toml"), &settings)
+        .map_err(|e| e.to_string())
 }
 
 #[test]
 fn the_dns_keys_are_read_and_bad_ones_named() {
-    let ok = parse(&config_text("127.0.0.1:5353", "tsig_secret = \"${DNSF_TSIG_SECRET}\"", "", 9)).unwrap();
+    let ok = parse(&config_text(
+        "127.0.0.1:5353",
+        "tsig_secret = \"${DNSF_TSIG_SECRET}\"",
+        "",
+        9,
+    ))
+    .unwrap();
     let dns_failover::config::ProviderSettings::Rfc2136(s) = &ok.dns.provider else {
         panic!("rfc2136 expected")
     };
-    assert_eq!((s.server.as_str(), s.tsig_algorithm), ("127.0.0.1:5353", TsigAlgorithm::HmacSha256));
-    assert_eq!((s.zone.as_deref(), s.timeout), (None, Duration::from_secs(5)));
+    assert_eq!(
+        (s.server.as_str(), s.tsig_algorithm),
+        ("127.0.0.1:5353", TsigAlgorithm::HmacSha256)
+    );
+    assert_eq!(
+        (s.zone.as_deref(), s.timeout),
+        (None, Duration::from_secs(5))
+    );
     let dbg = format!("{ok:?}");
     assert!(!dbg.contains(SECRET), "Debug shows the secret: {dbg}");
 
     let sec = "tsig_secret = \"${DNSF_TSIG_SECRET}\"";
     for (server, extra, group, want) in [
-        ("127.0.0.1:5353", "", "", "dns.tsig_secret: provider = \"rfc2136\" needs `tsig_secret`"),
-        ("127.0.0.1:0", sec, "", "dns.server: \"127.0.0.1:0\": the port must be a number from 1 to 65535"),
-        ("bad host:53", sec, "", "dns.server: \"bad host:53\": expected \"host:port\""),
-        ("127.0.0.1:53", &format!("{sec}\nzone = \"not a zone\""), "", "dns.zone: \"not a zone\" is not a zone name"),
-        ("127.0.0.1:53", &format!("{sec}\ntsig_algorithm = \"hmac-md5\""), "", "dns.tsig_algorithm: unsupported TSIG algorithm \"hmac-md5\""),
-        ("127.0.0.1:53", &format!("{sec}\ntimeout = \"0s\""), "", "dns.timeout: must be more than 0s"),
-        ("127.0.0.1:53", "tsig_secret = \"${DNSF_NOT_B64}\"", "", "dns.tsig_secret: ${DNSF_NOT_B64} does not hold a base64 secret"),
-        ("127.0.0.1:53", sec, "line = \"电信\"", "group[0].line: \"电信\": provider = \"rfc2136\" has no lines"),
-        ("127.0.0.1:53", &format!("{sec}\npath = \"zone.json\""), "", "dns.path: only used by provider = \"file\""),
+        (
+            "127.0.0.1:5353",
+            "",
+            "",
+            "dns.tsig_secret: provider = \"rfc2136\" needs `tsig_secret`",
+        ),
+        (
+            "127.0.0.1:0",
+            sec,
+            "",
+            "dns.server: \"127.0.0.1:0\": the port must be a number from 1 to 65535",
+        ),
+        (
+            "bad host:53",
+            sec,
+            "",
+            "dns.server: \"bad host:53\": expected \"host:port\"",
+        ),
+        (
+            "127.0.0.1:53",
+            &format!("{sec}\nzone = \"not a zone\""),
+            "",
+            "dns.zone: \"not a zone\" is not a zone name",
+        ),
+        (
+            "127.0.0.1:53",
+            &format!("{sec}\ntsig_algorithm = \"hmac-md5\""),
+            "",
+            "dns.tsig_algorithm: unsupported TSIG algorithm \"hmac-md5\"",
+        ),
+        (
+            "127.0.0.1:53",
+            &format!("{sec}\ntimeout = \"0s\""),
+            "",
+            "dns.timeout: must be more than 0s",
+        ),
+        (
+            "127.0.0.1:53",
+            "tsig_secret = \"${DNSF_NOT_B64}\"",
+            "",
+            "dns.tsig_secret: ${DNSF_NOT_B64} does not hold a base64 secret",
+        ),
+        (
+            "127.0.0.1:53",
+            sec,
+            "line = \"电信\"",
+            "group[0].line: \"电信\": provider = \"rfc2136\" has no lines",
+        ),
+        (
+            "127.0.0.1:53",
+            &format!("{sec}\npath = \"zone.json\""),
+            "",
+            "dns.path: only used by provider = \"file\"",
+        ),
     ] {
         let err = parse(&config_text(server, extra, group, 9)).unwrap_err();
         assert!(err.contains(want), "want {want:?} in: {err}");
     }
     assert!(parse(&config_text("127.0.0.1:53", sec, "line = \"默认\"", 9)).is_ok());
     assert_eq!(
-        match parse(&config_text("ns1.example.test", sec, "", 9)).unwrap().dns.provider {
+        match parse(&config_text("ns1.example.test", sec, "", 9))
+            .unwrap()
+            .dns
+            .provider
+        {
             dns_failover::config::ProviderSettings::Rfc2136(s) => s.server,
             _ => unreachable!(),
         },
@@ -558,10 +753,25 @@ fn the_dns_keys_are_read_and_bad_ones_named() {
 /// A secret written in the file is refused, and the error does not repeat it.
 #[test]
 fn a_secret_written_in_the_file_is_refused_without_echoing_it() {
-    let err = parse(&config_text("127.0.0.1:53", &format!("tsig_secret = \"{SECRET}\""), "", 9)).unwrap_err();
-    assert!(err.contains("dns.tsig_secret: must be one environment variable reference"), "{err}");
+    let err = parse(&config_text(
+        "127.0.0.1:53",
+        &format!("tsig_secret = \"{SECRET}\""),
+        "",
+        9,
+    ))
+    .unwrap_err();
+    assert!(
+        err.contains("dns.tsig_secret: must be one environment variable reference"),
+        "{err}"
+    );
     assert!(!err.contains(SECRET), "{err}");
-    let err = parse(&config_text("127.0.0.1:53", "tsig_secret = \"x${DNSF_TSIG_SECRET}\"", "", 9)).unwrap_err();
+    let err = parse(&config_text(
+        "127.0.0.1:53",
+        "tsig_secret = \"x${DNSF_TSIG_SECRET}\"",
+        "",
+        9,
+    ))
+    .unwrap_err();
     assert!(!err.contains(SECRET), "{err}");
     assert!(err.contains("dns.tsig_secret"), "{err}");
 }
@@ -640,16 +850,23 @@ url = "http://127.0.0.1:{}/health"
 }
 
 async fn run_bin(bind: &Bind, config: &Path, args: &[&str]) -> (Value, Output) {
+    run_logged(bind, config, args, "off").await
+}
+
+/// `run_bin` with `RUST_LOG=<log>`.
+async fn run_logged(bind: &Bind, config: &Path, args: &[&str], log: &str) -> (Value, Output) {
     let mut cmd = std::process::Command::new(BIN);
     cmd.arg("-c")
         .arg(config)
         .args(args)
         .arg("--json")
-        .env_remove("RUST_LOG")
+        .env("RUST_LOG", log)
         .env_remove("DNS_FAILOVER_CONFIG")
         .env("DNSF_TSIG_KEY", KEY_NAME)
         .env("DNSF_TSIG_SECRET", &bind.secret);
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
@@ -661,7 +878,12 @@ async fn run_bin(bind: &Bind, config: &Path, args: &[&str]) -> (Value, Output) {
 }
 
 fn events(report: &Value, group: &str) -> Vec<String> {
-    report["groups"].as_array().unwrap().iter().find(|g| g["name"] == group).unwrap()["events"]
+    report["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == group)
+        .unwrap()["events"]
         .as_array()
         .unwrap()
         .iter()
@@ -677,7 +899,11 @@ async fn the_binary_fails_over_and_back_on_bind() {
     let Some(bind) = Bind::start(ZONE, "") else {
         return;
     };
-    let eps = [Endpoint::start().await.unwrap(), Endpoint::start().await.unwrap(), Endpoint::start().await.unwrap()];
+    let eps = [
+        Endpoint::start().await.unwrap(),
+        Endpoint::start().await.unwrap(),
+        Endpoint::start().await.unwrap(),
+    ];
     let ports = [eps[0].port, eps[1].port, eps[2].port];
     let cfg = bind.path().join("dns-failover.toml");
     std::fs::write(&cfg, bin_config(&bind, &ports, "test")).unwrap();
@@ -686,7 +912,10 @@ async fn the_binary_fails_over_and_back_on_bind() {
     let (r, out) = run_bin(&bind, &cfg, &["run"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", failed(&out));
     assert_eq!(r["ok"], true, "{r}");
-    assert_eq!(bind.query("api", "A"), ["192.0.2.1", "192.0.2.2", "192.0.2.3"]);
+    assert_eq!(
+        bind.query("api", "A"),
+        ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
+    );
     assert_eq!(bind.query("www", "CNAME"), ["gz.example.net."]);
 
     eps[0].set_status(502);
@@ -702,20 +931,38 @@ async fn the_binary_fails_over_and_back_on_bind() {
     for g in r["groups"].as_array().unwrap() {
         assert!(g["changes"].as_array().unwrap().is_empty(), "{g}");
     }
-    assert!(r["alerts"].as_array().unwrap().is_empty(), "paged again: {r}");
+    assert!(
+        r["alerts"].as_array().unwrap().is_empty(),
+        "paged again: {r}"
+    );
 
     eps[0].set_status(200);
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let (r, out) = run_bin(&bind, &cfg, &["run"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", failed(&out));
-    assert_eq!(bind.query("api", "A"), ["192.0.2.1", "192.0.2.2", "192.0.2.3"]);
+    assert_eq!(
+        bind.query("api", "A"),
+        ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
+    );
     assert_eq!(bind.query("www", "CNAME"), ["gz.example.net."]);
     assert!(events(&r, "www").contains(&"failback".to_string()), "{r}");
 
-    let (r, _) = run_bin(&bind, &cfg, &["plan"]).await;
+    // Steady state, logged at trace level: nothing to do, and the TSIG
+    // secret is nowhere in the output.
+    let (r, out) = run_logged(&bind, &cfg, &["run"], "trace").await;
     for g in r["groups"].as_array().unwrap() {
         assert!(g["changes"].as_array().unwrap().is_empty(), "{g}");
     }
+    let all =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        all.contains("TRACE") || all.contains("DEBUG"),
+        "trace logs expected"
+    );
+    assert!(
+        !all.contains(&bind.secret),
+        "the TSIG secret leaked into the output"
+    );
 }
 
 /// Three prober processes on one BIND zone at the same moment, each seeing
@@ -752,14 +999,24 @@ async fn three_prober_processes_on_one_bind_zone_never_empty_the_name() {
         assert!(!served.is_empty(), "trial {trial}: the name was left empty");
         let mut net: i64 = 0;
         for (r, o) in &outputs {
-            assert_eq!(o.status.code(), Some(0), "trial {trial}: {r}\n{}", String::from_utf8_lossy(&o.stderr));
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "trial {trial}: {r}\n{}",
+                String::from_utf8_lossy(&o.stderr)
+            );
             for c in r["groups"][0]["changes"].as_array().unwrap() {
                 if c["op"] == "set_status" && c["status"] == "applied" {
                     net += if c["enabled"] == false { 1 } else { -1 };
                 }
             }
         }
-        assert_eq!(3 - served.len() as i64, net, "trial {trial}: served {served:?}, reports:\n{:?}", outputs.iter().map(|o| &o.0).collect::<Vec<_>>());
+        assert_eq!(
+            3 - served.len() as i64,
+            net,
+            "trial {trial}: served {served:?}, reports:\n{:?}",
+            outputs.iter().map(|o| &o.0).collect::<Vec<_>>()
+        );
     }
 }
 
@@ -767,13 +1024,14 @@ async fn three_prober_processes_on_one_bind_zone_never_empty_the_name() {
 // A TCP proxy between the provider and named, with one fault
 // ---------------------------------------------------------------------------
 
+/// What the proxy does to the first update it sees (later ones pass).
 enum Fault {
     /// Forward the first update, then close without its reply.
-    DropReplyOfFirstUpdate,
+    DropReply,
     /// Close on the first update without forwarding it.
-    DropFirstUpdate,
+    DropRequest,
     /// Run this (someone else's write) before forwarding the first update.
-    BeforeFirstUpdate(Box<dyn FnOnce() + Send>),
+    OtherWriteFirst(Box<dyn FnOnce() + Send>),
 }
 
 struct Proxy {
@@ -794,7 +1052,9 @@ impl Proxy {
                 let counter = counter.clone();
                 let fault = fault.clone();
                 tokio::spawn(async move {
-                    let Ok(n) = client.read_u16().await else { return };
+                    let Ok(n) = client.read_u16().await else {
+                        return;
+                    };
                     let mut msg = vec![0u8; n as usize];
                     if client.read_exact(&mut msg).await.is_err() {
                         return;
@@ -805,15 +1065,17 @@ impl Proxy {
                         *counter.lock().unwrap() += 1;
                         let f = fault.lock().unwrap().take();
                         match f {
-                            Some(Fault::DropFirstUpdate) => return,
-                            Some(Fault::DropReplyOfFirstUpdate) => drop_reply = true,
-                            Some(Fault::BeforeFirstUpdate(f)) => {
+                            Some(Fault::DropRequest) => return,
+                            Some(Fault::DropReply) => drop_reply = true,
+                            Some(Fault::OtherWriteFirst(f)) => {
                                 tokio::task::spawn_blocking(f).await.unwrap();
                             }
                             None => {}
                         }
                     }
-                    let mut up = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await.unwrap();
+                    let mut up = tokio::net::TcpStream::connect(("127.0.0.1", upstream))
+                        .await
+                        .unwrap();
                     up.write_all(&n.to_be_bytes()).await.unwrap();
                     up.write_all(&msg).await.unwrap();
                     let rn = up.read_u16().await.unwrap();

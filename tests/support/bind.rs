@@ -128,7 +128,8 @@ impl Bind {
         let d = dir.path();
         let port = free_port();
         let key_file = d.join("update-key.key");
-        let key = run(Command::new(find("tsig-keygen").unwrap()).args(["-a", "hmac-sha256", KEY_NAME]));
+        let key =
+            run(Command::new(find("tsig-keygen").unwrap()).args(["-a", "hmac-sha256", KEY_NAME]));
         std::fs::write(&key_file, &key.stdout).unwrap();
         let key_text = String::from_utf8_lossy(&key.stdout).into_owned();
         let secret = key_text
@@ -227,7 +228,11 @@ zone "{zone}" {{
     /// named's log and stderr, for failure messages.
     pub fn logs(&self) -> String {
         let read = |f: &str| std::fs::read_to_string(self.dir.path().join(f)).unwrap_or_default();
-        format!("named.log:\n{}\nstderr:\n{}", read("named.log"), read("named.stderr"))
+        format!(
+            "named.log:\n{}\nstderr:\n{}",
+            read("named.log"),
+            read("named.stderr")
+        )
     }
 
     /// `dig +short` with `args`, one answer per line.
@@ -279,7 +284,12 @@ zone "{zone}" {{
             .spawn()
             .unwrap();
         use std::io::Write;
-        child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
         let out = child.wait_with_output().unwrap();
         assert!(
             out.status.success(),

@@ -96,7 +96,11 @@ fn bad_value(message: String) -> Error {
 impl Rfc2136Provider {
     /// The provider for `settings`; `clock` stamps the control records,
     /// `tsig_clock` the signatures (the system clock but in tests).
-    pub fn new(settings: &Rfc2136Settings, clock: Arc<dyn Clock>, tsig_clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        settings: &Rfc2136Settings,
+        clock: Arc<dyn Clock>,
+        tsig_clock: Arc<dyn Clock>,
+    ) -> Self {
         let algorithm = match settings.tsig_algorithm {
             TsigAlgorithm::HmacSha256 => HickoryAlgorithm::HmacSha256,
             TsigAlgorithm::HmacSha384 => HickoryAlgorithm::HmacSha384,
@@ -108,9 +112,8 @@ impl Rfc2136Provider {
             .map_err(|_| "dns.tsig_secret is not base64".to_string())
             .and_then(|secret| {
                 let name = fqdn(&settings.tsig_key_name)?;
-                TSigner::new(secret, algorithm, name, wire::FUDGE).map_err(|e| {
-                    format!("TSIG key {:?} cannot sign: {e}", settings.tsig_key_name)
-                })
+                TSigner::new(secret, algorithm, name, wire::FUDGE)
+                    .map_err(|e| format!("TSIG key {:?} cannot sign: {e}", settings.tsig_key_name))
             })
             .map(|signer| Link {
                 server: settings.server.clone(),
@@ -179,7 +182,12 @@ impl Rfc2136Provider {
     }
 
     /// The RRs of `name`/`rtype` as the primary has them now.
-    async fn ask(&self, zone: &Name, name: &Name, rtype: WireType) -> Result<Vec<hickory_proto::rr::Record>, Error> {
+    async fn ask(
+        &self,
+        zone: &Name,
+        name: &Name,
+        rtype: WireType,
+    ) -> Result<Vec<hickory_proto::rr::Record>, Error> {
         let link = self.link()?;
         let what = format!("query {} {rtype}", name.to_ascii().trim_end_matches('.'));
         let reply = link
@@ -225,7 +233,13 @@ impl Rfc2136Provider {
 
     /// Send `plan`'s update once: `Err(Transport)` means the outcome is
     /// unknown.
-    async fn send(&self, n: &KeyNames, snap: &Snapshot, plan: &Plan, record_id: &str) -> Result<(), Error> {
+    async fn send(
+        &self,
+        n: &KeyNames,
+        snap: &Snapshot,
+        plan: &Plan,
+        record_id: &str,
+    ) -> Result<(), Error> {
         let link = self.link()?;
         let what = format!("update of {}", n.shown);
         let reply = link
@@ -260,13 +274,20 @@ impl Rfc2136Provider {
     /// nothing changed, send it once more (its prerequisites still hold,
     /// and the server applies at most one of the two); anything else is
     /// someone else's write: a conflict.
-    async fn write(&self, n: &KeyNames, snap: &Snapshot, plan: &Plan, record_id: &str) -> Result<(), Error> {
+    async fn write(
+        &self,
+        n: &KeyNames,
+        snap: &Snapshot,
+        plan: &Plan,
+        record_id: &str,
+    ) -> Result<(), Error> {
         let first = match self.send(n, snap, plan, record_id).await {
             Err(Error::Transport(m)) => m,
             other => return other,
         };
         tracing::warn!(name = %n.shown, error = %first, "update outcome unknown; reading back before any retry");
-        let unknown = |m: &str| Error::Transport(format!("{m} (outcome unknown; the next read shows it)"));
+        let unknown =
+            |m: &str| Error::Transport(format!("{m} (outcome unknown; the next read shows it)"));
         let after = self.read(n).await.map_err(|_| unknown(&first))?;
         if plan.landed(snap, &after) {
             return Ok(());
@@ -289,7 +310,10 @@ impl Rfc2136Provider {
                 } else {
                     Err(Error::Conflict {
                         record_id: record_id.to_string(),
-                        detail: format!("{} changed by someone else while we retried; left as is", n.shown),
+                        detail: format!(
+                            "{} changed by someone else while we retried; left as is",
+                            n.shown
+                        ),
                     })
                 }
             }
@@ -299,7 +323,12 @@ impl Rfc2136Provider {
     }
 
     /// A fresh read, and `current` checked against it as `check_write` does.
-    async fn checked(&self, n: &KeyNames, current: &Record, enabled: bool) -> Result<(Snapshot, Record), Error> {
+    async fn checked(
+        &self,
+        n: &KeyNames,
+        current: &Record,
+        enabled: bool,
+    ) -> Result<(Snapshot, Record), Error> {
         let snap = self.read(n).await?;
         let all = snap.records();
         check_write(
@@ -369,11 +398,20 @@ impl DnsProvider for Rfc2136Provider {
         let n = self.names(key)?;
         rdata_of(key.rtype, value).map_err(bad_value)?;
         let (snap, cur) = self.checked(&n, current, enabled).await?;
-        let plan = Plan::value(&snap, key.rtype, &cur, value, ttl, enabled, remark, self.clock.now())
-            .map_err(|detail| Error::Conflict {
-                record_id: cur.id.clone(),
-                detail,
-            })?;
+        let plan = Plan::value(
+            &snap,
+            key.rtype,
+            &cur,
+            value,
+            ttl,
+            enabled,
+            remark,
+            self.clock.now(),
+        )
+        .map_err(|detail| Error::Conflict {
+            record_id: cur.id.clone(),
+            detail,
+        })?;
         self.write(&n, &snap, &plan, &cur.id).await
     }
 }

@@ -114,7 +114,7 @@ fn chunks(text: &str) -> Vec<&[u8]> {
         while !rest.is_char_boundary(cut) {
             cut -= 1;
         }
-        out.push(rest[..cut].as_bytes());
+        out.push(&rest.as_bytes()[..cut]);
         rest = &rest[cut..];
     }
     out
@@ -165,6 +165,17 @@ pub fn derive_id(value: &str, taken: &HashSet<String>) -> String {
         .unwrap_or_default() // unreachable: the counter runs until an id is free
 }
 
+/// One record while [`Snapshot::records`] builds them.
+struct Row<'a> {
+    value: String,
+    enabled: bool,
+    ttl: u32,
+    /// The entry whose remark and time it shows.
+    entry: Option<&'a Entry>,
+    /// The id an entry gives it, if free.
+    hint: Option<&'a str>,
+}
+
 /// The served RRset and the control RRset of one key, exactly as read.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
@@ -194,10 +205,9 @@ impl Snapshot {
         entries.sort_by(|a, b| (norm(&a.value), &a.id).cmp(&(norm(&b.value), &b.id)));
         let mut served = self.served_values();
         served.sort_by_key(|v| norm(v));
-        // (value, enabled, ttl, the entry whose remark and time it shows, id hint)
-        let mut rows: Vec<(String, bool, u32, Option<&Entry>, Option<&str>)> = Vec::new();
+        let mut rows: Vec<Row> = Vec::new();
         for v in served {
-            if rows.iter().any(|r| same_value(&r.0, &v)) {
+            if rows.iter().any(|r| same_value(&r.value, &v)) {
                 continue;
             }
             let on = entries
@@ -207,35 +217,53 @@ impl Snapshot {
             let hint = on
                 .or_else(|| entries.iter().find(|e| same_value(&e.value, &v)))
                 .map(|e| e.id.as_str());
-            rows.push((v, true, self.served_ttl.unwrap_or(0), on, hint));
+            let ttl = self.served_ttl.unwrap_or(0);
+            rows.push(Row {
+                value: v,
+                enabled: true,
+                ttl,
+                entry: on,
+                hint,
+            });
         }
         for e in entries.iter().filter(|e| !e.enabled) {
-            if rows.iter().any(|r| same_value(&r.0, &e.value)) {
+            if rows.iter().any(|r| same_value(&r.value, &e.value)) {
                 continue;
             }
-            rows.push((e.value.clone(), false, e.ttl, Some(e), Some(&e.id)));
+            rows.push(Row {
+                value: e.value.clone(),
+                enabled: false,
+                ttl: e.ttl,
+                entry: Some(e),
+                hint: Some(&e.id),
+            });
         }
+        // Ids the entries carry first; derived ids keep clear of them.
         let mut taken = HashSet::new();
         let mut ids: Vec<Option<String>> = rows
             .iter()
-            .map(|r| r.4.filter(|id| taken.insert(id.to_string())).map(String::from))
+            .map(|r| {
+                r.hint
+                    .filter(|id| taken.insert(id.to_string()))
+                    .map(String::from)
+            })
             .collect();
         for (id, row) in ids.iter_mut().zip(&rows) {
             if id.is_none() {
-                let new = derive_id(&row.0, &taken);
+                let new = derive_id(&row.value, &taken);
                 taken.insert(new.clone());
                 *id = Some(new);
             }
         }
         rows.into_iter()
             .zip(ids)
-            .map(|((value, enabled, ttl, entry, _), id)| Record {
+            .map(|(r, id)| Record {
                 id: id.unwrap_or_default(),
-                value,
-                ttl,
-                enabled,
-                updated_on: entry.map(|e| e.at),
-                remark: entry.map(|e| e.remark.clone()).unwrap_or_default(),
+                value: r.value,
+                ttl: r.ttl,
+                enabled: r.enabled,
+                updated_on: r.entry.map(|e| e.at),
+                remark: r.entry.map(|e| e.remark.clone()).unwrap_or_default(),
                 weight: None,
             })
             .collect()
@@ -247,9 +275,8 @@ impl Snapshot {
         self.meta
             .iter()
             .filter(|t| {
-                Entry::parse(t).is_some_and(|e| {
-                    e.id == id || values.iter().any(|v| same_value(&e.value, v))
-                })
+                Entry::parse(t)
+                    .is_some_and(|e| e.id == id || values.iter().any(|v| same_value(&e.value, v)))
             })
             .cloned()
             .collect()
@@ -426,7 +453,5 @@ pub fn same_rrsets(a: &Snapshot, b: &Snapshot) -> bool {
         v.sort();
         v
     };
-    set(a) == set(b)
-        && a.meta.len() == b.meta.len()
-        && a.meta.iter().all(|t| b.meta.contains(t))
+    set(a) == set(b) && a.meta.len() == b.meta.len() && a.meta.iter().all(|t| b.meta.contains(t))
 }

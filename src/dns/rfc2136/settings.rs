@@ -103,9 +103,8 @@ impl Section for Rfc2136Settings {
         let server = raw
             .server
             .ok_or_else(|| need("server", "the primary server as \"host:port\""))?;
-        let server = check_server(server.value()).map_err(|m| {
-            SectionError::new("server", format!("{}: {m}", server.quoted()))
-        })?;
+        let server = check_server(server.value())
+            .map_err(|m| SectionError::new("server", format!("{}: {m}", server.quoted())))?;
         let zone = match raw.zone {
             None => None,
             Some(z) => {
@@ -119,9 +118,12 @@ impl Section for Rfc2136Settings {
                 Some(name)
             }
         };
-        let key = raw
-            .tsig_key_name
-            .ok_or_else(|| need("tsig_key_name", "the TSIG key's name (named.conf `key \"<name>\"`)"))?;
+        let key = raw.tsig_key_name.ok_or_else(|| {
+            need(
+                "tsig_key_name",
+                "the TSIG key's name (named.conf `key \"<name>\"`)",
+            )
+        })?;
         let tsig_key_name = key.value().trim().trim_end_matches('.').to_string();
         if !is_dns_name(&tsig_key_name.to_ascii_lowercase()) {
             return Err(SectionError::new(
@@ -231,7 +233,9 @@ fn check_server(s: &str) -> Result<String, String> {
         None => (s, 53),
     };
     if !is_dns_name(&host.to_ascii_lowercase()) {
-        return Err("expected \"host:port\", e.g. \"ns1.example.com:53\" or \"127.0.0.1:53\"".into());
+        return Err(
+            "expected \"host:port\", e.g. \"ns1.example.com:53\" or \"127.0.0.1:53\"".into(),
+        );
     }
     Ok(format!("{host}:{port}"))
 }

@@ -218,7 +218,11 @@ impl Link {
     fn clock_off(&self, what: &str, server_time: Option<u64>) -> String {
         let now = self.tsig_clock.now().timestamp();
         let skew = server_time
-            .map(|t| format!("; this machine is {} s off the server's clock", now - t as i64))
+            .map(|t| now - t as i64)
+            .map(|d| {
+                let way = if d >= 0 { "ahead of" } else { "behind" };
+                format!("; this machine's clock is {} s {way} the server's", d.abs())
+            })
             .unwrap_or_default();
         format!(
             "{what}: the server refused the TSIG signature's time (BADTIME): this machine's clock and the server's differ by more than {FUDGE} s{skew}; fix the clock (NTP)"
@@ -284,10 +288,7 @@ async fn roundtrip(server: &str, request: &[u8], id: u16) -> Result<Vec<u8>, Fai
         .await
         .map_err(|e| io("cannot send to", e))?;
     loop {
-        let n = tcp
-            .read_u16()
-            .await
-            .map_err(|e| io("no reply from", e))? as usize;
+        let n = tcp.read_u16().await.map_err(|e| io("no reply from", e))? as usize;
         let mut buf = vec![0; n];
         tcp.read_exact(&mut buf)
             .await
@@ -373,7 +374,11 @@ pub fn update(n: &Names, snap: &Snapshot, plan: &Plan) -> Message {
         m.add_name_server(gone(n.meta, RData::TXT(t.clone())));
     }
     for d in &plan.served_add {
-        m.add_name_server(Record::from_rdata(n.owner.clone(), plan.served_ttl, d.clone()));
+        m.add_name_server(Record::from_rdata(
+            n.owner.clone(),
+            plan.served_ttl,
+            d.clone(),
+        ));
     }
     m.add_name_server(Record::from_rdata(
         n.meta.clone(),
