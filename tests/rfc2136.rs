@@ -896,7 +896,18 @@ fn events(report: &Value, group: &str) -> Vec<String> {
 /// again (the alert state lives in the zone too), fail back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_fails_over_and_back_on_bind() {
-    let Some(bind) = Bind::start(ZONE, "") else {
+    // The least-privilege policy of docs/providers.md, word for word.
+    let policy = format!(
+        "update-policy {{
+            grant \"{KEY_NAME}\" subdomain api.{ZONE}. A TXT;
+            grant \"{KEY_NAME}\" subdomain www.{ZONE}. CNAME TXT;
+            grant \"{KEY_NAME}\" subdomain _dns-failover-pause.{ZONE}. TXT;
+        }};"
+    );
+    let Some(bind) = Bind::start_with(BindConfig {
+        update_policy: Some(&policy),
+        ..BindConfig::new(ZONE, "")
+    }) else {
         return;
     };
     let eps = [
@@ -936,16 +947,40 @@ async fn the_binary_fails_over_and_back_on_bind() {
         "paged again: {r}"
     );
 
+    // gz recovers while an operator has paused `api`: only www fails back.
+    // The pause is a record of the tool's too, kept in the zone.
+    let (_, out) = run_bin(
+        &bind,
+        &cfg,
+        &["pause", "--group", "api", "--reason", "test"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", failed(&out));
     eps[0].set_status(200);
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let (r, out) = run_bin(&bind, &cfg, &["run"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", failed(&out));
     assert_eq!(
         bind.query("api", "A"),
-        ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
+        ["192.0.2.2", "192.0.2.3"],
+        "paused: {r}"
     );
     assert_eq!(bind.query("www", "CNAME"), ["gz.example.net."]);
     assert!(events(&r, "www").contains(&"failback".to_string()), "{r}");
+    assert!(
+        bind.query("_dns-failover-pause", "A").is_empty(),
+        "never served"
+    );
+
+    // Resuming runs a pass: api fails back at once.
+    let (r, out) = run_bin(&bind, &cfg, &["resume", "--group", "api"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", failed(&out));
+    assert_eq!(
+        bind.query("api", "A"),
+        ["192.0.2.1", "192.0.2.2", "192.0.2.3"],
+        "{r}"
+    );
+    assert!(events(&r, "api").contains(&"failback".to_string()), "{r}");
 
     // Steady state, logged at trace level: nothing to do, and the TSIG
     // secret is nowhere in the output.
