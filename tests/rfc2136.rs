@@ -380,6 +380,52 @@ async fn the_server_refuses_an_update_whose_rrsets_changed_after_our_read() {
     );
 }
 
+/// Two probers writing their own votes at once: the second one's entry
+/// lands (here by `nsupdate`) between our read and our update, in the same
+/// control RRset. Different records: both stand, no conflict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_records_entry_written_meanwhile_is_no_conflict() {
+    let Some(bind) = Bind::start(ZONE, two_www()) else {
+        return;
+    };
+    let k = dns_failover::model::consensus::vote_key(&key("www"));
+    let mine = provider(&bind)
+        .create(
+            &k,
+            &NewRecord {
+                value: "127.1.0.1".into(),
+                ttl: 60,
+                enabled: false,
+                remark: "vote 1".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let bind = Arc::new(bind);
+    let b = bind.clone();
+    let other = "\"dns-failover-rr/1\" \"0badc0de\" \"off\" \"127.1.0.2\" \"60\" \"2026-12-05T10:00:00Z\" \"vote 2\"";
+    let proxy = Proxy::start(
+        bind.port,
+        Fault::OtherWriteFirst(Box::new(move || {
+            b.nsupdate(&format!("update add _dns-failover-meta-a._dns-failover-vote-a.www.example.test. 60 TXT {other}"))
+        })),
+    )
+    .await;
+    let p = provider_at(&proxy.server(), &bind);
+    let r = p.get(&k, &mine).await.unwrap();
+    p.set_status(&k, &r, false, "vote 1 again").await.unwrap();
+    let recs = p.list(&k).await.unwrap();
+    let remarks: Vec<(&str, &str)> = recs
+        .iter()
+        .map(|r| (r.value.as_str(), r.remark.as_str()))
+        .collect();
+    assert_eq!(
+        remarks,
+        [("127.1.0.1", "vote 1 again"), ("127.1.0.2", "vote 2")]
+    );
+    assert_eq!(proxy.updates(), 1);
+}
+
 #[tokio::test]
 async fn the_last_served_record_is_never_disabled() {
     let Some(bind) = Bind::start(ZONE, "www 60 IN A 192.0.2.1\n") else {

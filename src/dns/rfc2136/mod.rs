@@ -14,9 +14,12 @@
 //! the control RRset). Every write first reads both afresh, checks them
 //! with [`crate::dns::check_write`] (the record is as the caller saw it; a
 //! disable leaves an enabled record), then sends one update whose
-//! prerequisites are both RRsets exactly as read: if anything changed in
-//! between, the server refuses it (NXRRSET or YXRRSET) and nothing is
-//! written: a [`Error::Conflict`]. When the reply is lost the outcome is
+//! prerequisite is the served RRset exactly as read, and which replaces
+//! the record's own control entries by their exact RRs: if the served
+//! RRset changed in between, the server refuses it (NXRRSET or YXRRSET)
+//! and nothing is written: a [`Error::Conflict`]. (The control RRset is no
+//! prerequisite: it holds every record's entry, and writes about two
+//! records, such as two probers' votes, must not conflict.) When the reply is lost the outcome is
 //! unknown, and a blind retry would fail its own prerequisite if the first
 //! attempt landed: the provider reads back first ([`Rfc2136Provider`]'s
 //! `write`).
@@ -44,7 +47,7 @@ use hickory_proto::rr::{Name, RData, RecordType as WireType};
 pub use rrset::{meta_key, Entry, MARKER};
 pub use settings::{RawRfc2136, Rfc2136Settings, TsigAlgorithm};
 
-use self::rrset::{rdata_of, same_rrsets, Plan, Snapshot};
+use self::rrset::{rdata_of, Plan, Snapshot};
 use self::wire::{Link, Names};
 use super::{check_write, DnsProvider, Error, NewRecord, Record, RecordKey, RecordType};
 use crate::clock::Clock;
@@ -254,7 +257,7 @@ impl Rfc2136Provider {
             | ResponseCode::YXDomain) => Err(Error::Conflict {
                 record_id: record_id.to_string(),
                 detail: format!(
-                    "the server refused the update ({}: a prerequisite failed): {} or its control record changed since our read; nothing written",
+                    "the server refused the update ({}: a prerequisite failed): {} changed since our read; nothing written",
                     wire::rcode_name(code),
                     n.shown
                 ),
@@ -269,9 +272,9 @@ impl Rfc2136Provider {
         }
     }
 
-    /// Send `plan` with `snap` as its prerequisites. A lost reply leaves
+    /// Send `plan` with `snap`'s served RRset as its prerequisite. A lost reply leaves
     /// the outcome unknown: read back; if the plan landed, done; if
-    /// nothing changed, send it once more (its prerequisites still hold,
+    /// nothing changed, send it once more (its prerequisite still holds,
     /// and the server applies at most one of the two); anything else is
     /// someone else's write: a conflict.
     async fn write(
@@ -292,7 +295,7 @@ impl Rfc2136Provider {
         if plan.landed(snap, &after) {
             return Ok(());
         }
-        if !same_rrsets(snap, &after) {
+        if !plan.untouched(snap, &after) {
             return Err(Error::Conflict {
                 record_id: record_id.to_string(),
                 detail: format!(

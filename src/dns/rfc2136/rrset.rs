@@ -202,7 +202,14 @@ impl Snapshot {
     /// to the next (BIND's `rrset-order cyclic`), the list does not.
     pub fn records(&self) -> Vec<Record> {
         let mut entries = self.entries();
-        entries.sort_by(|a, b| (norm(&a.value), &a.id).cmp(&(norm(&b.value), &b.id)));
+        // Two entries of one record (two writers at once): the newest counts.
+        entries.sort_by(|a, b| {
+            (norm(&a.value), &a.id, std::cmp::Reverse(a.at)).cmp(&(
+                norm(&b.value),
+                &b.id,
+                std::cmp::Reverse(b.at),
+            ))
+        });
         let mut served = self.served_values();
         served.sort_by_key(|v| norm(v));
         let mut rows: Vec<Row> = Vec::new();
@@ -285,14 +292,22 @@ impl Snapshot {
 
 /// One write: what leaves and joins the served RRset and the control
 /// RRset. Sent as one update message, so all of it lands or none.
+///
+/// Only the served RRset is a prerequisite: the control RRset holds the
+/// entries of every record of the key (several probers' votes, say), and
+/// a write replaces only the entries of its own record, each deleted by
+/// its exact RR, so writes about two records never conflict there.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub served_del: Vec<RData>,
     pub served_add: Vec<RData>,
     /// TTL of the added RRs: the whole RRset takes it (one TTL per RRset).
     pub served_ttl: u32,
+    /// The entries of this record (by id or value) as read: replaced.
     pub meta_del: Vec<TXT>,
     pub meta_add: Entry,
+    /// The values whose entries `meta_del` holds, besides the id's.
+    pub about: Vec<String>,
 }
 
 impl Plan {
@@ -324,6 +339,7 @@ impl Plan {
             served_add,
             served_ttl: ttl,
             meta_del: snap.entries_about(&cur.id, &[&cur.value]),
+            about: vec![cur.value.clone()],
             meta_add: Entry {
                 id: cur.id.clone(),
                 enabled,
@@ -365,6 +381,7 @@ impl Plan {
             served_add: if enabled { vec![new] } else { vec![] },
             served_ttl: ttl,
             meta_del: snap.entries_about(&cur.id, &[&cur.value, value]),
+            about: vec![cur.value.clone(), value.to_string()],
             meta_add: Entry {
                 id: cur.id.clone(),
                 enabled,
@@ -403,6 +420,7 @@ impl Plan {
             served_ttl: ttl,
             // Stale entries of this value (it was taken out by hand).
             meta_del: snap.entries_about(&id, &[&new.value]),
+            about: vec![new.value.clone()],
             meta_add: Entry {
                 id: id.clone(),
                 enabled: new.enabled,
@@ -435,6 +453,21 @@ impl Plan {
             && have.iter().all(|h| want.iter().any(|w| same_value(h, w)));
         same_served && after.meta.contains(&self.meta_add.to_txt())
     }
+
+    /// `after` shows nothing of this plan's record changed since `before`:
+    /// the same served RRs and the same entries of this record.
+    pub fn untouched(&self, before: &Snapshot, after: &Snapshot) -> bool {
+        let served = |s: &Snapshot| {
+            let mut v: Vec<String> = s.served_values().iter().map(|v| norm(v)).collect();
+            v.sort();
+            v
+        };
+        let about: Vec<&str> = self.about.iter().map(String::as_str).collect();
+        let mine = after.entries_about(&self.meta_add.id, &about);
+        served(before) == served(after)
+            && mine.len() == self.meta_del.len()
+            && mine.iter().all(|t| self.meta_del.contains(t))
+    }
 }
 
 /// `remark`, or `current` when `remark` is empty (the trait's rule).
@@ -444,14 +477,4 @@ fn keep(remark: &str, current: &str) -> String {
     } else {
         remark.to_string()
     }
-}
-
-/// Both RRsets hold the same RRs (order aside).
-pub fn same_rrsets(a: &Snapshot, b: &Snapshot) -> bool {
-    let set = |s: &Snapshot| {
-        let mut v: Vec<String> = s.served_values().iter().map(|v| norm(v)).collect();
-        v.sort();
-        v
-    };
-    set(a) == set(b) && a.meta.len() == b.meta.len() && a.meta.iter().all(|t| b.meta.contains(t))
 }

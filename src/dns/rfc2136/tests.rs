@@ -5,7 +5,7 @@ use chrono::{TimeZone, Utc};
 use hickory_proto::rr::rdata::TXT;
 use hickory_proto::rr::RData;
 
-use super::rrset::{derive_id, rdata_of, same_rrsets, Entry, Plan, Snapshot};
+use super::rrset::{derive_id, rdata_of, Entry, Plan, Snapshot};
 use super::wire;
 use crate::model::record::{NewRecord, RecordType};
 
@@ -149,7 +149,14 @@ fn disabling_moves_the_value_to_an_off_entry_in_one_plan_and_landed_recognises_i
     };
     assert!(plan.landed(&before, &after));
     assert!(!plan.landed(&before, &before));
-    assert!(!same_rrsets(&before, &after));
+    assert!(plan.untouched(&before, &before));
+    assert!(!plan.untouched(&before, &after));
+    // Another record's entry written meanwhile does not touch this one.
+    let mut other = before.clone();
+    other
+        .meta
+        .push(entry("bbbb0009", false, "192.0.2.9", "vote").to_txt());
+    assert!(plan.untouched(&before, &other));
     let recs = after.records();
     let off = recs.iter().find(|r| r.id == cur.id).unwrap();
     assert!(!off.enabled);

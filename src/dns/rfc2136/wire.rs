@@ -333,11 +333,13 @@ pub struct Names<'a> {
     pub meta: &'a Name,
 }
 
-/// The update message of `plan`: its prerequisites are both RRsets exactly
-/// as `snap` read them (RFC 2136 §2.4.2 "RRset exists (value dependent)",
-/// or §2.4.3 "RRset does not exist" for an empty one), so the server
-/// applies it only if neither changed since: compare-and-swap done by the
-/// server. Then the deletes (§2.5.4, one RR each) and the adds (§2.5.1).
+/// The update message of `plan`: its prerequisite is the served RRset
+/// exactly as `snap` read it (RFC 2136 §2.4.2 "RRset exists (value
+/// dependent)", or §2.4.3 "RRset does not exist" for an empty one), so the
+/// server applies it only if that did not change since: compare-and-swap
+/// done by the server. Then the deletes (§2.5.4, one RR each: the served
+/// value taken out, this record's control entries as read) and the adds
+/// (§2.5.1). The control RRset is no prerequisite ([`Plan`] says why).
 pub fn update(n: &Names, snap: &Snapshot, plan: &Plan) -> Message {
     let mut m = new_message(OpCode::Update);
     let mut zone = Query::new();
@@ -360,12 +362,6 @@ pub fn update(n: &Names, snap: &Snapshot, plan: &Plan) -> Message {
     }
     for d in &snap.served {
         m.add_answer(Record::from_rdata(n.owner.clone(), 0, d.clone()));
-    }
-    if snap.meta.is_empty() {
-        m.add_answer(absent(n.meta, RecordType::TXT));
-    }
-    for t in &snap.meta {
-        m.add_answer(Record::from_rdata(n.meta.clone(), 0, RData::TXT(t.clone())));
     }
     for d in &plan.served_del {
         m.add_name_server(gone(n.owner, d.clone()));
