@@ -638,6 +638,27 @@ async fn a_second_pass_after_the_server_dropped_idle_connections_works() {
     assert_eq!(listed(&p, &k).await.iter().filter(|r| r.enabled).count(), 1);
 }
 
+/// The server goes away between the read and the update: the update was
+/// never sent, so its outcome is known (nothing written) and nothing is
+/// read back or sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_that_cannot_connect_is_a_plain_transport_error() {
+    let Some(bind) = Bind::start(ZONE, two_www()) else {
+        return;
+    };
+    let k = key("www");
+    let first = listed(&provider(&bind), &k).await.remove(0);
+    let proxy = Proxy::start(bind.port, Fault::CloseAfter(2)).await;
+    let p = provider_at(&proxy.server(), &bind);
+    let err = p.set_status(&k, &first, false, "x").await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, dns::Error::Transport(_)), "{text}");
+    assert!(text.contains("cannot connect"), "{text}");
+    assert!(!text.contains("outcome unknown"), "{text}");
+    assert_eq!(proxy.updates(), 0);
+    assert_eq!(bind.query("www", "A"), ["192.0.2.1", "192.0.2.2"]);
+}
+
 #[tokio::test]
 async fn nothing_listens_is_a_transport_error() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -1113,6 +1134,8 @@ enum Fault {
     DropRequest,
     /// Run this (someone else's write) before forwarding the first update.
     OtherWriteFirst(Box<dyn FnOnce() + Send>),
+    /// Stop listening after this many connections (the server went away).
+    CloseAfter(usize),
 }
 
 struct Proxy {
@@ -1128,8 +1151,17 @@ impl Proxy {
         let updates = Arc::new(Mutex::new(0u32));
         let fault = Arc::new(Mutex::new(Some(fault)));
         let counter = updates.clone();
+        let limit = match &*fault.lock().unwrap() {
+            Some(Fault::CloseAfter(n)) => *n,
+            _ => usize::MAX,
+        };
         tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
+            let mut accepted = 0;
+            while accepted < limit {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    break;
+                };
+                accepted += 1;
                 let counter = counter.clone();
                 let fault = fault.clone();
                 tokio::spawn(async move {
@@ -1151,7 +1183,7 @@ impl Proxy {
                             Some(Fault::OtherWriteFirst(f)) => {
                                 tokio::task::spawn_blocking(f).await.unwrap();
                             }
-                            None => {}
+                            Some(Fault::CloseAfter(_)) | None => {}
                         }
                     }
                     let mut up = tokio::net::TcpStream::connect(("127.0.0.1", upstream))

@@ -62,6 +62,20 @@ pub struct Rfc2136Provider {
     clock: Arc<dyn Clock>,
 }
 
+/// An update that did not go through as sent.
+enum Unsure {
+    /// Sent, and no reply: it may or may not have been applied.
+    Unknown(String),
+    /// Not sent, or refused: nothing was applied.
+    Failed(Error),
+}
+
+impl From<Error> for Unsure {
+    fn from(e: Error) -> Self {
+        Unsure::Failed(e)
+    }
+}
+
 /// The wire names of one key.
 struct KeyNames {
     zone: Name,
@@ -234,21 +248,34 @@ impl Rfc2136Provider {
         })
     }
 
-    /// Send `plan`'s update once: `Err(Transport)` means the outcome is
-    /// unknown.
+    /// Send `plan`'s update once.
     async fn send(
         &self,
         n: &KeyNames,
         snap: &Snapshot,
         plan: &Plan,
         record_id: &str,
-    ) -> Result<(), Error> {
+    ) -> Result<(), Unsure> {
         let link = self.link()?;
         let what = format!("update of {}", n.shown);
         let reply = link
             .exchange(wire::update(&n.wire(), snap, plan))
             .await
-            .map_err(|f| link.failure_error(&what, f))?;
+            .map_err(|f| match f {
+                wire::Failure::Transport(m) => Unsure::Unknown(format!("{what}: {m}")),
+                f => Unsure::Failed(link.failure_error(&what, f)),
+            })?;
+        Ok(Self::outcome(link, &what, &reply, n, record_id)?)
+    }
+
+    /// What an update's verified reply says.
+    fn outcome(
+        link: &Link,
+        what: &str,
+        reply: &hickory_proto::op::Message,
+        n: &KeyNames,
+        record_id: &str,
+    ) -> Result<(), Error> {
         match reply.response_code() {
             ResponseCode::NoError => Ok(()),
             code @ (ResponseCode::NXRRSet
@@ -262,7 +289,7 @@ impl Rfc2136Provider {
                     n.shown
                 ),
             }),
-            _ => Err(link.rcode_error(&what, &reply, &n.zone).unwrap_or_else(|| {
+            _ => Err(link.rcode_error(what, reply, &n.zone).unwrap_or_else(|| {
                 Error::Api {
                     code: wire::rcode_name(reply.response_code()),
                     message: format!("{what}: unexpected reply"),
@@ -285,8 +312,9 @@ impl Rfc2136Provider {
         record_id: &str,
     ) -> Result<(), Error> {
         let first = match self.send(n, snap, plan, record_id).await {
-            Err(Error::Transport(m)) => m,
-            other => return other,
+            Ok(()) => return Ok(()),
+            Err(Unsure::Failed(e)) => return Err(e),
+            Err(Unsure::Unknown(m)) => m,
         };
         tracing::warn!(name = %n.shown, error = %first, "update outcome unknown; reading back before any retry");
         let unknown =
@@ -305,7 +333,8 @@ impl Rfc2136Provider {
             });
         }
         match self.send(n, snap, plan, record_id).await {
-            Err(Error::Conflict { .. }) => {
+            Ok(()) => Ok(()),
+            Err(Unsure::Failed(Error::Conflict { .. })) => {
                 // The first one may have landed late, in between.
                 let after = self.read(n).await?;
                 if plan.landed(snap, &after) {
@@ -320,8 +349,8 @@ impl Rfc2136Provider {
                     })
                 }
             }
-            Err(Error::Transport(m)) => Err(unknown(&m)),
-            other => other,
+            Err(Unsure::Failed(e)) => Err(e),
+            Err(Unsure::Unknown(m)) => Err(unknown(&m)),
         }
     }
 

@@ -49,8 +49,10 @@ pub struct Link {
 /// A reply, or why there is none to believe.
 #[derive(Debug)]
 pub enum Failure {
-    /// No reply: refused connection, timeout, closed connection. For an
-    /// update, its outcome is unknown.
+    /// Not sent: no address, no connection, no time left.
+    Unsent(String),
+    /// Sent, and no reply: timeout, closed connection. For an update, its
+    /// outcome is unknown.
     Transport(String),
     /// A reply that did not pass the TSIG check: its code, the TSIG error
     /// it carries if any, and whether it carried a TSIG record at all.
@@ -122,7 +124,7 @@ impl Link {
         };
         let left = d.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(Failure::Transport(
+            return Err(Failure::Unsent(
                 "the time for DNS calls in this invocation is used up".into(),
             ));
         }
@@ -172,7 +174,9 @@ impl Link {
     pub fn failure_error(&self, what: &str, f: Failure) -> crate::dns::Error {
         use crate::dns::Error;
         match f {
-            Failure::Transport(m) => Error::Transport(format!("{what}: {m}")),
+            Failure::Unsent(m) | Failure::Transport(m) => {
+                Error::Transport(format!("{what}: {m}"))
+            }
             Failure::Garbled(m) => Error::Api {
                 code: "FORMERR".into(),
                 message: format!("{what}: {m}"),
@@ -271,14 +275,15 @@ impl Link {
 /// and the reply with the same id.
 async fn roundtrip(server: &str, request: &[u8], id: u16) -> Result<Vec<u8>, Failure> {
     let io = |step: &str, e: std::io::Error| Failure::Transport(format!("{step} {server}: {e}"));
+    let unsent = |step: &str, e: std::io::Error| Failure::Unsent(format!("{step} {server}: {e}"));
     let addr = tokio::net::lookup_host(server)
         .await
-        .map_err(|e| io("cannot resolve", e))?
+        .map_err(|e| unsent("cannot resolve", e))?
         .next()
-        .ok_or_else(|| Failure::Transport(format!("{server} resolves to no address")))?;
+        .ok_or_else(|| Failure::Unsent(format!("{server} resolves to no address")))?;
     let mut tcp = tokio::net::TcpStream::connect(addr)
         .await
-        .map_err(|e| io("cannot connect to", e))?;
+        .map_err(|e| unsent("cannot connect to", e))?;
     let len = u16::try_from(request.len())
         .map_err(|_| Failure::Garbled("message longer than 65535 bytes".into()))?;
     let mut out = Vec::with_capacity(request.len() + 2);
