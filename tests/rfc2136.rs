@@ -841,6 +841,15 @@ fn a_secret_written_in_the_file_is_refused_without_echoing_it() {
     .unwrap_err();
     assert!(!err.contains(SECRET), "{err}");
     assert!(err.contains("dns.tsig_secret"), "{err}");
+    // A variable that is not set is named.
+    let err = parse(&config_text(
+        "127.0.0.1:53",
+        "tsig_secret = \"${DNSF_UNSET_SECRET}\"",
+        "",
+        9,
+    ))
+    .unwrap_err();
+    assert!(err.contains("tsig_secret") && err.contains("`DNSF_UNSET_SECRET` is not set"), "{err}");
 }
 
 // ---------------------------------------------------------------------------
