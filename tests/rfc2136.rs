@@ -849,7 +849,10 @@ fn a_secret_written_in_the_file_is_refused_without_echoing_it() {
         9,
     ))
     .unwrap_err();
-    assert!(err.contains("tsig_secret") && err.contains("`DNSF_UNSET_SECRET` is not set"), "{err}");
+    assert!(
+        err.contains("tsig_secret") && err.contains("`DNSF_UNSET_SECRET` is not set"),
+        "{err}"
+    );
 }
 
 // ---------------------------------------------------------------------------
