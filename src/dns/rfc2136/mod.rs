@@ -3,7 +3,7 @@
 //! (RFC 8945).
 //!
 //! DNS keeps no ids, statuses, remarks or update times; the tool keeps them
-//! in a TXT RRset of its own beside each name ([`rrset`], documented in
+//! in a TXT RRset of its own beside each name (`rrset.rs`, documented in
 //! docs/providers.md). Disabling a record takes its value out of the served
 //! RRset and remembers it there, in the same update message, so resolvers
 //! never get a disabled value and `status` and failback still know it.
@@ -19,12 +19,12 @@
 //! RRset changed in between, the server refuses it (NXRRSET or YXRRSET)
 //! and nothing is written: a [`Error::Conflict`]. (The control RRset is no
 //! prerequisite: it holds every record's entry, and writes about two
-//! records, such as two probers' votes, must not conflict.) When the reply is lost the outcome is
-//! unknown, and a blind retry would fail its own prerequisite if the first
-//! attempt landed: the provider reads back first ([`Rfc2136Provider`]'s
-//! `write`).
+//! records, such as two probers' votes, must not conflict.) When the
+//! reply is lost the outcome is unknown, and a blind retry would fail its
+//! own prerequisite if the first attempt landed: the provider reads back
+//! first ([`Rfc2136Provider`]'s `write`).
 //!
-//! How messages travel, and what the server's refusals mean: [`wire`].
+//! How messages travel, and what the server's refusals mean: `wire.rs`.
 //! Settings: [`Rfc2136Settings`].
 
 mod rrset;

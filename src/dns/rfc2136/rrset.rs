@@ -16,8 +16,9 @@
 //! derived from the value ([`derive_id`]).
 //!
 //! A [`Plan`] is what one write changes in the served RRset and in the
-//! control RRset; the wire module sends it with the RRsets as read as its
-//! prerequisites, so the server applies it only if neither changed since.
+//! control RRset; the wire module sends it with the served RRset as read
+//! as its prerequisite, so the server applies it only if that did not
+//! change since.
 
 use std::collections::HashSet;
 use std::net::{Ipv4Addr, Ipv6Addr};

@@ -8,6 +8,12 @@
 //! the request's signature before it is believed; a reply that fails the
 //! check is read only to say why (BADKEY, BADSIG, an unsigned refusal) and
 //! is never taken for success.
+//!
+//! hickory-proto builds, signs and checks the messages (`Message`,
+//! `TSigner`); the exchange itself is the few lines of [`roundtrip`]
+//! rather than hickory-client's multiplexed client, which keeps its TCP
+//! connection (and does not reconnect once the server closed it) and hands
+//! back no bytes of a reply that fails the TSIG check.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
