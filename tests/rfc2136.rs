@@ -1134,6 +1134,100 @@ async fn three_prober_processes_on_one_bind_zone_never_empty_the_name() {
     }
 }
 
+/// `[consensus]` on BIND: three probers, one process each, all seeing gz
+/// down, vote through the zone (their votes are always-disabled records,
+/// kept in one control TXT RRset and never served); the writer takes gz out
+/// once a quorum agrees. Every prober's vote lands in that one RRset
+/// (writes about two records never conflict there: see
+/// `another_records_entry_written_meanwhile_is_no_conflict`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_voting_probers_agree_through_a_bind_zone() {
+    let records = "api 60 IN A 192.0.2.1\napi 60 IN A 192.0.2.2\napi 60 IN A 192.0.2.3\n";
+    let Some(bind) = Bind::start(ZONE, records) else {
+        return;
+    };
+    let up = Endpoint::start().await.unwrap();
+    let down = Endpoint::start().await.unwrap();
+    down.set_status(503);
+    let configs: Vec<std::path::PathBuf> = ["p1", "p2", "p3"]
+        .iter()
+        .map(|p| {
+            let text = format!(
+                r#"prober = "{p}"
+[probe]
+timeout = "1s"
+attempts = 1
+fail_threshold = 1
+
+[consensus]
+probers = ["p1", "p2", "p3"]
+quorum = 2
+stale_after = "1m"
+heartbeat = "500ms"
+
+[dns]
+provider = "rfc2136"
+domain = "{ZONE}"
+server = "{}"
+tsig_key_name = "{KEY_NAME}"
+tsig_secret = "${{DNSF_TSIG_SECRET}}"
+
+[[group]]
+name = "api"
+subdomain = "api"
+type = "A"
+mode = "active"
+
+[[group.target]]
+region = "gz"
+value = "192.0.2.1"
+url = "http://127.0.0.1:{}/health"
+
+[[group.target]]
+region = "sh"
+value = "192.0.2.2"
+url = "http://127.0.0.1:{}/health"
+
+[[group.target]]
+region = "bj"
+value = "192.0.2.3"
+url = "http://127.0.0.1:{}/health"
+"#,
+                bind.server(),
+                down.port,
+                up.port,
+                up.port
+            );
+            let path = bind.path().join(format!("{p}.toml"));
+            std::fs::write(&path, text).unwrap();
+            path
+        })
+        .collect();
+    let mut served = Vec::new();
+    for round in 0..3 {
+        let runs = configs
+            .iter()
+            .map(|c| run_logged(&bind, c, &["run"], "warn"));
+        let outputs = futures_util::future::join_all(runs).await;
+        for (r, o) in &outputs {
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(0), "round {round}: {r}\n{err}");
+            assert!(!err.contains("cannot publish"), "round {round}: {err}");
+        }
+        served = bind.query("api", "A");
+        if served.len() == 2 {
+            break;
+        }
+    }
+    assert_eq!(served, ["192.0.2.2", "192.0.2.3"], "{}", bind.logs());
+    let votes = bind.query("_dns-failover-meta-a._dns-failover-vote-a.api", "TXT");
+    assert_eq!(votes.len(), 3, "one entry per prober: {votes:?}");
+    assert!(
+        bind.query("_dns-failover-vote-a.api", "A").is_empty(),
+        "votes are never served"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // A TCP proxy between the provider and named, with one fault
 // ---------------------------------------------------------------------------
