@@ -659,6 +659,73 @@ async fn an_update_that_cannot_connect_is_a_plain_transport_error() {
     assert_eq!(bind.query("www", "A"), ["192.0.2.1", "192.0.2.2"]);
 }
 
+/// `zone` names the zone when `domain` is a name inside it; a name outside
+/// the zone is refused before anything is sent.
+#[tokio::test]
+async fn the_zone_may_be_above_the_domain_and_names_outside_it_are_refused() {
+    let Some(bind) = Bind::start(
+        ZONE,
+        "api.svc 60 IN A 192.0.2.1\napi.svc 60 IN A 192.0.2.2\n",
+    ) else {
+        return;
+    };
+    let mut s = settings_for(&bind.server(), &bind.secret);
+    s.zone = Some(ZONE.into());
+    let p = Rfc2136Provider::new(&s, Arc::new(SystemClock), Arc::new(SystemClock));
+    let k = RecordKey {
+        domain: format!("svc.{ZONE}"),
+        ..key("api")
+    };
+    let first = listed(&p, &k).await.remove(0);
+    apply_change(&p, &status_change(&k, &first, false))
+        .await
+        .unwrap();
+    assert_eq!(bind.query("api.svc", "A").len(), 1);
+    let outside = RecordKey {
+        domain: "other.test".into(),
+        ..key("api")
+    };
+    let err = p.list(&outside).await.unwrap_err();
+    assert!(
+        matches!(&err, dns::Error::Api { code, .. } if code == "NOTZONE"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("outside zone example.test"),
+        "{err}"
+    );
+    // Without `zone`, the domain is the zone the updates name, and the
+    // server has no such zone (reads work: queries name no zone).
+    let p = provider(&bind);
+    let off = listed(&p, &k)
+        .await
+        .into_iter()
+        .find(|r| !r.enabled)
+        .unwrap();
+    let err = p.set_status(&k, &off, true, "x").await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("not authoritative for zone svc.example.test"),
+        "{text}"
+    );
+    assert_eq!(bind.query("api.svc", "A").len(), 1);
+}
+
+/// Under SCF the DNS calls end by the invocation's deadline: past it,
+/// nothing is sent.
+#[tokio::test]
+async fn no_message_goes_out_past_the_deadline() {
+    let Some(bind) = Bind::start(ZONE, two_www()) else {
+        return;
+    };
+    let p = provider(&bind).until(Some(std::time::Instant::now()));
+    let err = p.list(&key("www")).await.unwrap_err();
+    assert!(matches!(err, dns::Error::Transport(_)), "{err}");
+    assert!(err.to_string().contains("used up"), "{err}");
+    let p = provider(&bind).until(Some(std::time::Instant::now() + Duration::from_secs(30)));
+    assert_eq!(p.list(&key("www")).await.unwrap().len(), 2);
+}
+
 #[tokio::test]
 async fn nothing_listens_is_a_transport_error() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
