@@ -42,6 +42,9 @@ impl Validator<'_> {
         if let Err(m) = lines::check(&line) {
             return Err(self.err(&gk("line"), m.0));
         }
+        if let Err(m) = dns.provider.check_line(&line) {
+            return Err(self.err(&gk("line"), m));
+        }
         let warning = match dns.provider.lines() {
             Some(own) => lines::warning_among(&line, own, dns.provider.name()),
             None => lines::warning(&line),

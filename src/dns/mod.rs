@@ -18,6 +18,7 @@ pub mod alidns;
 pub mod dnspod;
 pub mod file;
 pub mod registry;
+pub mod rfc2136;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

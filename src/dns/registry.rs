@@ -24,7 +24,7 @@ use std::time::Duration;
 use serde::de::{DeserializeOwned, DeserializeSeed, Deserializer, Error as _};
 use serde::Deserialize;
 
-use super::{alidns, dnspod, file, DnsProvider};
+use super::{alidns, dnspod, file, rfc2136, DnsProvider};
 use crate::clock::Clock;
 use crate::model::limits::{show_duration, string_limits};
 use crate::tencent;
@@ -130,6 +130,12 @@ pub trait Section: Sized + std::fmt::Debug + Clone {
     fn validate(raw: Self::Raw, ctx: &ParseContext) -> Result<Self, SectionError>;
     /// The provider, with what it reads now (credentials: once per run).
     fn build(&self, ctx: &BuildContext) -> Result<Arc<dyn DnsProvider>, BuildError>;
+    /// Whether a group may name `line` (`group.line`, default `默认`);
+    /// the error says why not. Default: any line.
+    fn check_line(&self, line: &str) -> Result<(), String> {
+        let _ = line;
+        Ok(())
+    }
     /// The error for a key of other providers set under this one;
     /// `owners` is their names, quoted: `"dnspod" or "alidns"`.
     fn foreign_key(owners: &str) -> String {
@@ -173,6 +179,13 @@ macro_rules! providers {
                 }
             }
 
+            /// Whether a group may name `line` ([`Section::check_line`]).
+            pub fn check_line(&self, line: &str) -> Result<(), String> {
+                match self {
+                    $(Self::$variant(s) => s.check_line(line),)+
+                }
+            }
+
             /// Build the provider (credentials are read now: once per run).
             pub fn build(&self, ctx: &BuildContext) -> Result<Arc<dyn DnsProvider>, BuildError> {
                 match self {
@@ -198,6 +211,8 @@ providers! {
     Dnspod(dnspod::DnspodSettings),
     /// Alibaba Cloud DNS (API 2015-01-09).
     Alidns(alidns::AlidnsSettings),
+    /// A primary DNS server through RFC 2136 updates signed with TSIG.
+    Rfc2136(rfc2136::Rfc2136Settings),
 }
 
 /// One provider's [`Section`], without its type.
@@ -425,6 +440,6 @@ mod tests {
 
     #[test]
     fn names_read_as_a_list() {
-        assert_eq!(names(), "\"file\", \"dnspod\" or \"alidns\"");
+        assert_eq!(names(), "\"file\", \"dnspod\", \"alidns\" or \"rfc2136\"");
     }
 }
