@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::model::event::{Event, Severity};
+use crate::model::event::{Event, EventKind, Severity};
 use crate::model::health::TargetOutcome;
 pub use crate::model::record::ChangeStatus;
 use crate::model::record::{Change, Record};
@@ -54,6 +54,10 @@ pub struct GroupReport {
     /// The operator's pause that holds this group's writes, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub paused: Option<crate::model::pause::Pause>,
+    /// `[dns] verify`: what the zone's authoritative servers served after
+    /// this group's writes (`run`), or now (`status`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verify: Option<crate::model::verify::Verification>,
 }
 
 /// Milliseconds spent per stage.
@@ -63,6 +67,9 @@ pub struct Timings {
     pub dns_read_ms: f64,
     pub decide_ms: f64,
     pub apply_ms: f64,
+    /// Waiting for the authoritative servers after the writes (`[dns]
+    /// verify`), or asking them (`status`).
+    pub verify_ms: f64,
     pub notify_ms: f64,
     pub total_ms: f64,
 }
@@ -166,6 +173,11 @@ impl RunReport {
                     changes,
                     standing: None,
                     late: None,
+                    // The servers' answers go with the warning about them.
+                    servers: match (&g.verify, e.kind) {
+                        (Some(v), EventKind::NotVisible) => v.servers.clone(),
+                        _ => vec![],
+                    },
                 });
             }
         }
@@ -312,6 +324,9 @@ impl RunReport {
             for c in &g.refused {
                 s.push_str(&format!("  change [refused] {}\n", c.summary()));
             }
+            if let Some(v) = &g.verify {
+                render_verification(&mut s, v);
+            }
             if g.changes.is_empty()
                 && g.refused.is_empty()
                 && g.records.is_some()
@@ -357,5 +372,25 @@ impl RunReport {
             s.push_str(&format!("error: {e}\n"));
         }
         s
+    }
+}
+
+/// A group's check at the authoritative servers, for people: what was
+/// asked, then one line per server.
+fn render_verification(s: &mut String, v: &crate::model::verify::Verification) {
+    let expected = if v.expected.is_empty() {
+        "nothing".to_string()
+    } else {
+        v.expected.join(" ")
+    };
+    s.push_str(&format!(
+        "  authoritative servers, {} (records: {expected}):\n",
+        v.question
+    ));
+    if let Some(n) = &v.note {
+        s.push_str(&format!("    note: {n}\n"));
+    }
+    for c in &v.servers {
+        s.push_str(&format!("    {}\n", c.line()));
     }
 }

@@ -91,6 +91,7 @@ mod observe;
 mod options;
 mod pause;
 mod unprobed;
+mod verify;
 
 pub use options::{check_options, Action, RunOptions, UsageError};
 
@@ -223,6 +224,9 @@ async fn run_with_streaks(
     // `pause` writes its pause record only; `resume` hands the group back
     // and its plan is applied at once.
     let applies = !matches!(opts.action, Action::Pause { .. });
+    // With [dns] verify: each group's writes are checked at the zone's
+    // authoritative servers from the moment they are confirmed.
+    let mut verifier = verify::Verifier::new(deps, cfg, opts.dns_deadline);
     if writes && applies {
         apply::apply_all(
             deps,
@@ -231,10 +235,19 @@ async fn run_with_streaks(
             started_at,
             &dopts,
             &mut errors,
+            verifier.as_mut(),
         )
         .await;
     }
     let apply_time = t_apply.elapsed();
+    let t_verify = Instant::now();
+    if let Some(v) = verifier {
+        v.finish(&mut groups).await;
+    }
+    if matches!(opts.action, Action::Status) {
+        verify::status(deps, cfg, &mut groups, opts.dns_deadline).await;
+    }
+    let verify_time = t_verify.elapsed();
 
     let mut report = RunReport {
         version: env!("CARGO_PKG_VERSION"),
@@ -268,6 +281,7 @@ async fn run_with_streaks(
             dns_read_ms: ms(seen.read_time),
             decide_ms: ms(decide_time),
             apply_ms: ms(apply_time),
+            verify_ms: ms(verify_time),
             ..Default::default()
         },
     };

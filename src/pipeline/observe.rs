@@ -242,6 +242,7 @@ pub(super) fn plan(
             error: None,
             consensus: None,
             paused: None,
+            verify: None,
         };
         let plan = match records.remove(&g.name) {
             None => None,
