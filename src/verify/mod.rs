@@ -92,7 +92,8 @@ fn hickory_type(t: RecordType) -> HRecordType {
 }
 
 /// A resolver that asks `addr` only, as an authority: no cache, no hosts
-/// file, recursion not desired, one try per transport (our polls retry).
+/// file, recursion not desired, one try per transport of at most `timeout`
+/// each (our polls retry).
 fn resolver_for(addr: SocketAddr, timeout: Duration) -> Resolver<TokioConnectionProvider> {
     let servers = NameServerConfigGroup::from_ips_clear(&[addr.ip()], addr.port(), true);
     let config = ResolverConfig::from_parts(None, vec![], servers);
@@ -110,19 +111,18 @@ fn resolver_for(addr: SocketAddr, timeout: Duration) -> Resolver<TokioConnection
         .build()
 }
 
-/// Ask `addr` once for `name`/`rtype`, within `timeout`.
+/// Ask `addr` once for `name`/`rtype`; the answer (or its absence) comes
+/// within `timeout`. UDP gets the first half of it; TCP, when the answer
+/// was truncated or UDP failed, the rest.
 pub async fn ask(addr: SocketAddr, name: &str, rtype: RecordType, timeout: Duration) -> Answer {
     let qname = match Name::from_ascii(format!("{}.", name.trim_end_matches('.'))) {
         Ok(n) => n,
         Err(e) => return Answer::Failed(format!("{name:?} is not a DNS name: {e}")),
     };
     let want = hickory_type(rtype);
-    let resolver = resolver_for(addr, timeout);
-    // The resolver's own timeout covers one transport; UDP then TCP may
-    // take two: bound the whole question too.
-    let lookup = match tokio::time::timeout(timeout * 2, resolver.lookup(qname.clone(), want)).await
-    {
-        Err(_) => return Answer::Failed(format!("no answer within {} ms", ms(timeout * 2))),
+    let resolver = resolver_for(addr, (timeout / 2).max(Duration::from_millis(1)));
+    let lookup = match tokio::time::timeout(timeout, resolver.lookup(qname.clone(), want)).await {
+        Err(_) => return Answer::Failed(format!("no answer within {} ms", ms(timeout))),
         Ok(r) => r,
     };
     match lookup {
