@@ -93,3 +93,141 @@ impl Validator<'_> {
         Ok(VerifySettings { source, within })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use crate::config::{Config, ConfigError};
+    use crate::model::verify::{ServerSpec, VerifySource};
+
+    fn with_dns(extra: &str) -> String {
+        format!(
+            r#"
+[dns]
+provider = "file"
+domain = "example.com"
+path = "zone.json"
+{extra}
+
+[[group]]
+name = "api"
+subdomain = "api"
+type = "A"
+
+[[group.target]]
+region = "gz"
+value = "192.0.2.1"
+tcp = "127.0.0.1:1"
+"#
+        )
+    }
+
+    fn parse(extra: &str) -> Result<Config, ConfigError> {
+        Config::from_toml(&with_dns(extra), Path::new("/etc/df/dns-failover.toml"))
+    }
+
+    fn err(extra: &str) -> ConfigError {
+        parse(extra).expect_err("config should be rejected")
+    }
+
+    #[test]
+    fn off_by_default_and_the_keys_fill_in() {
+        let v = parse("").unwrap().dns.verify;
+        assert_eq!(
+            (v.source, v.within),
+            (VerifySource::Off, Duration::from_secs(60))
+        );
+        let v = parse("verify = \"ns\"").unwrap().dns.verify;
+        assert_eq!(v.source, VerifySource::Ns);
+        let v = parse(
+            "verify_servers = [\"127.0.0.1:5353\", \"ns1.example.net\"]\nverify_within = \"90s\"",
+        )
+        .unwrap()
+        .dns
+        .verify;
+        assert_eq!(
+            v.source,
+            VerifySource::Servers(vec![
+                ServerSpec {
+                    host: "127.0.0.1".into(),
+                    port: 5353
+                },
+                ServerSpec {
+                    host: "ns1.example.net".into(),
+                    port: 53
+                },
+            ])
+        );
+        assert_eq!(v.within, Duration::from_secs(90));
+        let v = parse("verify = \"servers\"\nverify_servers = [\"::1\"]")
+            .unwrap()
+            .dns
+            .verify;
+        assert!(v.is_on());
+        assert!(!parse("verify = \"off\"").unwrap().dns.verify.is_on());
+    }
+
+    #[test]
+    fn each_bad_value_names_its_key_and_line() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "verify = \"all\"",
+                "dns.verify",
+                "unknown value \"all\"; expected \"off\", \"ns\"",
+            ),
+            (
+                "verify = \"servers\"",
+                "dns.verify",
+                "\"servers\" needs verify_servers",
+            ),
+            (
+                "verify = \"ns\"\nverify_servers = [\"127.0.0.1\"]",
+                "dns.verify_servers",
+                "is only used with verify = \"servers\"",
+            ),
+            ("verify_servers = []", "dns.verify_servers", "is empty"),
+            (
+                "verify_servers = [\"127.0.0.1:5353\", \"ns 1\"]",
+                "dns.verify_servers[1]",
+                "\"ns 1\" is not an address or a host name",
+            ),
+            (
+                "verify_servers = [\"ns1.example.net:0\"]",
+                "dns.verify_servers[0]",
+                "has no valid port",
+            ),
+            (
+                "verify_servers = \"127.0.0.1\"",
+                "dns.verify_servers",
+                "invalid type",
+            ),
+            (
+                "verify_within = \"10s\"",
+                "dns.verify_within",
+                "is only used when writes are verified",
+            ),
+            (
+                "verify = \"ns\"\nverify_within = \"11m\"",
+                "dns.verify_within",
+                "is too long; at most 10m",
+            ),
+            (
+                "verify = \"ns\"\nverify_within = \"10ms\"",
+                "dns.verify_within",
+                "is too short; at least 100ms",
+            ),
+        ];
+        for (extra, key, msg) in cases {
+            let e = err(extra);
+            assert_eq!(e.key, *key, "{extra}: {e}");
+            assert!(e.message.contains(msg), "{extra}: {e}");
+            assert!(e.line.is_some(), "{extra}: {e}");
+        }
+        let many: Vec<String> = (1..=17).map(|i| format!("\"192.0.2.{i}\"")).collect();
+        let e = err(&format!("verify_servers = [{}]", many.join(", ")));
+        assert_eq!(e.key, "dns.verify_servers");
+        assert!(e.message.contains("17 servers; at most 16"), "{e}");
+    }
+}

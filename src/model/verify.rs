@@ -169,7 +169,8 @@ fn canonical(rtype: RecordType, v: &str) -> String {
 /// aside. An RRset is a set; a server serving one more or one fewer value
 /// than the records say has not caught up.
 pub fn same_answer(rtype: RecordType, served: &[String], expected: &[String]) -> bool {
-    let set = |v: &[String]| -> BTreeSet<String> { v.iter().map(|x| canonical(rtype, x)).collect() };
+    let set =
+        |v: &[String]| -> BTreeSet<String> { v.iter().map(|x| canonical(rtype, x)).collect() };
     set(served) == set(expected)
 }
 
@@ -306,9 +307,19 @@ mod tests {
         assert_eq!(p("[2001:db8::53]:5300"), Ok(("2001:db8::53".into(), 5300)));
         assert_eq!(p("NS1.Example.net."), Ok(("ns1.example.net".into(), 53)));
         assert_eq!(p("ns1.example.net:54"), Ok(("ns1.example.net".into(), 54)));
-        for bad in ["", "ns1.example.net:0", "ns1.example.net:x", "a b", "-x.net", "127.0.0.1:0"] {
+        for bad in [
+            "",
+            "ns1.example.net:0",
+            "ns1.example.net:x",
+            "a b",
+            "-x.net",
+            "127.0.0.1:0",
+        ] {
             let e = ServerSpec::parse(bad).unwrap_err();
-            assert!(e.contains("expected an address or a host name"), "{bad}: {e}");
+            assert!(
+                e.contains("expected an address or a host name"),
+                "{bad}: {e}"
+            );
         }
         let shown: Vec<String> = ["127.0.0.1:5353", "ns1.example.net", "[::1]:53"]
             .iter()
@@ -320,15 +331,43 @@ mod tests {
     #[test]
     fn answers_compare_as_sets_of_canonical_values() {
         use RecordType::*;
-        assert!(same_answer(A, &v(&["192.0.2.2", "192.0.2.1"]), &v(&["192.0.2.1", "192.0.2.2"])));
-        assert!(same_answer(A, &v(&["192.0.2.1", "192.0.2.1"]), &v(&["192.0.2.1"])));
+        assert!(same_answer(
+            A,
+            &v(&["192.0.2.2", "192.0.2.1"]),
+            &v(&["192.0.2.1", "192.0.2.2"])
+        ));
+        assert!(same_answer(
+            A,
+            &v(&["192.0.2.1", "192.0.2.1"]),
+            &v(&["192.0.2.1"])
+        ));
         // One more or one fewer is not caught up.
-        assert!(!same_answer(A, &v(&["192.0.2.1", "192.0.2.2"]), &v(&["192.0.2.1"])));
-        assert!(!same_answer(A, &v(&["192.0.2.1"]), &v(&["192.0.2.1", "192.0.2.2"])));
+        assert!(!same_answer(
+            A,
+            &v(&["192.0.2.1", "192.0.2.2"]),
+            &v(&["192.0.2.1"])
+        ));
+        assert!(!same_answer(
+            A,
+            &v(&["192.0.2.1"]),
+            &v(&["192.0.2.1", "192.0.2.2"])
+        ));
         assert!(!same_answer(A, &v(&[]), &v(&["192.0.2.1"])));
-        assert!(same_answer(Aaaa, &v(&["2001:db8:0:0::1"]), &v(&["2001:db8::1"])));
-        assert!(same_answer(Cname, &v(&["GZ.example.net."]), &v(&["gz.example.net"])));
-        assert!(!same_answer(Cname, &v(&["bj.example.net."]), &v(&["gz.example.net"])));
+        assert!(same_answer(
+            Aaaa,
+            &v(&["2001:db8:0:0::1"]),
+            &v(&["2001:db8::1"])
+        ));
+        assert!(same_answer(
+            Cname,
+            &v(&["GZ.example.net."]),
+            &v(&["gz.example.net"])
+        ));
+        assert!(!same_answer(
+            Cname,
+            &v(&["bj.example.net."]),
+            &v(&["gz.example.net"])
+        ));
     }
 
     #[test]
@@ -342,7 +381,11 @@ mod tests {
             remark: String::new(),
             weight: None,
         };
-        let recs = [r("192.0.2.2", true), r("192.0.2.1", false), r("192.0.2.3", true)];
+        let recs = [
+            r("192.0.2.2", true),
+            r("192.0.2.1", false),
+            r("192.0.2.3", true),
+        ];
         assert_eq!(expected_values(&recs), ["192.0.2.2", "192.0.2.3"]);
     }
 
@@ -366,7 +409,10 @@ mod tests {
             served: Some(v(&["192.0.2.2"])),
             error: None,
         };
-        assert_eq!(c.line(), "server ns1 (127.0.0.1:5353): written in 12 ms, visible 340 ms later");
+        assert_eq!(
+            c.line(),
+            "server ns1 (127.0.0.1:5353): written in 12 ms, visible 340 ms later"
+        );
         c.visible = false;
         c.visible_ms = None;
         c.waited_ms = 60_000;
@@ -379,7 +425,8 @@ mod tests {
         c.error = Some("timed out".into());
         c.waited_ms = 2_050;
         assert!(
-            c.line().ends_with("not visible after 2.0s (serves no answer); last error: timed out"),
+            c.line()
+                .ends_with("not visible after 2.0s (serves no answer); last error: timed out"),
             "{}",
             c.line()
         );
@@ -387,7 +434,10 @@ mod tests {
         c.write_ms = None;
         c.served = Some(v(&["192.0.2.1"]));
         c.error = None;
-        assert_eq!(c.line(), "server ns1 (127.0.0.1:5353): serves 192.0.2.1, not the records");
+        assert_eq!(
+            c.line(),
+            "server ns1 (127.0.0.1:5353): serves 192.0.2.1, not the records"
+        );
     }
 
     #[test]

@@ -90,7 +90,10 @@ impl Verifier {
             servers: vec![],
             note: None,
         };
-        let expected = expected_after(report.records.as_deref().unwrap_or_default(), &report.changes);
+        let expected = expected_after(
+            report.records.as_deref().unwrap_or_default(),
+            &report.changes,
+        );
         let ready = |v: Verification| tokio::spawn(async move { (v, None) });
         if !answers_everyone(&g.key.line) {
             v.note = Some(line_note(&g.key.line));
@@ -110,7 +113,8 @@ impl Verifier {
         };
         let write_ms = ms(confirmed.saturating_duration_since(started));
         let cell = self.servers.clone();
-        let (settings, dns, domain) = (self.settings.clone(), self.dns.clone(), self.domain.clone());
+        let (settings, dns, domain) =
+            (self.settings.clone(), self.dns.clone(), self.domain.clone());
         let task = tokio::spawn(async move {
             let servers = cell
                 .get_or_init(|| list_servers(settings, dns, domain, stop_at))
@@ -189,9 +193,9 @@ async fn list_servers(
             }
             Ok(None) => {
                 return Err(format!(
-                    "provider {:?} does not tell the zone's name servers; list them in verify_servers",
-                    dns.name()
-                ))
+                "provider {:?} does not tell the zone's name servers; list them in verify_servers",
+                dns.name()
+            ))
             }
             Err(e) => return Err(format!("cannot read the zone's name servers: {e}")),
         },

@@ -14,9 +14,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use hickory_resolver::config::{
-    NameServerConfigGroup, ResolveHosts, ResolverConfig, ResolverOpts,
-};
+use hickory_resolver::config::{NameServerConfigGroup, ResolveHosts, ResolverConfig, ResolverOpts};
 use hickory_resolver::name_server::TokioConnectionProvider;
 use hickory_resolver::proto::rr::{RData, RecordType as HRecordType};
 use hickory_resolver::proto::ProtoErrorKind;
@@ -52,9 +50,11 @@ pub async fn resolve(specs: &[ServerSpec], timeout: Duration) -> Vec<Server> {
                     addr: Ok(SocketAddr::new(ip, spec.port)),
                 };
             }
-            let found =
-                tokio::time::timeout(timeout, tokio::net::lookup_host((spec.host.as_str(), spec.port)))
-                    .await;
+            let found = tokio::time::timeout(
+                timeout,
+                tokio::net::lookup_host((spec.host.as_str(), spec.port)),
+            )
+            .await;
             let addr = match found {
                 Err(_) => Err(format!("cannot resolve {}: timed out", spec.host)),
                 Ok(Err(e)) => Err(format!("cannot resolve {}: {e}", spec.host)),
@@ -155,9 +155,7 @@ pub async fn ask(addr: SocketAddr, name: &str, rtype: RecordType, timeout: Durat
                     ResponseCode::NoError | ResponseCode::NXDomain
                         if soa.is_none() && ns.is_some() =>
                     {
-                        Answer::Failed(format!(
-                            "referred elsewhere: not authoritative for {name}"
-                        ))
+                        Answer::Failed(format!("referred elsewhere: not authoritative for {name}"))
                     }
                     ResponseCode::NoError | ResponseCode::NXDomain => Answer::Served(vec![]),
                     code => Answer::Failed(format!("answered {code}")),
@@ -221,7 +219,8 @@ pub async fn watch(
                 check.error = None;
                 if matched {
                     check.visible = true;
-                    check.visible_ms = Some(ms(Instant::now().saturating_duration_since(confirmed_at)));
+                    check.visible_ms =
+                        Some(ms(Instant::now().saturating_duration_since(confirmed_at)));
                     break;
                 }
             }
