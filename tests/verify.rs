@@ -154,7 +154,9 @@ async fn two_servers_get_their_own_time_to_visible_and_one_that_never_updates_is
 
     assert!(a.visible && b.visible, "{a:?}\n{b:?}");
     let (va, vb) = (a.visible_ms.unwrap(), b.visible_ms.unwrap());
-    assert!(va < 800, "the quick server: {a:?}");
+    // It reloaded before the first question: seen at once; the other one
+    // only after its reload.
+    assert!(va < vb && a.queries == 1, "the quick server: {a:?}");
     assert!((800..2500).contains(&vb), "the late server: {b:?}");
     assert!(b.queries > 1, "polled until it caught up: {b:?}");
     assert_eq!(b.served.as_deref(), Some(&["192.0.2.2".to_string()][..]));
@@ -584,7 +586,7 @@ async fn end_to_end_a_failover_is_checked_at_each_authoritative_server() {
         sl["visible_ms"].as_u64().unwrap(),
     );
     assert!(
-        vq < 600 && (600..2000).contains(&vl),
+        vq < 1500 && vq <= vl && (550..2000).contains(&vl),
         "quick {vq} ms, late {vl} ms"
     );
     assert_eq!(sq["address"], q.as_str());
