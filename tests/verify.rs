@@ -734,3 +734,37 @@ async fn end_to_end_a_failover_is_checked_at_each_authoritative_server() {
     );
     drop(sync);
 }
+
+/// Under SCF: the invocation's budget bounds the wait, whatever
+/// `verify_within` says; the answer comes in time and the run is ok.
+#[tokio::test]
+async fn under_scf_the_invocation_budget_bounds_the_wait() {
+    use dns_failover::runtime::{handle, Budget, Loaded, Reply};
+    let dead = closed_port();
+    let (_dir, cfg, _eps) = in_process(&format!(
+        "verify_servers = [\"{dead}\"]\nverify_within = \"60s\""
+    ))
+    .await;
+    let t0 = Instant::now();
+    // 4 s: probes until 3 s, DNS until 3.3 s, answer by 3.8 s.
+    let budget = Budget::new(t0, Duration::from_secs(4));
+    let reply = handle(
+        Loaded::Ready(Arc::new(cfg)),
+        br#"{"action":"run"}"#.to_vec(),
+        Some(budget),
+    )
+    .await;
+    let took = t0.elapsed();
+    assert!(took < Duration::from_millis(3800), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(3000),
+        "waited until the DNS deadline: {took:?}"
+    );
+    let Reply::Response(json) = reply else {
+        panic!("{reply:?}")
+    };
+    let r: Value = serde_json::from_str(&json).unwrap();
+    let v = &group(&r, "api")["verify"];
+    assert_eq!(v["cut_short"], true, "{v:#}");
+    assert_eq!(by_server(v, &dead.to_string())["visible"], false);
+}
