@@ -158,11 +158,25 @@ pub async fn ask(addr: SocketAddr, name: &str, rtype: RecordType, timeout: Durat
                         Answer::Failed(format!("referred elsewhere: not authoritative for {name}"))
                     }
                     ResponseCode::NoError | ResponseCode::NXDomain => Answer::Served(vec![]),
-                    code => Answer::Failed(format!("answered {code}")),
+                    code => Answer::Failed(format!("answered {}", rcode_name(*code))),
                 }
             }
             _ => Answer::Failed(e.to_string()),
         },
+    }
+}
+
+/// The RCODE as dig and BIND's logs spell it.
+fn rcode_name(code: hickory_resolver::proto::op::ResponseCode) -> String {
+    use hickory_resolver::proto::op::ResponseCode::*;
+    match code {
+        FormErr => "FORMERR".into(),
+        ServFail => "SERVFAIL".into(),
+        NotImp => "NOTIMP".into(),
+        Refused => "REFUSED".into(),
+        NotAuth => "NOTAUTH".into(),
+        NotZone => "NOTZONE".into(),
+        other => format!("RCODE {}", u16::from(other)),
     }
 }
 
