@@ -243,18 +243,19 @@ impl ServerCheck {
             s.push_str(&format!("written in {w} ms, "));
         }
         let served = match &self.served {
-            Some(v) if v.is_empty() => "nothing".to_string(),
-            Some(v) => v.join(" "),
+            Some(v) if v.is_empty() => "serves nothing".to_string(),
+            Some(v) => format!("serves {}", v.join(" ")),
             None => "no answer".to_string(),
         };
         match (self.visible, self.visible_ms, self.write_ms) {
             (true, Some(v), Some(_)) => s.push_str(&format!("visible {v} ms later")),
-            (true, _, _) => s.push_str(&format!("serves {served} (as the records say)")),
+            (true, _, _) => s.push_str(&format!("{served} (as the records say)")),
             (false, _, Some(_)) => s.push_str(&format!(
-                "not visible after {} (serves {served})",
+                "not visible after {} ({served})",
                 waited(self.waited_ms)
             )),
-            (false, _, None) => s.push_str(&format!("serves {served}, not the records")),
+            (false, _, None) if self.served.is_none() => s.push_str(&served),
+            (false, _, None) => s.push_str(&format!("{served}, not the records")),
         }
         if let Some(e) = &self.error {
             s.push_str(&format!("; last error: {e}"));
@@ -426,7 +427,7 @@ mod tests {
         c.waited_ms = 2_050;
         assert!(
             c.line()
-                .ends_with("not visible after 2.0s (serves no answer); last error: timed out"),
+                .ends_with("not visible after 2.0s (no answer); last error: timed out"),
             "{}",
             c.line()
         );

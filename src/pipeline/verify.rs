@@ -288,7 +288,7 @@ fn not_visible_event(
         event(
             Severity::Warning,
             format!(
-                "{head} within verify_within ({within}): {}. Clients asking them get the old answer; check the provider's status or the servers' zone transfers",
+                "{head} within verify_within ({within}): {}. Clients they answer may still get the old one; check the provider's status, or the servers' zone transfers",
                 late.join(", ")
             ),
         )
