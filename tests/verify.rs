@@ -5,7 +5,8 @@
 //! answer, the wait bounded by the invocation's DNS deadline; end to end
 //! with the real binary on a file zone that the test copies into BIND; and
 //! `status`. Plus the provider's name servers (`verify = "ns"`): DNSPod's
-//! `DnspodNsList` from the fake, and a provider that does not say.
+//! `DnspodNsList` from the fake (pointed at a BIND server and a dead
+//! port), and a provider that does not say.
 //!
 //! Without `named` these tests fail, unless `DNS_FAILOVER_SKIP_BIND=1`.
 
@@ -771,4 +772,73 @@ async fn under_scf_the_invocation_budget_bounds_the_wait() {
     let v = &group(&r, "api")["verify"];
     assert_eq!(v["cut_short"], true, "{v:#}");
     assert_eq!(by_server(v, &dead.to_string())["visible"], false);
+}
+
+/// `verify = "ns"` end to end on DNSPod (the fake): the servers are the
+/// zone's `DnspodNsList` from `DescribeDomain`, asked after the writes.
+#[tokio::test]
+async fn verify_ns_asks_the_servers_dnspod_names() {
+    let Some(named) = named() else { return };
+    let zone = zone_name("nsmode");
+    // This server already serves what the run will write; the other
+    // name server does not answer.
+    let bind = Bind::start(
+        &named,
+        &zone,
+        &[("api", "A", "192.0.2.1"), ("api", "A", "192.0.2.2")],
+    )
+    .await;
+    let dead = closed_port();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let fake = support::fake_tencent::FakeTencent::start(
+        &zone,
+        vec![support::fake_tencent::Key {
+            id: support::SECRET_ID.into(),
+            key: support::SECRET_KEY.into(),
+            token: None,
+        }],
+        clock,
+    )
+    .await;
+    fake.with(|s| s.ns_list = vec![bind.addr.to_string(), dead.to_string()]);
+    let envs = support::cred_env(
+        "verify_ns_e2e",
+        support::SECRET_ID,
+        support::SECRET_KEY,
+        None,
+    );
+    let eps = [
+        Endpoint::start().await.unwrap(),
+        Endpoint::start().await.unwrap(),
+    ];
+    let text = config_text(&zone, [eps[0].port, eps[1].port], "").replace(
+        "provider = \"file\"",
+        &format!(
+            "provider = \"dnspod\"\nendpoint = \"{}\"\nsecret_id_env = \"{}\"\nsecret_key_env = \"{}\"\nsession_token_env = \"{}\"\nverify = \"ns\"\nverify_within = \"1500ms\"",
+            fake.endpoint(),
+            envs.0,
+            envs.1,
+            envs.2
+        ),
+    ).replace("path = \"zone.json\"\n", "");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Config::from_toml(&text, &dir.path().join("dns-failover.toml")).unwrap();
+    let deps = Deps::from_config(&cfg).unwrap();
+    let r = run_once(&deps, &cfg, &RunOptions::new(Action::Run)).await;
+    assert!(r.ok, "{:?}", r.errors);
+    let v = r.groups[0].verify.as_ref().expect("checked");
+    assert_eq!(v.expected, ["192.0.2.1", "192.0.2.2"]);
+    let labels: Vec<&str> = v.servers.iter().map(|s| s.server.as_str()).collect();
+    assert_eq!(labels, [bind.addr.to_string(), dead.to_string()]);
+    assert!(
+        v.servers[0].visible && v.servers[0].visible_ms.is_some(),
+        "{v:?}"
+    );
+    assert!(!v.servers[1].visible, "{v:?}");
+    assert!(
+        kinds(&r).contains(&(EventKind::NotVisible, Severity::Warning)),
+        "{:?}",
+        r.groups[0].events
+    );
+    assert!(fake.actions().iter().any(|a| a == "DescribeDomain"));
 }
