@@ -154,7 +154,7 @@ impl RunReport {
                         attempts: t.attempts.clone(),
                     })
                     .collect();
-                let changes = g
+                let changes: Vec<ChangeNote> = g
                     .changes
                     .iter()
                     .filter(|c| e.regions.contains(&c.change.region))
@@ -166,6 +166,7 @@ impl RunReport {
                         error: c.error.clone(),
                     })
                     .collect();
+                let servers = servers_of(g, e, !changes.is_empty());
                 events.push(AlertEvent {
                     event: e.clone(),
                     record: g.record.clone(),
@@ -173,11 +174,7 @@ impl RunReport {
                     changes,
                     standing: None,
                     late: None,
-                    // The servers' answers go with the warning about them.
-                    servers: match (&g.verify, e.kind) {
-                        (Some(v), EventKind::NotVisible) => v.servers.clone(),
-                        _ => vec![],
-                    },
+                    servers,
                 });
             }
         }
@@ -372,6 +369,26 @@ impl RunReport {
             s.push_str(&format!("error: {e}\n"));
         }
         s
+    }
+}
+
+/// The servers' answers after the group's writes, for an alert event:
+/// with the `not_visible` warning when there is one, else with the events
+/// whose changes were checked (a failover's alert then gives each server's
+/// time to write and to visible).
+fn servers_of(
+    g: &GroupReport,
+    e: &Event,
+    with_changes: bool,
+) -> Vec<crate::model::verify::ServerCheck> {
+    let Some(v) = g.verify.as_ref().filter(|v| !v.servers.is_empty()) else {
+        return vec![];
+    };
+    let warned = g.events.iter().any(|x| x.kind == EventKind::NotVisible);
+    match e.kind {
+        EventKind::NotVisible => v.servers.clone(),
+        _ if with_changes && !warned => v.servers.clone(),
+        _ => vec![],
     }
 }
 

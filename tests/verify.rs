@@ -842,3 +842,60 @@ async fn verify_ns_asks_the_servers_dnspod_names() {
     );
     assert!(fake.actions().iter().any(|a| a == "DescribeDomain"));
 }
+
+/// All servers serve the write: no warning, and the failover's alert
+/// gives each server's time to write and to visible.
+#[tokio::test]
+async fn a_failover_alert_gives_each_servers_times_when_all_serve_it() {
+    let Some(named) = named() else { return };
+    let zone = zone_name("alerted");
+    let mut bind = Bind::start(
+        &named,
+        &zone,
+        &[("api", "A", "192.0.2.1"), ("api", "A", "192.0.2.2")],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let eps = [
+        Endpoint::start().await.unwrap(),
+        Endpoint::start().await.unwrap(),
+    ];
+    let text = config_text(
+        &zone,
+        [eps[0].port, eps[1].port],
+        &format!(
+            "verify_servers = [\"{}\"]\nverify_within = \"3s\"",
+            bind.addr
+        ),
+    );
+    let cfg = Config::from_toml(&text, &dir.path().join("dns-failover.toml")).unwrap();
+    let deps = Deps::from_config(&cfg).unwrap();
+    let r = run_once(&deps, &cfg, &RunOptions::new(Action::Run)).await;
+    assert!(r.groups[0].verify.as_ref().unwrap().servers[0].visible);
+    // The server has the failover's answer already.
+    bind.serve(&[("api", "A", "192.0.2.2")]).await;
+    eps[0].set_status(500);
+    let r = run_once(&deps, &cfg, &RunOptions::new(Action::Run)).await;
+    assert!(r.ok, "{:?}", r.errors);
+    assert!(!kinds(&r).iter().any(|(k, _)| *k == EventKind::NotVisible));
+    let s = &r.groups[0].verify.as_ref().unwrap().servers[0];
+    assert!(s.visible, "{s:?}");
+    let alert = r.alert("UTC").expect("the failover pages");
+    let failover = alert
+        .events
+        .iter()
+        .find(|e| e.event.kind == EventKind::Failover)
+        .unwrap();
+    assert_eq!(failover.servers.len(), 1, "{failover:?}");
+    let line = format!(
+        "server {}: written in {} ms, visible {} ms later",
+        bind.addr,
+        s.write_ms.unwrap(),
+        s.visible_ms.unwrap()
+    );
+    assert!(
+        alert.render_text().contains(&line),
+        "{}",
+        alert.render_text()
+    );
+}
