@@ -274,8 +274,9 @@ pub struct Verification {
     pub expected: Vec<String>,
     /// `verify_within`, in milliseconds.
     pub within_ms: u64,
-    /// The wait ended before `verify_within`: the invocation's time ran
-    /// out (then a server not yet visible is information, not a warning).
+    /// A server was still not visible when the wait ended before
+    /// `verify_within` because the invocation's time ran out (then it is
+    /// information, not a warning).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub cut_short: bool,
     pub servers: Vec<ServerCheck>,

@@ -86,10 +86,12 @@ impl Verifier {
             question: format!("{} {}", g.key.fqdn(), g.key.rtype),
             expected: vec![],
             within_ms: ms(within),
-            cut_short: stop_at < full_stop,
+            cut_short: false,
             servers: vec![],
             note: None,
         };
+        // The invocation's deadline comes before `verify_within`.
+        let limited = stop_at < full_stop;
         let expected = expected_after(
             report.records.as_deref().unwrap_or_default(),
             &report.changes,
@@ -131,6 +133,7 @@ impl Verifier {
                             .map(|s| verify::watch(&q, s, confirmed, write_ms, stop_at)),
                     )
                     .await;
+                    v.cut_short = limited && v.not_visible().next().is_some();
                     (v, None)
                 }
             }
