@@ -21,7 +21,8 @@
 //! - [`demo`]: the self-contained demonstration;
 //! - [`online`]: `validate --online`, the config checks that need the DNS API;
 //! - [`tencent`]: Tencent Cloud API 3.0 signing and client (DNSPod, SMS);
-//! - [`telemetry`]: tracing set-up.
+//! - [`telemetry`]: tracing set-up;
+//! - [`verify`]: asking the zone's authoritative servers what they serve.
 
 pub mod clock;
 pub mod config;
@@ -39,6 +40,7 @@ pub mod report;
 pub mod runtime;
 pub mod telemetry;
 pub mod tencent;
+pub mod verify;
 
 pub use config::Config;
 pub use pipeline::{run_once, Action, Deps, RunOptions};

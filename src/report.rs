@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::model::event::{Event, Severity};
+use crate::model::event::{Event, EventKind, Severity};
 use crate::model::health::TargetOutcome;
 pub use crate::model::record::ChangeStatus;
 use crate::model::record::{Change, Record};
@@ -54,6 +54,10 @@ pub struct GroupReport {
     /// The operator's pause that holds this group's writes, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub paused: Option<crate::model::pause::Pause>,
+    /// `[dns] verify`: what the zone's authoritative servers served after
+    /// this group's writes (`run`), or now (`status`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verify: Option<crate::model::verify::Verification>,
 }
 
 /// Milliseconds spent per stage.
@@ -63,6 +67,9 @@ pub struct Timings {
     pub dns_read_ms: f64,
     pub decide_ms: f64,
     pub apply_ms: f64,
+    /// Waiting for the authoritative servers after the writes (`[dns]
+    /// verify`), or asking them (`status`).
+    pub verify_ms: f64,
     pub notify_ms: f64,
     pub total_ms: f64,
 }
@@ -147,7 +154,7 @@ impl RunReport {
                         attempts: t.attempts.clone(),
                     })
                     .collect();
-                let changes = g
+                let changes: Vec<ChangeNote> = g
                     .changes
                     .iter()
                     .filter(|c| e.regions.contains(&c.change.region))
@@ -159,6 +166,7 @@ impl RunReport {
                         error: c.error.clone(),
                     })
                     .collect();
+                let servers = servers_of(g, e, !changes.is_empty());
                 events.push(AlertEvent {
                     event: e.clone(),
                     record: g.record.clone(),
@@ -166,6 +174,7 @@ impl RunReport {
                     changes,
                     standing: None,
                     late: None,
+                    servers,
                 });
             }
         }
@@ -334,6 +343,9 @@ impl RunReport {
             for c in &g.refused {
                 s.push_str(&format!("  change [refused] {}\n", c.summary()));
             }
+            if let Some(v) = &g.verify {
+                render_verification(&mut s, v);
+            }
             if g.changes.is_empty()
                 && g.refused.is_empty()
                 && g.records.is_some()
@@ -379,5 +391,45 @@ impl RunReport {
             s.push_str(&format!("error: {e}\n"));
         }
         s
+    }
+}
+
+/// The servers' answers after the group's writes, for an alert event:
+/// with the `not_visible` warning when there is one, else with the events
+/// whose changes were checked (a failover's alert then gives each server's
+/// time to write and to visible).
+fn servers_of(
+    g: &GroupReport,
+    e: &Event,
+    with_changes: bool,
+) -> Vec<crate::model::verify::ServerCheck> {
+    let Some(v) = g.verify.as_ref().filter(|v| !v.servers.is_empty()) else {
+        return vec![];
+    };
+    let warned = g.events.iter().any(|x| x.kind == EventKind::NotVisible);
+    match e.kind {
+        EventKind::NotVisible => v.servers.clone(),
+        _ if with_changes && !warned => v.servers.clone(),
+        _ => vec![],
+    }
+}
+
+/// A group's check at the authoritative servers, for people: what was
+/// asked, then one line per server.
+fn render_verification(s: &mut String, v: &crate::model::verify::Verification) {
+    let expected = if v.expected.is_empty() {
+        "nothing".to_string()
+    } else {
+        v.expected.join(" ")
+    };
+    s.push_str(&format!(
+        "  authoritative servers, {} (records: {expected}):\n",
+        v.question
+    ));
+    if let Some(n) = &v.note {
+        s.push_str(&format!("    note: {n}\n"));
+    }
+    for c in &v.servers {
+        s.push_str(&format!("    {}\n", c.line()));
     }
 }

@@ -61,6 +61,7 @@ fn sample_alert(n: usize, drill: bool) -> Alert {
             }],
             standing: None,
             late: None,
+            servers: vec![],
         });
     }
     let title = if drill {

@@ -1706,7 +1706,7 @@ fn the_provider_registry_keeps_the_messages_and_lines_of_the_dns_keys() {
             "provider = \"file\"\ndomain = \"example.com\"\npath = \"z.json\"\ncolour = 1",
             6,
             "dns.colour",
-            "unknown field `colour`, expected one of `provider`, `domain`, `ttl`, `path`, `endpoint`, `secret_id_env`, `secret_key_env`, `session_token_env`, `api_timeout`, `api_budget`, `access_key_id_env`, `access_key_secret_env`, `security_token_env`, `server`, `zone`, `tsig_key_name`, `tsig_secret`, `tsig_algorithm`, `timeout`",
+            "unknown field `colour`, expected one of `provider`, `domain`, `ttl`, `verify`, `verify_servers`, `verify_within`, `path`, `endpoint`, `secret_id_env`, `secret_key_env`, `session_token_env`, `api_timeout`, `api_budget`, `access_key_id_env`, `access_key_secret_env`, `security_token_env`, `server`, `zone`, `tsig_key_name`, `tsig_secret`, `tsig_algorithm`, `timeout`",
         ),
         (
             "provider = \"file\"\ndomain = \"example.com\"\npath = \"z.json\"\nendpoint = \"http://127.0.0.1:1\"",

@@ -72,6 +72,7 @@ fn alert() -> Alert {
             changes: vec![],
             standing: None,
             late: None,
+            servers: vec![],
         }],
     }
 }

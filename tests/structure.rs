@@ -26,6 +26,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // Config knows the providers' and channels' sections; they never know it.
     ("config", &["model", "dns", "notify"]),
     ("report", &["model", "notify"]),
+    // Asking the zone's authoritative servers (hickory's resolver).
+    ("verify", &["model"]),
     ("memory", &["model", "dns", "notify", "config", "report"]),
     // The one caller of every stage.
     (
@@ -41,6 +43,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "memory",
             "clock",
             "consensus",
+            "verify",
         ],
     ),
     // `validate --online`: asks the DNS provider about the config's values.

@@ -33,6 +33,7 @@ mod probe_tls;
 mod raw;
 mod settings;
 mod validate;
+mod verify;
 mod watch;
 
 use group::*;
@@ -153,6 +154,9 @@ pub struct DnsSettings {
     /// Default TTL of every record the tool writes; default 60 s.
     pub ttl: u32,
     pub provider: ProviderSettings,
+    /// `verify`, `verify_servers`, `verify_within`: whether each write is
+    /// checked at the zone's authoritative servers; default off.
+    pub verify: crate::model::verify::VerifySettings,
 }
 
 pub use crate::dns::dnspod::DnspodSettings;

@@ -51,12 +51,21 @@ pub(super) struct RawDns {
     pub(super) provider: String,
     pub(super) domain: EnvString,
     pub(super) ttl: Option<i64>,
+    /// `verify`, `verify_servers`, `verify_within`.
+    pub(super) verify: super::verify::RawVerify,
     /// Every other key, each value checked by the provider owning it.
     pub(super) keys: ProviderKeys,
 }
 
 /// The keys of `[dns]` that config reads itself.
-pub(super) const DNS_KEYS: &[&str] = &["provider", "domain", "ttl"];
+pub(super) const DNS_KEYS: &[&str] = &[
+    "provider",
+    "domain",
+    "ttl",
+    "verify",
+    "verify_servers",
+    "verify_within",
+];
 
 /// By hand rather than derived, to hand the provider keys over: an unknown
 /// key and a value of the wrong type are still errors of the TOML reader,
@@ -76,11 +85,15 @@ impl<'de> Deserialize<'de> for RawDns {
                 use serde::de::Error;
                 let (mut provider, mut domain, mut ttl) = (None, None, None);
                 let mut keys = ProviderKeys::new();
+                let mut verify = super::verify::RawVerify::default();
                 while let Some(key) = map.next_key_seed(registry::KeySeed(DNS_KEYS))? {
                     match key.as_str() {
                         "provider" => provider = Some(map.next_value()?),
                         "domain" => domain = Some(map.next_value()?),
                         "ttl" => ttl = map.next_value()?,
+                        "verify" => verify.verify = map.next_value()?,
+                        "verify_servers" => verify.servers = map.next_value()?,
+                        "verify_within" => verify.within = map.next_value()?,
                         _ => {
                             let v = map.next_value_seed(registry::ValueSeed(&key))?;
                             keys.insert(key, v);
@@ -91,6 +104,7 @@ impl<'de> Deserialize<'de> for RawDns {
                     provider: provider.ok_or_else(|| A::Error::missing_field("provider"))?,
                     domain: domain.ok_or_else(|| A::Error::missing_field("domain"))?,
                     ttl,
+                    verify,
                     keys,
                 })
             }

@@ -162,10 +162,12 @@ impl Validator<'_> {
         };
         let provider = registry::validate(&raw.provider, &raw.keys, &ctx)
             .map_err(|e| self.err(&key(e.key), e.message))?;
+        let verify = self.verify(raw.verify)?;
         Ok(DnsSettings {
             domain,
             ttl,
             provider,
+            verify,
         })
     }
 
@@ -191,6 +193,9 @@ impl Validator<'_> {
         let d = &raw.dns;
         self.len(&[Seg::Key("dns"), Seg::Key("provider")], &d.provider, WORD)?;
         self.len(&[Seg::Key("dns"), Seg::Key("domain")], &d.domain.0, HOST)?;
+        if let Some(v) = &d.verify.verify {
+            self.len(&[Seg::Key("dns"), Seg::Key("verify")], v, WORD)?;
+        }
         registry::check_lengths(&d.keys)
             .map_err(|e| self.err(&[Seg::Key("dns"), Seg::Key(e.key)], e.message))?;
         for (gi, g) in raw.groups.iter().enumerate() {

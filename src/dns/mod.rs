@@ -133,6 +133,13 @@ pub trait DnsProvider: Send + Sync {
         let _ = domain;
         Ok(PlanLimits::unlimited())
     }
+    /// The host names of the servers that answer for `domain`, as the
+    /// provider knows them (`[dns] verify = "ns"` asks each one after a
+    /// write). Default: `Ok(None)`, the provider does not say.
+    async fn name_servers(&self, domain: &str) -> Result<Option<Vec<String>>, Error> {
+        let _ = domain;
+        Ok(None)
+    }
     /// Create a record; returns its id.
     async fn create(&self, key: &RecordKey, record: &NewRecord) -> Result<String, Error>;
     /// Enable or disable a record and set its remark (an empty remark keeps

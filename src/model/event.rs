@@ -90,6 +90,10 @@ pub enum EventKind {
     /// An HTTPS target's certificate expires within `cert_expiry_warning`.
     /// A warning that never moves traffic.
     CertExpiring,
+    /// After a write, an authoritative server (`[dns] verify`) did not serve
+    /// the new answer within `verify_within`: a warning, once per write.
+    /// Information when the invocation's time ran out first.
+    NotVisible,
 }
 
 impl EventKind {
@@ -116,9 +120,10 @@ impl EventKind {
             EventKind::ProberUnhealthy => "prober_unhealthy",
             EventKind::Unprobed => "unprobed",
             EventKind::CertExpiring => "cert_expiring",
+            EventKind::NotVisible => "not_visible",
         }
     }
-    pub const ALL: [EventKind; 21] = [
+    pub const ALL: [EventKind; 22] = [
         EventKind::Failover,
         EventKind::Failback,
         EventKind::RecoveredPending,
@@ -140,6 +145,7 @@ impl EventKind {
         EventKind::ProberUnhealthy,
         EventKind::Unprobed,
         EventKind::CertExpiring,
+        EventKind::NotVisible,
     ];
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)

@@ -14,6 +14,8 @@
 //! - [`limits`]: the documented bounds of config values;
 //! - [`pause`]: operators' pauses as kept in DNS.
 //! - [`budget`]: how an invocation's time is split, and the probes fitted into it.
+//! - [`verify`]: the check at the authoritative servers: settings, what each
+//!   server served, and the pure comparisons.
 
 pub mod budget;
 pub mod consensus;
@@ -25,3 +27,4 @@ pub mod pause;
 pub mod record;
 pub mod secret;
 pub mod target;
+pub mod verify;

@@ -9,6 +9,7 @@ use super::{render, repeat};
 use crate::model::event::{Event, EventKind, Severity};
 use crate::model::health::{Attempt, Health};
 use crate::model::record::ChangeStatus;
+use crate::model::verify::ServerCheck;
 
 /// Evidence about one region, for the alert text.
 #[derive(Debug, Clone, Serialize)]
@@ -49,6 +50,10 @@ pub struct AlertEvent {
     /// [`repeat::Pending`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub late: Option<DateTime<Utc>>,
+    /// `not_visible`: what each authoritative server served after the
+    /// write, with its time to write and to visible.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub servers: Vec<ServerCheck>,
 }
 
 /// What one run tells the people on call.
@@ -70,11 +75,13 @@ pub struct Alert {
 /// Events that page: transitions and failures. `recovering` and `created`
 /// are reported in the run report only, and so is `left_alone` unless it is
 /// a warning (a healthy region kept out by someone else, a record the tool
-/// cannot manage: a standing condition that pages once).
+/// cannot manage: a standing condition that pages once). `not_visible`
+/// pages as a warning only (as information the pass ran out of time
+/// before `verify_within`).
 pub fn alerts_on(kind: EventKind, severity: Severity) -> bool {
     match kind {
         EventKind::Recovering | EventKind::Created => false,
-        EventKind::LeftAlone => severity >= Severity::Warning,
+        EventKind::LeftAlone | EventKind::NotVisible => severity >= Severity::Warning,
         _ => true,
     }
 }
@@ -213,6 +220,7 @@ mod tests {
             changes: vec![],
             standing: None,
             late: None,
+            servers: vec![],
         }
     }
 

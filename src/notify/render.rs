@@ -152,6 +152,10 @@ pub fn text(alert: &Alert) -> String {
             s.push_str(&dns_line(c));
             s.push('\n');
         }
+        for c in &e.servers {
+            s.push_str(&c.line());
+            s.push('\n');
+        }
         for ev in &e.evidence {
             s.push_str(&format!(
                 "evidence {} [{}] {}\n",
@@ -218,6 +222,9 @@ pub fn markdown(alert: &Alert, flavour: Flavour) -> String {
         s.push_str(&format!("{}\n", e.event.message));
         for c in &e.changes {
             s.push_str(&format!("- {}\n", dns_line(c)));
+        }
+        for c in &e.servers {
+            s.push_str(&format!("- {}\n", c.line()));
         }
         for ev in &e.evidence {
             s.push_str(&format!(
@@ -301,6 +308,9 @@ pub fn html(alert: &Alert) -> String {
         s.push_str(&format!("{}</p>\n<ul>\n", h(&e.event.message)));
         for c in &e.changes {
             s.push_str(&format!("<li>{}</li>\n", h(&dns_line(c))));
+        }
+        for c in &e.servers {
+            s.push_str(&format!("<li>{}</li>\n", h(&c.line())));
         }
         for ev in &e.evidence {
             s.push_str(&format!(

@@ -278,6 +278,7 @@ impl Pending {
             changes: vec![],
             standing: None,
             late: Some(self.at),
+            servers: vec![],
         }
     }
 

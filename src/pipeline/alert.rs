@@ -129,6 +129,7 @@ fn held_failed_over(
                         first: false,
                     }),
                     late: None,
+                    servers: vec![],
                 };
                 if deps
                     .channels

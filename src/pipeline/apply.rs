@@ -1,6 +1,8 @@
 //! Apply: the planned changes of each group, in order, each a checked
 //! write (see [`crate::dns::apply_change`]); then the group read once more
-//! so that a name left with no enabled record gets one back at once.
+//! so that a name left with no enabled record gets one back at once; with
+//! `[dns] verify`, the group's check at the authoritative servers starts
+//! as soon as its writes are confirmed (`pipeline/verify.rs`).
 
 use std::time::Instant;
 
@@ -10,6 +12,7 @@ use crate::dns::{self, ChangeOp, Record};
 use crate::model::event::{Event, EventKind, Severity};
 use crate::report::{ChangeResult, ChangeStatus, GroupReport};
 
+use super::verify::Verifier;
 use super::Deps;
 
 /// Apply every group's changes. The first failure in a group stops that
@@ -25,12 +28,14 @@ pub(super) async fn apply_all(
     now: chrono::DateTime<chrono::Utc>,
     dopts: &decide::Options,
     errors: &mut Vec<String>,
+    verifier: Option<&std::sync::Mutex<Verifier>>,
 ) {
     for report in plans {
         // Under consensus only the writer applies; the others confirm.
         if report.consensus.as_ref().is_some_and(|c| !c.writes) {
             continue;
         }
+        let started = Instant::now();
         let mut failed = false;
         let mut extra_events = Vec::new();
         for c in &mut report.changes {
@@ -42,8 +47,21 @@ pub(super) async fn apply_all(
             failed = !apply_one(deps, c, &mut extra_events, errors).await;
         }
         report.events.extend(extra_events);
-        if let Some(g) = groups.iter().find(|g| g.name == report.name) {
-            check_not_empty(deps, g, report, now, dopts, errors).await;
+        let Some(g) = groups.iter().find(|g| g.name == report.name) else {
+            continue;
+        };
+        // The last write's read-back: the time to write ends here, unless
+        // the check below puts a record back.
+        let mut confirmed = Instant::now();
+        let planned = report.changes.len();
+        check_not_empty(deps, g, report, now, dopts, errors).await;
+        if report.changes.len() > planned {
+            confirmed = Instant::now();
+        }
+        if let Some(v) = verifier {
+            // Starts a task; the lock is held for no await.
+            let mut v = v.lock().unwrap_or_else(|e| e.into_inner());
+            v.written(g, report, started, confirmed);
         }
     }
 }

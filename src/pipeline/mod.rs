@@ -93,6 +93,7 @@ mod observe;
 mod options;
 mod pause;
 mod unprobed;
+mod verify;
 
 pub use options::{check_options, Action, RunOptions, UsageError};
 
@@ -147,6 +148,8 @@ struct Pass<'a> {
     probe_fit: Option<&'a crate::probe::ProbeFit>,
     started_at: chrono::DateTime<chrono::Utc>,
     writes: bool,
+    /// With `[dns] verify`: starts each group's check once it is written.
+    verifier: Option<&'a std::sync::Mutex<verify::Verifier>>,
 }
 
 /// One group's part of a pass, done.
@@ -238,6 +241,7 @@ impl Pass<'_> {
                 started_at,
                 &self.dopts,
                 &mut errors,
+                self.verifier,
             )
             .await;
         }
@@ -284,6 +288,9 @@ async fn run_with_streaks(
     // Each group is then planned, settled and applied as soon as its own
     // targets are probed (and DNS read): a hanging target delays only its
     // group, never another group's failover.
+    // With [dns] verify: each group's writes are checked at the zone's
+    // authoritative servers from the moment they are confirmed.
+    let verifier = verify::Verifier::new(deps, cfg, opts.dns_deadline).map(std::sync::Mutex::new);
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let probe_fut = observe::probe(deps, cfg, &scope, opts.deadline, probe_fit.as_ref(), tx);
     let act_fut =
@@ -303,6 +310,7 @@ async fn run_with_streaks(
                 probe_fit: probe_fit.as_ref(),
                 started_at,
                 writes,
+                verifier: verifier.as_ref(),
             };
             let mut streaks = streaks;
             let done: Vec<GroupDone> = futures_util::stream::unfold(rx, |mut rx| async move {
@@ -344,6 +352,14 @@ async fn run_with_streaks(
         apply_time = apply_time.max(d.apply_time);
         groups.push(d.report);
     }
+    let t_verify = Instant::now();
+    if let Some(v) = verifier.map(|v| v.into_inner().unwrap_or_else(|e| e.into_inner())) {
+        v.finish(&mut groups).await;
+    }
+    if matches!(opts.action, Action::Status) {
+        verify::status(deps, cfg, &mut groups, opts.dns_deadline).await;
+    }
+    let verify_time = t_verify.elapsed();
 
     let mut report = RunReport {
         version: env!("CARGO_PKG_VERSION"),
@@ -377,6 +393,7 @@ async fn run_with_streaks(
             dns_read_ms: ms(read_time),
             decide_ms: ms(decide_time),
             apply_ms: ms(apply_time),
+            verify_ms: ms(verify_time),
             ..Default::default()
         },
     };

@@ -288,6 +288,7 @@ pub(super) fn plan_group(
         error: None,
         consensus: None,
         paused: None,
+        verify: None,
     };
     let plan = match records {
         None => None,

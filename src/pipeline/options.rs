@@ -68,6 +68,10 @@ pub struct RunOptions {
     pub force: bool,
     /// Stop starting probes so the pass can finish before this instant.
     pub deadline: Option<Instant>,
+    /// Every DNS call ends by this instant (under SCF: the part of the
+    /// invocation left for DNS); the check at the authoritative servers
+    /// (`[dns] verify`) stops waiting then too.
+    pub dns_deadline: Option<Instant>,
     /// Upper bound on every alert channel's own timeout (per try).
     pub alert_timeout: Option<Duration>,
     /// The answer is due at this instant: alerts are sent so that both
@@ -84,6 +88,7 @@ impl RunOptions {
             dry_run: false,
             force: false,
             deadline: None,
+            dns_deadline: None,
             alert_timeout: None,
             answer_by: None,
             notes: vec![],

@@ -194,6 +194,7 @@ pub async fn handle(loaded: Loaded, body: Vec<u8>, budget: Option<Budget>) -> Re
     };
     if let Some(b) = budget {
         opts.deadline = Some(b.probe_deadline);
+        opts.dns_deadline = Some(b.dns_deadline);
         opts.alert_timeout = Some(b.alert_timeout);
         opts.answer_by = Some(b.answer_deadline);
     }

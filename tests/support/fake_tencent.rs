@@ -119,6 +119,9 @@ pub struct State {
     pub index_delay: Duration,
     /// A host's first record on another line than `默认` needs a `默认` one.
     pub require_default_line: bool,
+    /// `DescribeDomain`'s `DnspodNsList` (the API reference's example by
+    /// default); tests point it at local servers.
+    pub ns_list: Vec<String>,
     pub calls: Vec<Call>,
     pub sms_rejects: SmsRejects,
     pub sms_sent: Vec<Value>,
@@ -215,6 +218,7 @@ impl FakeTencent {
             record_roll: 10,
             index_delay: Duration::ZERO,
             require_default_line: true,
+            ns_list: vec!["temporary.dnspod.net".into(), "barman.dnspod.net".into()],
             calls: vec![],
             sms_rejects: HashMap::new(),
             sms_sent: vec![],
@@ -661,7 +665,7 @@ fn dispatch(s: &mut State, action: &str, p: &Value) -> ApiResult {
                 "Domain": s.domain, "DomainId": 12620688, "Grade": s.grade, "GradeLevel": level,
                 "GradeTitle": "免费版", "Status": "enable", "TTL": 600, "Remark": "",
                 "Punycode": s.domain, "DnsStatus": "", "CnameSpeedup": "disable",
-                "DnspodNsList": ["temporary.dnspod.net", "barman.dnspod.net"], "ActualNsList": [],
+                "DnspodNsList": s.ns_list, "ActualNsList": [],
                 "GroupId": 1, "IsMark": "no", "IsVip": "no", "IsSubDomain": false,
                 "CreatedOn": "2023-03-21 17:27:40", "UpdatedOn": "2024-12-30 10:16:57",
                 "RecordCount": s.records.len(), "TagList": []

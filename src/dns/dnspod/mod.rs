@@ -18,7 +18,9 @@
 //!   record's id is returned (values compared as [`same_value`] does);
 //! - `get`: `DescribeRecord` by id, the read-back of a write: a new record
 //!   may be missing from `DescribeRecordList` for up to 30 s;
-//! - `limits`: the plan's `MinTtl` and `RecordRoll` ([`read_plan`]).
+//! - `limits`: the plan's `MinTtl` and `RecordRoll` ([`read_plan`]);
+//! - `name_servers`: `DescribeDomain`'s `DnspodNsList`, the servers that
+//!   answer for the zone (`[dns] verify = "ns"`).
 //!
 //! TTL: a TTL below the plan's minimum, once that is known, is written as
 //! the minimum. When the domain's plan refuses the TTL
@@ -354,6 +356,14 @@ impl DnsProvider for DnspodProvider {
 
     async fn limits(&self, domain: &str) -> Result<PlanLimits, Error> {
         self.plan_limits(domain).await
+    }
+
+    /// `DescribeDomain`'s `DnspodNsList`: DNSPod's servers for the zone.
+    async fn name_servers(&self, domain: &str) -> Result<Option<Vec<String>>, Error> {
+        let d: DomainReply = self
+            .call("DescribeDomain", &json!({ "Domain": domain }), None)
+            .await?;
+        Ok(Some(d.domain_info.dnspod_ns_list))
     }
 
     #[tracing::instrument(skip_all, fields(record = %key))]

@@ -218,6 +218,11 @@ fn the_apis_example_answers_parse_and_give_the_free_plans_limits() {
         (d.domain_info.grade.as_str(), d.domain_info.grade_level),
         ("DP_FREE", Some(2))
     );
+    // `[dns] verify = "ns"` asks these.
+    assert_eq!(
+        d.domain_info.dnspod_ns_list,
+        ["temporary.dnspod.net", "barman.dnspod.net"]
+    );
     let p: PackageReply = serde_json::from_value(fixture("DescribePackageDetail")).unwrap();
     let free = p
         .of(&d.domain_info.grade, d.domain_info.grade_level)

@@ -55,13 +55,17 @@ pub(super) struct DomainReply {
 }
 
 /// `DescribeDomain`'s `DomainInfo`: the plan, as `Grade` (`DP_FREE`) and
-/// `GradeLevel` (2).
+/// `GradeLevel` (2); and `DnspodNsList`, the DNSPod servers that serve the
+/// zone (`ActualNsList` is what the registry delegates to, which may be
+/// someone else's servers).
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(super) struct DomainInfo {
     pub(super) grade: String,
     #[serde(default)]
     pub(super) grade_level: Option<u64>,
+    #[serde(default)]
+    pub(super) dnspod_ns_list: Vec<String>,
 }
 
 /// `DescribePackageDetail`: `Info[]` of `PackageDetailItem`, one per plan.

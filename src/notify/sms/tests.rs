@@ -37,6 +37,7 @@ fn alert() -> Alert {
         changes: vec![],
         standing: None,
         late: None,
+        servers: vec![],
     };
     Alert {
         severity: Severity::Critical,
