@@ -26,7 +26,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // Config knows the providers' and channels' sections; they never know it.
     ("config", &["model", "dns", "notify"]),
     ("report", &["model", "notify"]),
-    // Asking the zone's authoritative servers (hickory's resolver).
+    // Asking the zone's authoritative servers (hickory-proto queries).
     ("verify", &["model"]),
     ("memory", &["model", "dns", "notify", "config", "report"]),
     // The one caller of every stage.

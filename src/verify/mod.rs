@@ -1,11 +1,12 @@
 //! Asking a zone's authoritative servers what they serve: after a write,
 //! poll each one until it serves the new answer ([`watch`]); for `status`,
 //! ask once ([`ask_once`]). Each server is asked alone, as an authority:
-//! one hickory resolver per question, configured with that server only, no
-//! cache, recursion not desired, UDP first and TCP when the answer is
-//! truncated or UDP fails. No system resolver config is read; host names of
-//! servers are resolved once per pass ([`resolve`], the system's resolver
-//! through `tokio::net::lookup_host`).
+//! one query message per question (hickory-proto builds and reads it, as
+//! for the `rfc2136` provider), recursion not desired, EDNS with a
+//! 1232-byte UDP payload, sent over UDP first and over TCP when the answer
+//! is truncated or UDP fails; nothing is cached and no system resolver
+//! config is read. Host names of servers are resolved once per pass
+//! ([`resolve`], the system's resolver through `tokio::net::lookup_host`).
 //!
 //! What counts as "the new answer", the poll schedule and the report's
 //! shapes are pure and live in [`crate::model::verify`]; when to verify,
@@ -14,11 +15,10 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use hickory_resolver::config::{NameServerConfigGroup, ResolveHosts, ResolverConfig, ResolverOpts};
-use hickory_resolver::name_server::TokioConnectionProvider;
-use hickory_resolver::proto::rr::{RData, RecordType as HRecordType};
-use hickory_resolver::proto::ProtoErrorKind;
-use hickory_resolver::{Name, Resolver};
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{Name, RData, RecordType as HRecordType};
+use hickory_proto::serialize::binary::BinDecodable;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::model::record::RecordType;
 use crate::model::verify::{backoff, ms, same_answer, ServerCheck, ServerSpec};
@@ -91,25 +91,9 @@ fn hickory_type(t: RecordType) -> HRecordType {
     }
 }
 
-/// A resolver that asks `addr` only, as an authority: no cache, no hosts
-/// file, recursion not desired, one try per transport of at most `timeout`
-/// each (our polls retry).
-fn resolver_for(addr: SocketAddr, timeout: Duration) -> Resolver<TokioConnectionProvider> {
-    let servers = NameServerConfigGroup::from_ips_clear(&[addr.ip()], addr.port(), true);
-    let config = ResolverConfig::from_parts(None, vec![], servers);
-    let mut opts = ResolverOpts::default();
-    opts.cache_size = 0;
-    opts.recursion_desired = false;
-    opts.use_hosts_file = ResolveHosts::Never;
-    opts.attempts = 1;
-    opts.timeout = timeout;
-    opts.try_tcp_on_error = true;
-    opts.edns0 = true;
-    opts.preserve_intermediates = true;
-    Resolver::builder_with_config(config, TokioConnectionProvider::default())
-        .with_options(opts)
-        .build()
-}
+/// The EDNS UDP payload offered: the size DNS flag day 2020 settled on,
+/// which needs no fragmentation; larger answers come over TCP.
+const UDP_PAYLOAD: u16 = 1232;
 
 /// Ask `addr` once for `name`/`rtype`; the answer (or its absence) comes
 /// within `timeout`. UDP gets the first half of it; TCP, when the answer
@@ -120,55 +104,127 @@ pub async fn ask(addr: SocketAddr, name: &str, rtype: RecordType, timeout: Durat
         Err(e) => return Answer::Failed(format!("{name:?} is not a DNS name: {e}")),
     };
     let want = hickory_type(rtype);
-    let resolver = resolver_for(addr, (timeout / 2).max(Duration::from_millis(1)));
-    let lookup = match tokio::time::timeout(timeout, resolver.lookup(qname.clone(), want)).await {
-        Err(_) => return Answer::Failed(format!("no answer within {} ms", ms(timeout))),
-        Ok(r) => r,
+    let mut q = Message::new();
+    q.set_id(fastrand::u16(..))
+        .set_message_type(MessageType::Query)
+        .set_op_code(OpCode::Query)
+        .set_recursion_desired(false)
+        .add_query(Query::query(qname.clone(), want));
+    let mut edns = Edns::new();
+    edns.set_max_payload(UDP_PAYLOAD);
+    q.set_edns(edns);
+    let bytes = match q.to_vec() {
+        Ok(b) => b,
+        Err(e) => return Answer::Failed(format!("cannot encode the question: {e}")),
     };
-    match lookup {
-        Ok(found) => {
-            let mut values: Vec<String> = found
-                .records()
-                .iter()
-                .filter(|r| r.record_type() == want && r.name() == &qname)
-                .filter_map(|r| match r.data() {
-                    RData::A(a) => Some(a.0.to_string()),
-                    RData::AAAA(a) => Some(a.0.to_string()),
-                    RData::CNAME(c) => Some(c.0.to_ascii().trim_end_matches('.').to_string()),
-                    _ => None,
-                })
-                .collect();
-            values.sort();
-            values.dedup();
-            Answer::Served(values)
-        }
-        Err(e) => match e.proto().map(|p| p.kind()) {
-            Some(ProtoErrorKind::NoRecordsFound {
-                response_code,
-                soa,
-                ns,
-                ..
-            }) => {
-                use hickory_resolver::proto::op::ResponseCode;
-                match response_code {
-                    // A referral elsewhere: this server does not hold the zone.
-                    ResponseCode::NoError | ResponseCode::NXDomain
-                        if soa.is_none() && ns.is_some() =>
-                    {
-                        Answer::Failed(format!("referred elsewhere: not authoritative for {name}"))
-                    }
-                    ResponseCode::NoError | ResponseCode::NXDomain => Answer::Served(vec![]),
-                    code => Answer::Failed(format!("answered {}", rcode_name(*code))),
-                }
-            }
-            _ => Answer::Failed(e.to_string()),
+    let half = (timeout / 2).max(Duration::from_millis(1));
+    let udp = tokio::time::timeout(half, over_udp(addr, &bytes, q.id())).await;
+    let reply = match udp {
+        Ok(Ok(r)) if !r.truncated() => Ok(r),
+        // Truncated, lost or refused over UDP: TCP, with the time left.
+        _ => match tokio::time::timeout(timeout - half, over_tcp(addr, &bytes, q.id())).await {
+            Err(_) => return Answer::Failed(format!("no answer within {} ms", ms(timeout))),
+            Ok(r) => r,
         },
+    };
+    match reply {
+        Ok(reply) => read_answer(&reply, &qname, want, name),
+        Err(e) => Answer::Failed(e),
+    }
+}
+
+/// What a reply says about `qname`/`want`.
+fn read_answer(reply: &Message, qname: &Name, want: HRecordType, name: &str) -> Answer {
+    match reply.response_code() {
+        ResponseCode::NoError | ResponseCode::NXDomain => {}
+        code => return Answer::Failed(format!("answered {}", rcode_name(code))),
+    }
+    let mut values: Vec<String> = reply
+        .answers()
+        .iter()
+        .filter(|r| r.record_type() == want && r.name() == qname)
+        .filter_map(|r| match r.data() {
+            RData::A(a) => Some(a.0.to_string()),
+            RData::AAAA(a) => Some(a.0.to_string()),
+            RData::CNAME(c) => Some(c.0.to_ascii().trim_end_matches('.').to_string()),
+            _ => None,
+        })
+        .collect();
+    if values.is_empty() {
+        let has = |t: HRecordType| reply.name_servers().iter().any(|r| r.record_type() == t);
+        // No answer, no SOA but NS records: a referral elsewhere, so this
+        // server does not hold the zone.
+        if !has(HRecordType::SOA) && has(HRecordType::NS) {
+            return Answer::Failed(format!("referred elsewhere: not authoritative for {name}"));
+        }
+    }
+    values.sort();
+    values.dedup();
+    Answer::Served(values)
+}
+
+/// One question over UDP from a socket of its own; a datagram that is not
+/// the reply (another id, another sender) is ignored.
+async fn over_udp(addr: SocketAddr, question: &[u8], id: u16) -> Result<Message, String> {
+    let local: SocketAddr = if addr.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let sock = tokio::net::UdpSocket::bind(local)
+        .await
+        .map_err(|e| format!("cannot open a UDP socket: {e}"))?;
+    sock.connect(addr)
+        .await
+        .map_err(|e| format!("cannot reach {addr}: {e}"))?;
+    sock.send(question)
+        .await
+        .map_err(|e| format!("cannot send to {addr}: {e}"))?;
+    let mut buf = vec![0u8; usize::from(UDP_PAYLOAD).max(512)];
+    loop {
+        let n = sock
+            .recv(&mut buf)
+            .await
+            .map_err(|e| format!("no answer from {addr}: {e}"))?;
+        match Message::from_bytes(&buf[..n]) {
+            Ok(m) if m.id() == id && m.message_type() == MessageType::Response => return Ok(m),
+            _ => continue,
+        }
+    }
+}
+
+/// One question over a TCP connection of its own (two-byte length prefix).
+async fn over_tcp(addr: SocketAddr, question: &[u8], id: u16) -> Result<Message, String> {
+    let mut tcp = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    let len = u16::try_from(question.len()).map_err(|_| "question too long".to_string())?;
+    let mut out = Vec::with_capacity(question.len() + 2);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(question);
+    tcp.write_all(&out)
+        .await
+        .map_err(|e| format!("cannot send to {addr}: {e}"))?;
+    loop {
+        let n = tcp
+            .read_u16()
+            .await
+            .map_err(|e| format!("no answer from {addr}: {e}"))?;
+        let mut buf = vec![0; usize::from(n)];
+        tcp.read_exact(&mut buf)
+            .await
+            .map_err(|e| format!("answer cut short by {addr}: {e}"))?;
+        match Message::from_bytes(&buf) {
+            Ok(m) if m.id() == id => return Ok(m),
+            Ok(_) => continue,
+            Err(e) => return Err(format!("undecodable answer from {addr}: {e}")),
+        }
     }
 }
 
 /// The RCODE as dig and BIND's logs spell it.
-fn rcode_name(code: hickory_resolver::proto::op::ResponseCode) -> String {
-    use hickory_resolver::proto::op::ResponseCode::*;
+fn rcode_name(code: ResponseCode) -> String {
+    use ResponseCode::*;
     match code {
         FormErr => "FORMERR".into(),
         ServFail => "SERVFAIL".into(),
