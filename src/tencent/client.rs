@@ -26,12 +26,11 @@ use std::time::Duration;
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tokio::time::Instant;
 
 use super::credentials::Credentials;
 use super::envelope::parse_envelope_redacted;
 use super::error::{BuildError, Error};
-use super::retry::{backoff, Pacer};
+use super::retry::{with_retries, Pacer, Patience};
 use super::sign;
 use crate::clock::Clock;
 
@@ -195,60 +194,27 @@ impl Client {
     pub async fn call_value(&self, action: &str, params: &Value) -> Result<Value, Error> {
         // Serialising a `Value` cannot fail (keys are strings).
         let body = serde_json::to_vec(params).map_err(|e| Error::Decode(e.to_string()))?;
-        let start = Instant::now();
-        let own = start
-            .checked_add(self.opts.budget)
-            .unwrap_or(start + Duration::from_secs(365 * 86_400)); // a budget too big for an Instant: no deadline
-                                                                   // min(own budget, what the invocation leaves for DNS).
-        let deadline = match self.opts.deadline {
-            Some(d) => own.min(Instant::from_std(d)),
-            None => own,
+        let p = Patience {
+            budget: self.opts.budget,
+            timeout: self.opts.timeout,
+            backoff_base: self.opts.backoff_base,
+            backoff_max: self.opts.backoff_max,
+            deadline: self.opts.deadline,
         };
-        let budget = deadline.saturating_duration_since(start);
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            self.pace(action).await;
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            let per_try = self.opts.timeout.min(remaining);
-            let t = Instant::now();
-            let result = if per_try.is_zero() {
-                Err(Error::Timeout(per_try))
-            } else {
-                match tokio::time::timeout(per_try, self.once(action, &body)).await {
-                    // The one place where the server's words and the
-                    // transport's enter our errors: scrub them here, before
-                    // they are logged or returned.
-                    Ok(r) => r.map_err(|e| self.creds.redact_error(e)),
-                    Err(_) => Err(Error::Timeout(per_try)),
-                }
-            };
-            let elapsed_ms = t.elapsed().as_millis() as u64;
-            match result {
-                Ok(v) => {
-                    let request_id = v.get("RequestId").and_then(Value::as_str).unwrap_or("");
-                    tracing::debug!(attempt, elapsed_ms, request_id, "ok");
-                    return Ok(v);
-                }
-                Err(e) if e.is_retryable() => {
-                    let pause = backoff(self.opts.backoff_base, self.opts.backoff_max, attempt);
-                    if Instant::now() + pause >= deadline {
-                        tracing::debug!(attempt, elapsed_ms, error = %e, "giving up: budget spent");
-                        return Err(Error::GaveUp {
-                            attempts: attempt,
-                            budget,
-                            last: Box::new(e),
-                        });
-                    }
-                    tracing::warn!(attempt, elapsed_ms, error = %e, retry_in_ms = pause.as_millis() as u64, "Tencent Cloud API call failed; retrying");
-                    tokio::time::sleep(pause).await;
-                }
-                Err(e) => {
-                    tracing::debug!(attempt, elapsed_ms, error = %e, "failed (not retryable)");
-                    return Err(e);
-                }
-            }
-        }
+        with_retries(
+            "Tencent Cloud API",
+            &p,
+            || self.pace(action),
+            // The one place where the server's words and the transport's
+            // enter our errors: scrub them here, before they are logged or
+            // returned.
+            || async {
+                self.once(action, &body)
+                    .await
+                    .map_err(|e| self.creds.redact_error(e))
+            },
+        )
+        .await
     }
 
     /// Wait for this action's next slot under the service's documented
@@ -339,6 +305,7 @@ fn chain(e: &dyn std::error::Error) -> String {
 mod tests {
     use super::*;
     use crate::model::secret::Secret;
+    use tokio::time::Instant;
 
     #[tokio::test(start_paused = true)]
     async fn pacing_spaces_calls_of_one_action() {

@@ -120,6 +120,22 @@ pub fn is_retryable_code(code: &str) -> bool {
     is_throttle_code(code) || code.starts_with("InternalError")
 }
 
+impl super::retry::RetryError for Error {
+    fn is_retryable(&self) -> bool {
+        Error::is_retryable(self)
+    }
+    fn timeout(after: Duration) -> Self {
+        Error::Timeout(after)
+    }
+    fn gave_up(attempts: u32, budget: Duration, last: Self) -> Self {
+        Error::GaveUp {
+            attempts,
+            budget,
+            last: Box::new(last),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

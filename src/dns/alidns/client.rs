@@ -27,13 +27,12 @@ use std::time::Duration;
 use reqwest::header::{HeaderValue, AUTHORIZATION, HOST};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tokio::time::Instant;
 
 pub use super::credentials::{Credentials, CredentialsError};
 pub use super::error::{is_throttle_code, parse_answer, ApiError};
 use super::sign;
 use crate::clock::Clock;
-use crate::tencent::retry::{backoff, Pacer};
+use crate::tencent::retry::{with_retries, Pacer, Patience};
 
 /// API version of every action.
 pub const VERSION: &str = "2015-01-09";
@@ -170,56 +169,24 @@ impl Client {
         action: &str,
         params: &[(&str, String)],
     ) -> Result<Value, ApiError> {
-        let start = Instant::now();
-        let own = start
-            .checked_add(self.opts.budget)
-            .unwrap_or(start + Duration::from_secs(365 * 86_400));
-        let deadline = match self.opts.deadline {
-            Some(d) => own.min(Instant::from_std(d)),
-            None => own,
+        let p = Patience {
+            budget: self.opts.budget,
+            timeout: self.opts.timeout,
+            backoff_base: self.opts.backoff_base,
+            backoff_max: self.opts.backoff_max,
+            deadline: self.opts.deadline,
         };
-        let budget = deadline.saturating_duration_since(start);
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            self.pacer.pace(RATE_LIMITS, action).await;
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            let per_try = self.opts.timeout.min(remaining);
-            let t = Instant::now();
-            let result = if per_try.is_zero() {
-                Err(ApiError::Timeout(per_try))
-            } else {
-                match tokio::time::timeout(per_try, self.once(action, params)).await {
-                    Ok(r) => r.map_err(|e| self.redact_error(e)),
-                    Err(_) => Err(ApiError::Timeout(per_try)),
-                }
-            };
-            let elapsed_ms = t.elapsed().as_millis() as u64;
-            match result {
-                Ok(v) => {
-                    let request_id = v.get("RequestId").and_then(Value::as_str).unwrap_or("");
-                    tracing::debug!(attempt, elapsed_ms, request_id, "ok");
-                    return Ok(v);
-                }
-                Err(e) if e.is_retryable() => {
-                    let pause = backoff(self.opts.backoff_base, self.opts.backoff_max, attempt);
-                    if Instant::now() + pause >= deadline {
-                        tracing::debug!(attempt, elapsed_ms, error = %e, "giving up: budget spent");
-                        return Err(ApiError::GaveUp {
-                            attempts: attempt,
-                            budget,
-                            last: Box::new(e),
-                        });
-                    }
-                    tracing::warn!(attempt, elapsed_ms, error = %e, retry_in_ms = pause.as_millis() as u64, "Alibaba Cloud DNS call failed; retrying");
-                    tokio::time::sleep(pause).await;
-                }
-                Err(e) => {
-                    tracing::debug!(attempt, elapsed_ms, error = %e, "failed (not retryable)");
-                    return Err(e);
-                }
-            }
-        }
+        with_retries(
+            "Alibaba Cloud DNS",
+            &p,
+            || self.pacer.pace(RATE_LIMITS, action),
+            || async {
+                self.once(action, params)
+                    .await
+                    .map_err(|e| self.redact_error(e))
+            },
+        )
+        .await
     }
 
     fn redact_error(&self, e: ApiError) -> ApiError {

@@ -128,3 +128,19 @@ fn snippet(bytes: &[u8]) -> String {
         s.trim().to_string()
     }
 }
+
+impl crate::tencent::retry::RetryError for ApiError {
+    fn is_retryable(&self) -> bool {
+        ApiError::is_retryable(self)
+    }
+    fn timeout(after: Duration) -> Self {
+        ApiError::Timeout(after)
+    }
+    fn gave_up(attempts: u32, budget: Duration, last: Self) -> Self {
+        ApiError::GaveUp {
+            attempts,
+            budget,
+            last: Box::new(last),
+        }
+    }
+}
