@@ -455,7 +455,7 @@ async fn throttling_is_retried_with_backoff_then_succeeds() {
 #[tokio::test]
 async fn throttling_past_the_budget_is_rate_limited() {
     let (fake, _) = setup().await;
-    let p = provider_with(&fake, Credentials::new(ID, Secret::new(SECRET), None), 150);
+    let p = provider_with(&fake, Credentials::new(ID, Secret::new(SECRET), None), 400);
     for _ in 0..100 {
         fake.inject(
             Some("DescribeSubDomainRecords"),
