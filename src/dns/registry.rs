@@ -72,6 +72,74 @@ impl SectionError {
     }
 }
 
+/// Checks that API providers share: an `endpoint` URL, `*_env` names, and
+/// `api_timeout`/`api_budget`.
+pub mod checks {
+    use std::time::Duration;
+
+    use super::SectionError;
+    use crate::model::limits::duration_limits;
+    use crate::model::secret::EnvString;
+
+    /// `endpoint` (or `default`) as an http(s) URL with a host.
+    pub fn endpoint(value: Option<EnvString>, default: &str) -> Result<EnvString, SectionError> {
+        let endpoint = value.unwrap_or_else(|| default.into());
+        match reqwest::Url::parse(endpoint.value()) {
+            Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => {
+                Ok(endpoint)
+            }
+            _ => Err(SectionError::new(
+                "endpoint",
+                format!(
+                    "{} is not an http(s) URL such as \"{default}\"",
+                    endpoint.quoted()
+                ),
+            )),
+        }
+    }
+
+    /// Every set `*_env` key names an environment variable a shell accepts.
+    pub fn env_names(keys: &[(&'static str, &Option<String>)]) -> Result<(), SectionError> {
+        for (k, v) in keys {
+            if let Some(v) = v {
+                if !is_env_name(v) {
+                    return Err(SectionError::new(
+                        k,
+                        format!("{v:?} is not an environment variable name"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A name a shell would accept for an environment variable.
+    pub fn is_env_name(s: &str) -> bool {
+        !s.is_empty()
+            && !s.starts_with(|c: char| c.is_ascii_digit())
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    }
+
+    /// `api_timeout` (default 5 s) and `api_budget` (default 20 s), each
+    /// within its bound, the budget at least the timeout.
+    pub fn api_times(
+        timeout: Option<Duration>,
+        budget: Option<Duration>,
+    ) -> Result<(Duration, Duration), SectionError> {
+        let api_timeout = timeout.unwrap_or(Duration::from_secs(5));
+        let api_budget = budget.unwrap_or(Duration::from_secs(20));
+        SectionError::at_most("api_timeout", api_timeout, duration_limits::API_TIMEOUT)?;
+        SectionError::at_most("api_budget", api_budget, duration_limits::API_BUDGET)?;
+        if api_timeout.is_zero() || api_budget < api_timeout {
+            return Err(SectionError::new(
+                "api_budget",
+                "api_timeout must be > 0 and api_budget at least api_timeout",
+            ));
+        }
+        Ok((api_timeout, api_budget))
+    }
+}
+
 /// What validation may need besides the keys.
 #[derive(Debug, Clone, Copy)]
 pub struct ParseContext<'a> {

@@ -3,6 +3,7 @@
 //! and `api_budget` mean what they mean for `dnspod` (the registry lets
 //! providers share a key of the same type).
 
+use crate::dns::registry::checks;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use super::AlidnsProvider;
 use crate::dns::registry::{BuildContext, BuildError, ParseContext, Section, SectionError};
 use crate::dns::DnsProvider;
 use crate::model::duration::HumanDuration;
-use crate::model::limits::{duration_limits, string_limits};
+use crate::model::limits::string_limits;
 use crate::model::secret::EnvString;
 
 /// The API's address when `endpoint` is not given (every region).
@@ -90,43 +91,14 @@ impl Section for AlidnsSettings {
     }
 
     fn validate(raw: RawAlidns, _: &ParseContext) -> Result<Self, SectionError> {
-        let endpoint = raw.endpoint.unwrap_or_else(|| DEFAULT_ENDPOINT.into());
-        match reqwest::Url::parse(endpoint.value()) {
-            Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => {}
-            _ => {
-                return Err(SectionError::new(
-                    "endpoint",
-                    format!(
-                        "{} is not an http(s) URL such as \"{DEFAULT_ENDPOINT}\"",
-                        endpoint.quoted()
-                    ),
-                ))
-            }
-        }
-        for (k, v) in [
+        let endpoint = checks::endpoint(raw.endpoint, DEFAULT_ENDPOINT)?;
+        checks::env_names(&[
             ("access_key_id_env", &raw.access_key_id_env),
             ("access_key_secret_env", &raw.access_key_secret_env),
             ("security_token_env", &raw.security_token_env),
-        ] {
-            if let Some(v) = v {
-                if !is_env_name(v) {
-                    return Err(SectionError::new(
-                        k,
-                        format!("{v:?} is not an environment variable name"),
-                    ));
-                }
-            }
-        }
-        let api_timeout = raw.api_timeout.map_or(Duration::from_secs(5), |d| d.0);
-        let api_budget = raw.api_budget.map_or(Duration::from_secs(20), |d| d.0);
-        SectionError::at_most("api_timeout", api_timeout, duration_limits::API_TIMEOUT)?;
-        SectionError::at_most("api_budget", api_budget, duration_limits::API_BUDGET)?;
-        if api_timeout.is_zero() || api_budget < api_timeout {
-            return Err(SectionError::new(
-                "api_budget",
-                "api_timeout must be > 0 and api_budget at least api_timeout",
-            ));
-        }
+        ])?;
+        let (api_timeout, api_budget) =
+            checks::api_times(raw.api_timeout.map(|d| d.0), raw.api_budget.map(|d| d.0))?;
         Ok(AlidnsSettings {
             endpoint: endpoint.0,
             access_key_id_env: raw
@@ -148,11 +120,4 @@ impl Section for AlidnsSettings {
             AlidnsProvider::from_settings(self, ctx.clock.clone(), ctx.lookup)?.until(ctx.deadline),
         ))
     }
-}
-
-/// A name a shell would accept for an environment variable.
-fn is_env_name(s: &str) -> bool {
-    !s.is_empty()
-        && !s.starts_with(|c: char| c.is_ascii_digit())
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }

@@ -1,6 +1,7 @@
 //! The `[dns]` keys of `provider = "dnspod"`: read, checked, defaults
 //! filled in, and the provider built from them.
 
+use crate::dns::registry::checks;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use super::DnspodProvider;
 use crate::dns::registry::{BuildContext, BuildError, ParseContext, Section, SectionError};
 use crate::dns::DnsProvider;
 use crate::model::duration::HumanDuration;
-use crate::model::limits::{duration_limits, string_limits};
+use crate::model::limits::string_limits;
 use crate::model::secret::EnvString;
 
 /// The API's address when `endpoint` is not given.
@@ -77,43 +78,14 @@ impl Section for DnspodSettings {
     }
 
     fn validate(raw: RawDnspod, _: &ParseContext) -> Result<Self, SectionError> {
-        let endpoint = raw.endpoint.unwrap_or_else(|| DEFAULT_ENDPOINT.into());
-        match reqwest::Url::parse(endpoint.value()) {
-            Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => {}
-            _ => {
-                return Err(SectionError::new(
-                    "endpoint",
-                    format!(
-                        "{} is not an http(s) URL such as \"{DEFAULT_ENDPOINT}\"",
-                        endpoint.quoted()
-                    ),
-                ))
-            }
-        }
-        for (k, v) in [
+        let endpoint = checks::endpoint(raw.endpoint, DEFAULT_ENDPOINT)?;
+        checks::env_names(&[
             ("secret_id_env", &raw.secret_id_env),
             ("secret_key_env", &raw.secret_key_env),
             ("session_token_env", &raw.session_token_env),
-        ] {
-            if let Some(v) = v {
-                if !is_env_name(v) {
-                    return Err(SectionError::new(
-                        k,
-                        format!("{v:?} is not an environment variable name"),
-                    ));
-                }
-            }
-        }
-        let api_timeout = raw.api_timeout.map_or(Duration::from_secs(5), |d| d.0);
-        let api_budget = raw.api_budget.map_or(Duration::from_secs(20), |d| d.0);
-        SectionError::at_most("api_timeout", api_timeout, duration_limits::API_TIMEOUT)?;
-        SectionError::at_most("api_budget", api_budget, duration_limits::API_BUDGET)?;
-        if api_timeout.is_zero() || api_budget < api_timeout {
-            return Err(SectionError::new(
-                "api_budget",
-                "api_timeout must be > 0 and api_budget at least api_timeout",
-            ));
-        }
+        ])?;
+        let (api_timeout, api_budget) =
+            checks::api_times(raw.api_timeout.map(|d| d.0), raw.api_budget.map(|d| d.0))?;
         Ok(DnspodSettings {
             endpoint: endpoint.0,
             secret_id_env: raw
@@ -140,11 +112,4 @@ impl Section for DnspodSettings {
     fn foreign_key(owners: &str) -> String {
         format!("only used by provider = {owners}")
     }
-}
-
-/// A name a shell would accept for an environment variable.
-fn is_env_name(s: &str) -> bool {
-    !s.is_empty()
-        && !s.starts_with(|c: char| c.is_ascii_digit())
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
