@@ -353,7 +353,7 @@ impl HttpProber {
             }
         };
         sw.begin(Phase::Connect);
-        let tcp = connect(&addrs).await?;
+        let tcp = connect(&addrs, https).await?;
         sw.end();
 
         let mut req = Request::new(Empty::<Bytes>::new());
@@ -399,6 +399,7 @@ impl HttpProber {
             // room in every hop's state.
             Box::pin(exchange(tls, req, follow, url, check, needle, sw)).await
         } else {
+            let tcp = super::io::NoShutdown(tcp);
             Box::pin(exchange(tcp, req, follow, url, check, needle, sw)).await
         }
     }
@@ -430,13 +431,17 @@ impl HttpProber {
 
 /// Connect to the first address that answers, as reqwest did (in order;
 /// the last error is the one reported).
-async fn connect(addrs: &[SocketAddr]) -> Result<TcpStream, Fail> {
+async fn connect(addrs: &[SocketAddr], tls: bool) -> Result<TcpStream, Fail> {
     let mut last = None;
     for a in addrs {
         match TcpStream::connect(a).await {
             Ok(s) => {
-                // One request and the answer: no Nagle delay on the request.
-                let _ = s.set_nodelay(true);
+                // TLS writes its last handshake flight and the request back
+                // to back: no Nagle delay between them. Plain HTTP writes
+                // the request once, which Nagle never holds (no syscall).
+                if tls {
+                    let _ = s.set_nodelay(true);
+                }
                 return Ok(s);
             }
             Err(e) => last = Some(e),

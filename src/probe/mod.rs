@@ -8,6 +8,7 @@
 
 pub mod cert;
 pub mod http;
+mod io;
 pub mod tcp;
 pub mod timing;
 
