@@ -169,7 +169,15 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    ExitCode::from(rt.block_on(real_main(cli)))
+    // The command runs as a task on a worker thread, not on this thread's
+    // `block_on`: the probes it spawns then start on the worker's own queue
+    // instead of the shared one, which saves a cross-thread wake-up per
+    // probe (10,000 targets: 0.03 s of wall, 0.05 s of system time and
+    // 4-6 MB of peak RSS; docs/performance.md).
+    // A panic in the task: the panic hook has printed it; exit as a panic
+    // does.
+    let code = rt.block_on(async { tokio::spawn(real_main(cli)).await.unwrap_or(101) });
+    ExitCode::from(code)
 }
 
 async fn real_main(cli: Cli) -> u8 {
