@@ -111,16 +111,22 @@ impl fmt::Debug for Client {
     }
 }
 
-impl Client {
-    pub fn new(
-        service: &'static Service,
-        creds: Credentials,
-        opts: ClientOptions,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Client, BuildError> {
+/// What an API client needs of its endpoint URL: the URL, the `Host` it
+/// signs and sends, the path, and an HTTP client for it. The Tencent Cloud
+/// client and the Alidns client build theirs here.
+pub struct Endpoint {
+    pub http: reqwest::Client,
+    pub url: reqwest::Url,
+    /// `host` or `host:port` (a port only when not the scheme's default).
+    pub host: String,
+    pub uri: String,
+}
+
+impl Endpoint {
+    pub fn new(endpoint: &str, connect_timeout: Duration) -> Result<Endpoint, BuildError> {
         // The endpoint may come from `${NAME}`: messages do not quote it
         // (the config validated it already; these guard hand-built options).
-        let url = reqwest::Url::parse(&opts.endpoint)
+        let url = reqwest::Url::parse(endpoint)
             .map_err(|e| BuildError::InvalidEndpoint(e.to_string()))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(BuildError::NotHttp);
@@ -133,14 +139,36 @@ impl Client {
             None => host.to_string(),
         };
         let uri = url.path().to_string();
-        // No redirects: the API never sends one, and reqwest would carry the
-        // X-TC-Token header (not one it strips) to whatever host it names.
+        // No redirects: the APIs never send one, and reqwest would carry the
+        // session token header (not one it strips) to whatever host it names.
         let http = reqwest::Client::builder()
-            .connect_timeout(opts.timeout)
+            .connect_timeout(connect_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("dns-failover/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| BuildError::Http(e.to_string()))?;
+        Ok(Endpoint {
+            http,
+            url,
+            host,
+            uri,
+        })
+    }
+}
+
+impl Client {
+    pub fn new(
+        service: &'static Service,
+        creds: Credentials,
+        opts: ClientOptions,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Client, BuildError> {
+        let Endpoint {
+            http,
+            url,
+            host,
+            uri,
+        } = Endpoint::new(&opts.endpoint, opts.timeout)?;
         Ok(Client {
             http,
             url,

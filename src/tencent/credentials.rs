@@ -46,6 +46,30 @@ impl fmt::Debug for Credentials {
     }
 }
 
+/// A key pair and its optional session token, read through `lookup` by the
+/// names of their variables: `id` and `secret` are `(variable, what it
+/// holds)`. Values are trimmed; an empty one counts as missing. The error
+/// is the missing variable and what it should hold. The Tencent Cloud and
+/// the Alidns credentials both read theirs here.
+pub fn read_key_pair(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    id: (&str, &'static str),
+    secret: (&str, &'static str),
+    token_var: &str,
+) -> Result<(String, Secret, Option<Secret>), (String, &'static str)> {
+    let get = |name: &str| {
+        lookup(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let need = |(var, what): (&str, &'static str)| get(var).ok_or_else(|| (var.to_string(), what));
+    Ok((
+        need(id)?,
+        Secret::new(need(secret)?),
+        get(token_var).map(Secret::new),
+    ))
+}
+
 impl Credentials {
     pub fn new(secret_id: impl Into<String>, secret_key: Secret, token: Option<Secret>) -> Self {
         Credentials {
@@ -66,22 +90,14 @@ impl Credentials {
         token_var: &str,
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, CredentialsError> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let missing = |var: &str, what| CredentialsError::Missing {
-            var: var.to_string(),
-            what,
-        };
-        let id = get(id_var).ok_or_else(|| missing(id_var, "SecretId"))?;
-        let key = get(key_var).ok_or_else(|| missing(key_var, "SecretKey"))?;
-        Ok(Credentials::new(
-            id,
-            Secret::new(key),
-            get(token_var).map(Secret::new),
-        ))
+        let (id, key, token) = read_key_pair(
+            lookup,
+            (id_var, "SecretId"),
+            (key_var, "SecretKey"),
+            token_var,
+        )
+        .map_err(|(var, what)| CredentialsError::Missing { var, what })?;
+        Ok(Credentials::new(id, key, token))
     }
 
     pub fn secret_id(&self) -> &str {

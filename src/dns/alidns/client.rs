@@ -32,6 +32,7 @@ pub use super::credentials::{Credentials, CredentialsError};
 pub use super::error::{is_throttle_code, parse_answer, ApiError};
 use super::sign;
 use crate::clock::Clock;
+use crate::tencent::client::Endpoint;
 use crate::tencent::retry::{with_retries, Pacer, Patience};
 
 /// API version of every action.
@@ -107,27 +108,12 @@ impl Client {
         opts: ClientOptions,
         clock: Arc<dyn Clock>,
     ) -> Result<Client, crate::tencent::BuildError> {
-        use crate::tencent::BuildError;
-        // The endpoint may come from `${NAME}`: messages do not quote it.
-        let url = reqwest::Url::parse(&opts.endpoint)
-            .map_err(|e| BuildError::InvalidEndpoint(e.to_string()))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(BuildError::NotHttp);
-        }
-        let host = url.host_str().ok_or(BuildError::NoHost)?;
-        let host = match url.port() {
-            Some(p) => format!("{host}:{p}"),
-            None => host.to_string(),
-        };
-        let uri = url.path().to_string();
-        // No redirects: the API never sends one, and reqwest would carry the
-        // security token header to whatever host it names.
-        let http = reqwest::Client::builder()
-            .connect_timeout(opts.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("dns-failover/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| BuildError::Http(e.to_string()))?;
+        let Endpoint {
+            http,
+            url,
+            host,
+            uri,
+        } = Endpoint::new(&opts.endpoint, opts.timeout)?;
         Ok(Client {
             http,
             url,

@@ -54,22 +54,14 @@ impl Credentials {
         token_var: &str,
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, CredentialsError> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let missing = |var: &str, what| CredentialsError::Missing {
-            var: var.to_string(),
-            what,
-        };
-        let id = get(id_var).ok_or_else(|| missing(id_var, "AccessKey ID"))?;
-        let secret = get(secret_var).ok_or_else(|| missing(secret_var, "AccessKey secret"))?;
-        Ok(Credentials::new(
-            id,
-            Secret::new(secret),
-            get(token_var).map(Secret::new),
-        ))
+        let (id, secret, token) = crate::tencent::credentials::read_key_pair(
+            lookup,
+            (id_var, "AccessKey ID"),
+            (secret_var, "AccessKey secret"),
+            token_var,
+        )
+        .map_err(|(var, what)| CredentialsError::Missing { var, what })?;
+        Ok(Credentials::new(id, secret, token))
     }
 
     /// `text` without these credentials: the secret and the token (as
