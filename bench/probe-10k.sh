@@ -7,6 +7,10 @@
 #   TARGETS=2000 RUNS=5 bench/probe-10k.sh
 #   FLOOR=0 bench/probe-10k.sh     # skip the bare-socket floor runs
 #
+# Each run is followed by two runs of bench/probe-floor.rs on the same
+# targets: unbounded (every probe at once) and bounded (at most
+# $CONCURRENCY in flight, as the tool is).
+#
 # Everything listens on and connects to 127.0.0.1 only. Targets: issue 2 asks
 # for < 2.5 s wall and < 64 MB peak RSS on a 2-core machine. See
 # docs/performance.md for the method and the recorded figures.
@@ -53,6 +57,17 @@ echo "cpus: $(nproc); binary: $(stat -c %s "$bin") bytes; open-file limit: $(uli
 
 "$bin" -c "$dir/probe.toml" validate
 
+# One line per run: the tool, then (unless FLOOR=0) the bare-socket floor
+# twice on the same targets, interleaved so that drift in the machine's load
+# hits all three alike: once with every probe started at once (the floor
+# issue 14 compares against) and once held to the tool's $CONCURRENCY.
+floor_run() { # label, extra args
+    /usr/bin/time -o "$dir/floor-time.txt" -f "%e %M" \
+        target/release/examples/probe-floor "$dir/probe.toml" "${@:2}" >"$dir/floor-out.txt"
+    read -r fwall frss <"$dir/floor-time.txt"
+    echo "     $(cat "$dir/floor-out.txt"); wall $fwall s, max rss $frss KB"
+    echo "$fwall $frss" >>"$dir/$1.txt"
+}
 printf '%-4s %9s %9s %10s %8s %8s  %s\n' run wall_s cpu_s max_rss_mb healthy down "failure classes"
 for run in $(seq "$RUNS"); do
     /usr/bin/time -v -o "$dir/time.txt" \
@@ -73,27 +88,29 @@ for run in $(seq "$RUNS"); do
     printf '%-4s %9s %9s %10.1f %8s %8s  %s\n' "$run" "$wall" "$cpu" "$(echo "$rss_kb / 1024" | bc -l)" \
         "$healthy" "$down" "$classes"
     echo "$wall $cpu $rss_kb" >>"$dir/runs.txt"
+    if [ "${FLOOR:-1}" != 0 ]; then
+        floor_run floor
+        floor_run bounded --concurrency "$CONCURRENCY"
+    fi
 done
 # min / median / max over the runs (the issue asks for these three).
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 summary() { # file, column, label, divisor
     sort -n -k"$2","$2" "$1" | awk -v c="$2" -v l="$3" -v d="$4" '{ v[NR] = $c / d }
         END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
-              printf "%-14s min %8.2f  median %8.2f  max %8.2f  (%d runs)\n", l, v[1], m, v[NR], NR }'
+              printf "%-22s min %8.2f  median %8.2f  max %8.2f  (%d runs)\n", l, v[1], m, v[NR], NR }'
 }
 summary "$dir/runs.txt" 1 "tool wall s" 1
 summary "$dir/runs.txt" 2 "tool cpu s" 1
 summary "$dir/runs.txt" 3 "tool rss MB" 1024
-
-# The same targets through bench/probe-floor.rs: a bare-socket prober with no
-# HTTP library, config model or report, i.e. what this machine allows at all.
 if [ "${FLOOR:-1}" != 0 ]; then
-    for run in $(seq "$RUNS"); do
-        /usr/bin/time -o "$dir/floor-time.txt" -f "%e %M" \
-            target/release/examples/probe-floor "$dir/probe.toml"
-        read -r fwall frss <"$dir/floor-time.txt"
-        echo "floor run $run: wall $fwall s, max rss $frss KB"
-        echo "$fwall $frss" >>"$dir/floor.txt"
-    done
     summary "$dir/floor.txt" 1 "floor wall s" 1
     summary "$dir/floor.txt" 2 "floor rss MB" 1024
+    summary "$dir/bounded.txt" 1 "bounded floor wall s" 1
+    summary "$dir/bounded.txt" 2 "bounded floor rss MB" 1024
+    tool=$(cut -d' ' -f1 "$dir/runs.txt" | median)
+    for f in floor bounded; do
+        m=$(cut -d' ' -f1 "$dir/$f.txt" | median)
+        printf 'tool - %-14s %+.2f s at the median\n' "$f:" "$(echo "$tool - $m" | bc -l)"
+    done
 fi

@@ -3,7 +3,7 @@
 //! from the machine's.
 //!
 //! ```text
-//! probe-floor CONFIG
+//! probe-floor CONFIG [--concurrency N]
 //! ```
 //!
 //! Reads the config that `bench-targets` wrote (its `url`, `max_latency`
@@ -15,6 +15,11 @@
 //! once, which measured faster here than any bounded or multi-threaded
 //! arrangement. It prints when the last probe started, the probe phase,
 //! the total, and the outcome classes.
+//!
+//! With `--concurrency N`, at most N probes are in flight at once (a
+//! semaphore permit taken before each spawn, as the tool does): the floor
+//! for a prober held to the same `[probe].concurrency` as the tool. Without
+//! it, every probe starts at once (the floor issue 14 compares against).
 //!
 //! This is a measuring stick, not a product path: see docs/performance.md.
 //! Everything connects to the config's URLs, which `bench-targets` puts on
@@ -122,9 +127,16 @@ async fn probe(t: &Target) -> Result<(), &'static str> {
 
 fn main() {
     let t_process = Instant::now();
-    let path = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| panic!("usage: probe-floor CONFIG"));
+    let usage = "usage: probe-floor CONFIG [--concurrency N]";
+    let mut args = std::env::args().skip(1);
+    let path = args.next().unwrap_or_else(|| panic!("{usage}"));
+    let limit = match (args.next().as_deref(), args.next()) {
+        (None, _) => None,
+        (Some("--concurrency"), Some(n)) => {
+            Some(n.parse::<usize>().unwrap_or_else(|_| panic!("{usage}")))
+        }
+        _ => panic!("{usage}"),
+    };
     let text = std::fs::read_to_string(&path).expect("read the config");
     let (timeout, targets) = parse(&text);
     let n = targets.len();
@@ -135,8 +147,16 @@ fn main() {
     rt.block_on(async move {
         let t0 = Instant::now();
         let mut set = tokio::task::JoinSet::new();
+        // Unbounded: no semaphore at all, so that floor stays what it was.
+        let permits = limit.map(|l| std::sync::Arc::new(tokio::sync::Semaphore::new(l)));
         for t in targets {
+            let permit = match &permits {
+                // Never closed, so acquiring cannot fail.
+                Some(p) => Some(p.clone().acquire_owned().await.expect("semaphore")),
+                None => None,
+            };
             set.spawn(async move {
+                let _permit = permit;
                 let started = t0.elapsed();
                 let begin = Instant::now();
                 let class = match tokio::time::timeout(timeout, probe(&t)).await {
@@ -156,8 +176,9 @@ fn main() {
             *classes.entry(class).or_default() += 1;
         }
         let classes: Vec<String> = classes.iter().map(|(c, k)| format!("{c}={k}")).collect();
+        let bound = limit.map_or("unbounded".to_string(), |l| format!("concurrency {l}"));
         println!(
-            "floor: {n} targets; last probe started at {:.3}s; probe phase {:.3}s; total {:.3}s; {}",
+            "floor ({bound}): {n} targets; last probe started at {:.3}s; probe phase {:.3}s; total {:.3}s; {}",
             last_start.as_secs_f64(),
             t0.elapsed().as_secs_f64(),
             t_process.elapsed().as_secs_f64(),
