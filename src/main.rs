@@ -346,19 +346,13 @@ fn validate_deployment(
     Err(2)
 }
 
-/// `validate --online`: the group lines against the domain's (exit 2 for
-/// an unknown line, 1 when the API cannot be asked).
+/// `validate --online`: on DNSPod, the group lines against the domain's
+/// (exit 2 for an unknown line, 1 when the API cannot be asked); on the
+/// other providers, every group's name read as a run reads it.
 async fn validate_online(cfg: &Config) -> Result<(), u8> {
     use dns_failover::online;
     let client = match online::dnspod_client(cfg) {
-        None => {
-            eprintln!(
-                "error: {}: validate --online checks the config against DNSPod; provider is {:?}",
-                cfg.path.display(),
-                cfg.dns.provider.name()
-            );
-            return Err(2);
-        }
+        None => return validate_reads(cfg).await,
         Some(Err(e)) => {
             eprintln!("error: {}: {e}", cfg.path.display());
             return Err(2);
@@ -401,6 +395,53 @@ async fn validate_online(cfg: &Config) -> Result<(), u8> {
         known.domain,
         known.grade,
         known.names.len()
+    );
+    Ok(())
+}
+
+/// `validate --online` for a provider without DNSPod's line and plan API
+/// (alidns, rfc2136, file): read every group's name through the provider,
+/// as a run does first. Exit 2 when the provider cannot be built (a
+/// credential variable missing), 1 when a read fails.
+async fn validate_reads(cfg: &Config) -> Result<(), u8> {
+    use dns_failover::clock::{Clock, SystemClock};
+    use dns_failover::online;
+    let provider = cfg.dns.provider.name();
+    let lookup = cfg.settings.lookup();
+    let clock: std::sync::Arc<dyn Clock> = std::sync::Arc::new(SystemClock);
+    let dns = match cfg.dns.provider.build(&dns_failover::dns::BuildContext {
+        clock: &clock,
+        lookup: &lookup,
+        deadline: None,
+    }) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {}: {e}", cfg.path.display());
+            return Err(2);
+        }
+    };
+    let reads = online::read_groups(dns.as_ref(), &cfg.groups).await;
+    let mut failed = 0;
+    for r in &reads {
+        if r.records.is_err() {
+            failed += 1;
+            eprintln!("error: {}", r.line());
+        } else {
+            println!("{}", r.line());
+        }
+    }
+    if failed > 0 {
+        eprintln!(
+            "error: {}: {failed} of {} group name(s) could not be read through {provider}",
+            cfg.path.display(),
+            reads.len()
+        );
+        return Err(1);
+    }
+    println!(
+        "{}: every group's records were read through {provider} ({} name(s))",
+        cfg.path.display(),
+        reads.len()
     );
     Ok(())
 }

@@ -26,7 +26,7 @@ use serde_json::json;
 use crate::clock::SystemClock;
 use crate::config::{self, lines, Config, ConfigError, ProviderSettings};
 use crate::dns::dnspod::{self, SERVICE};
-use crate::dns::PlanLimits;
+use crate::dns::{DnsProvider, PlanLimits, Record, RecordKey};
 use crate::model::target::Mode;
 use crate::tencent::{self, Client, ClientOptions, Credentials};
 
@@ -90,6 +90,52 @@ pub fn dnspod_client(cfg: &Config) -> Option<Result<Client, crate::dns::BuildErr
             Ok(Client::new(&SERVICE, creds, opts, Arc::new(SystemClock))?)
         }),
     )
+}
+
+/// One group's name as [`read_groups`] found it.
+#[derive(Debug)]
+pub struct GroupRead {
+    pub group: String,
+    pub key: RecordKey,
+    pub records: Result<Vec<Record>, crate::dns::Error>,
+}
+
+impl GroupRead {
+    /// `group api: api.example.com A [default]: 2 record(s), 1 enabled`, or
+    /// the error. Provider errors carry no secret (the clients redact).
+    pub fn line(&self) -> String {
+        match &self.records {
+            Ok(r) => format!(
+                "group {}: {}: {} record(s), {} enabled",
+                self.group,
+                self.key,
+                r.len(),
+                r.iter().filter(|r| r.enabled).count()
+            ),
+            Err(e) => format!("group {}: cannot read {}: {e}", self.group, self.key),
+        }
+    }
+}
+
+/// Read every group's records through `dns`: the reads a run makes at its
+/// start ([`DnsProvider::list_many`]), one result per group, in config
+/// order. Writes nothing.
+pub async fn read_groups(
+    dns: &dyn DnsProvider,
+    groups: &[crate::model::target::Group],
+) -> Vec<GroupRead> {
+    let keys: Vec<RecordKey> = groups.iter().map(|g| g.key.clone()).collect();
+    let results = dns.list_many(&keys).await;
+    groups
+        .iter()
+        .zip(keys)
+        .zip(results)
+        .map(|((g, key), records)| GroupRead {
+            group: g.name.clone(),
+            key,
+            records,
+        })
+        .collect()
 }
 
 /// Read the plan of `domain`, then the lines of that plan.

@@ -1001,6 +1001,90 @@ fn config_keys_are_checked_and_named() {
     assert!(w.warnings.is_empty(), "{:?}", w.warnings);
 }
 
+/// `dns-failover validate --online` (the real binary) on Alidns: every
+/// group's name read with the config's credentials, nothing written; a
+/// secret the signature check refuses is an error on the group's line
+/// (exit 1) that never shows the secret; a credential variable that is not
+/// set is exit 2 before any call.
+#[tokio::test]
+async fn validate_online_reads_every_group_and_names_a_refused_secret() {
+    let fake = FakeAlidns::start(DOMAIN, keys(), Arc::new(SystemClock)).await;
+    add(&fake, "192.0.2.1", true, "");
+    add(&fake, "192.0.2.2", false, "dns-failover disable");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("alidns.toml");
+    let validate = |envs: (String, String, String)| {
+        std::fs::write(&path, config_text(&fake, &envs, &[9])).unwrap();
+        let path = path.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                std::process::Command::new(env!("CARGO_BIN_EXE_dns-failover"))
+                    .arg("-c")
+                    .arg(&path)
+                    .args(["validate", "--online"])
+                    .env_remove("RUST_LOG")
+                    .output()
+                    .unwrap()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let text = |o: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+
+    let out = validate(cred_env("alidns_validate_ok", ID, SECRET, None)).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("group api: api.example.com A [default]: 2 record(s), 1 enabled"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("every group's records were read through alidns (1 name(s))"),
+        "{stdout}"
+    );
+    let actions: Vec<String> = fake.calls().iter().map(|c| c.action.clone()).collect();
+    assert!(!actions.is_empty(), "the names were read from the API");
+    assert!(
+        actions.iter().all(|a| a.starts_with("Describe")),
+        "reads only: {actions:?}"
+    );
+    canaries(&text(&out));
+
+    let wrong = "fakeAliWRONG-secret-must-never-be-logged";
+    let out = validate(cred_env("alidns_validate_bad", ID, wrong, None)).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("error: group api: cannot read api.example.com A [default]: "),
+        "{err}"
+    );
+    assert!(
+        err.contains("1 of 1 group name(s) could not be read through alidns"),
+        "{err}"
+    );
+    assert!(!text(&out).contains(wrong), "{}", text(&out));
+    canaries(&text(&out));
+
+    let calls = fake.calls().len();
+    let mut envs = cred_env("alidns_validate_unset", ID, SECRET, None);
+    envs.1 = "DNSF_TEST_ALIDNS_VALIDATE_NEVER_SET".into();
+    let out = validate(envs).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("DNSF_TEST_ALIDNS_VALIDATE_NEVER_SET"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(fake.calls().len(), calls, "no call without credentials");
+}
+
 #[test]
 fn missing_credentials_fail_before_any_call_naming_the_variable() {
     let s = AlidnsSettings {

@@ -364,6 +364,56 @@ async fn a_failing_dns_backend_exits_1_and_says_why() {
     assert_eq!(std::fs::read(env.zone()).unwrap(), b"{ torn");
 }
 
+/// `validate --online` with a provider that has no line API (here the file
+/// zone): every group's name is read as a run reads it, one line per
+/// group; an unreadable zone is an error on each group's line, exit 1, and
+/// the file is left as found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_online_reads_every_group_through_the_provider() {
+    let env = Env::new("").await;
+    let out = env.run(&["run"]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = env.run(&["validate", "--online"]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = |group: &str, name: &str, rest: &str| {
+        stdout
+            .lines()
+            .any(|l| l.starts_with(&format!("group {group}: {name} [")) && l.ends_with(rest))
+    };
+    assert!(
+        line("api", "api.example.com A", "2 record(s), 2 enabled"),
+        "{stdout}"
+    );
+    assert!(
+        line("www", "www.example.com CNAME", "1 record(s), 1 enabled"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("every group's records were read through file (2 name(s))"),
+        "{stdout}"
+    );
+
+    std::fs::write(env.zone(), b"{ torn").unwrap();
+    let out = env.run(&["validate", "--online"]).await;
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("error: group api: cannot read api.example.com A [")
+            && err.contains("not a valid zone"),
+        "{err}"
+    );
+    assert!(
+        err.contains("2 of 2 group name(s) could not be read through file"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(env.zone()).unwrap(),
+        b"{ torn",
+        "left as found"
+    );
+}
+
 /// A zone file that exists but is empty (truncated, replaced) is never a
 /// fresh start: rebuilding it would forget every record's state.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
