@@ -407,13 +407,8 @@ async fn validate_reads(cfg: &Config) -> Result<(), u8> {
     use dns_failover::clock::{Clock, SystemClock};
     use dns_failover::online;
     let provider = cfg.dns.provider.name();
-    let lookup = cfg.settings.lookup();
     let clock: std::sync::Arc<dyn Clock> = std::sync::Arc::new(SystemClock);
-    let dns = match cfg.dns.provider.build(&dns_failover::dns::BuildContext {
-        clock: &clock,
-        lookup: &lookup,
-        deadline: None,
-    }) {
+    let dns = match pipeline::dns_provider(cfg, &clock, None) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("error: {}: {e}", cfg.path.display());

@@ -67,13 +67,9 @@ impl Deps {
         clock: Arc<dyn Clock>,
         dns_deadline: Option<Instant>,
     ) -> Result<Deps, BuildError> {
+        let dns = dns_provider(cfg, &clock, dns_deadline)?;
         // Credentials come from the config's settings, read now (each run).
         let lookup = cfg.settings.lookup();
-        let dns = cfg.dns.provider.build(&dns::BuildContext {
-            clock: &clock,
-            lookup: &lookup,
-            deadline: dns_deadline,
-        })?;
         Ok(Deps {
             dns,
             channels: notify::build(&cfg.alerts, clock.clone(), &lookup)?,
@@ -81,6 +77,21 @@ impl Deps {
             prober: Prober::new(&cfg.probe)?,
         })
     }
+}
+
+/// The config's DNS provider alone, its credentials read from the config's
+/// settings now: what [`Deps`] holds, for a command that needs no probe and
+/// no alert channel (`validate --online`).
+pub fn dns_provider(
+    cfg: &Config,
+    clock: &Arc<dyn Clock>,
+    deadline: Option<Instant>,
+) -> Result<Arc<dyn DnsProvider>, dns::BuildError> {
+    cfg.dns.provider.build(&dns::BuildContext {
+        clock,
+        lookup: &cfg.settings.lookup(),
+        deadline,
+    })
 }
 
 mod alert;

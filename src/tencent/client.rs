@@ -274,7 +274,7 @@ impl Client {
             .header(CONTENT_TYPE, JSON)
             .header(
                 AUTHORIZATION,
-                sensitive(&signed.authorization, "Authorization")?,
+                sensitive(&signed.authorization, "Authorization").map_err(Error::Transport)?,
             )
             .header("X-TC-Action", action)
             .header("X-TC-Version", self.service.version)
@@ -285,7 +285,7 @@ impl Client {
         if let Some(token) = &self.creds.token {
             req = req.header(
                 "X-TC-Token",
-                sensitive(token.expose(), "the session token")?,
+                sensitive(token.expose(), "the session token").map_err(Error::Transport)?,
             );
         }
         // `without_url`: the endpoint may come from `${NAME}`.
@@ -303,19 +303,18 @@ impl Client {
     }
 }
 
-/// A header value hyper will not print in its debug output.
-fn sensitive(v: &str, what: &str) -> Result<HeaderValue, Error> {
-    let mut h = HeaderValue::from_str(v).map_err(|_| {
-        Error::Transport(format!(
-            "{what} contains characters not allowed in an HTTP header"
-        ))
-    })?;
+/// A header value hyper will not print in its debug output; the error
+/// names `what`, never the value (shared with the Alidns client).
+pub(crate) fn sensitive(v: &str, what: &str) -> Result<HeaderValue, String> {
+    let mut h = HeaderValue::from_str(v)
+        .map_err(|_| format!("{what} contains characters not allowed in an HTTP header"))?;
     h.set_sensitive(true);
     Ok(h)
 }
 
-/// An error with its causes, `a: b: c` (reqwest's own text is terse).
-fn chain(e: &dyn std::error::Error) -> String {
+/// An error with its causes, `a: b: c` (reqwest's own text is terse;
+/// shared with the Alidns client).
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {

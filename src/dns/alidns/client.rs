@@ -24,7 +24,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{HeaderValue, AUTHORIZATION, HOST};
+use reqwest::header::{AUTHORIZATION, HOST};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -32,7 +32,7 @@ pub use super::credentials::{Credentials, CredentialsError};
 pub use super::error::{is_throttle_code, parse_answer, ApiError};
 use super::sign;
 use crate::clock::Clock;
-use crate::tencent::client::Endpoint;
+use crate::tencent::client::{chain, sensitive, Endpoint};
 use crate::tencent::retry::{with_retries, Pacer, Patience};
 
 /// API version of every action.
@@ -236,10 +236,10 @@ impl Client {
             .header("accept", "application/json")
             .header(
                 AUTHORIZATION,
-                sensitive(&signed.authorization, "Authorization")?,
+                sensitive(&signed.authorization, "Authorization").map_err(ApiError::Transport)?,
             );
         for (k, v) in &headers[1..] {
-            req = req.header(*k, sensitive(v, k)?);
+            req = req.header(*k, sensitive(v, k).map_err(ApiError::Transport)?);
         }
         // `without_url`: the query carries values, the endpoint may come from `${NAME}`.
         let resp = req
@@ -253,29 +253,4 @@ impl Client {
             .map_err(|e| ApiError::Transport(chain(&e.without_url())))?;
         parse_answer(status, &bytes)
     }
-}
-
-/// A header value hyper will not print in its debug output.
-fn sensitive(v: &str, what: &str) -> Result<HeaderValue, ApiError> {
-    let mut h = HeaderValue::from_str(v).map_err(|_| {
-        ApiError::Transport(format!(
-            "{what} contains characters not allowed in an HTTP header"
-        ))
-    })?;
-    h.set_sensitive(true);
-    Ok(h)
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        cur = c.source();
-    }
-    s
 }
