@@ -1037,6 +1037,80 @@ fn events(report: &Value, group: &str) -> Vec<String> {
         .collect()
 }
 
+/// `dns-failover validate --online` (the real binary) on BIND: every
+/// group's name read with the TSIG key, nothing written; a wrong secret is
+/// exit 1 with BADSIG on each group's line, naming the key, never a secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_online_reads_every_name_with_the_tsig_key() {
+    let Some(bind) = Bind::start(ZONE, "api 60 IN A 192.0.2.1\napi 60 IN A 192.0.2.2\n") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("dns-failover.toml");
+    std::fs::write(&config, bin_config(&bind, &[9, 9, 9], "validate")).unwrap();
+    let validate = |secret: String| {
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.arg("-c")
+            .arg(&config)
+            .args(["validate", "--online"])
+            .env_remove("RUST_LOG")
+            .env_remove("DNS_FAILOVER_CONFIG")
+            .env("DNSF_TSIG_KEY", KEY_NAME)
+            .env("DNSF_TSIG_SECRET", secret);
+        async move {
+            let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+                .await
+                .unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            (out.status.code(), text)
+        }
+    };
+
+    let (code, text) = validate(bind.secret.clone()).await;
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains(&format!("group api: api.{ZONE} A ["))
+            && text.contains("2 record(s), 2 enabled"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("group www: www.{ZONE} CNAME ["))
+            && text.contains("0 record(s), 0 enabled"),
+        "{text}"
+    );
+    assert!(
+        text.contains("every group's records were read through rfc2136 (2 name(s))"),
+        "{text}"
+    );
+    assert_eq!(
+        bind.query("api", "A"),
+        ["192.0.2.1", "192.0.2.2"],
+        "nothing written"
+    );
+
+    let wrong = "c2VjcmV0LXRoYXQtbXVzdC1uZXZlci1iZS1zaG93bi0xMjM0NTY=";
+    let (code, text) = validate(wrong.to_string()).await;
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains(&format!("error: group api: cannot read api.{ZONE} A ["))
+            && text.contains("BADSIG")
+            && text.contains(KEY_NAME),
+        "{text}"
+    );
+    assert!(
+        text.contains("2 of 2 group name(s) could not be read through rfc2136"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(wrong) && !text.contains(&bind.secret),
+        "{text}"
+    );
+}
+
 /// The real binary on a BIND zone that starts empty: bootstrap, fail over
 /// (the served answers change, as `dig` sees them), stay without paging
 /// again (the alert state lives in the zone too), fail back.
