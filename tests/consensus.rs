@@ -333,6 +333,62 @@ async fn a_prober_whose_witnesses_fail_neither_votes_nor_writes() {
     assert_eq!(w.pages(), ["prober_unhealthy"], "paged once");
 }
 
+/// One witness up settles the self-check: a second witness that hangs for
+/// the whole probe timeout delays no prober's vote and no write (before,
+/// every pass waited for it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_witness_beside_one_that_answers_delays_nothing() {
+    let w = World::new().await;
+    let healthy: Vec<PathBuf> = (0..3).map(|i| w.config(i, &[], None)).collect();
+    warm_up(&w, &healthy).await;
+    let hang = HttpServer::start(|_| Reply::Hang).await;
+    let configs: Vec<PathBuf> = (0..3)
+        .map(|i| {
+            let path = w.config(i, &["sh"], Some(w.up.port));
+            let text = std::fs::read_to_string(&path).unwrap();
+            let one = format!("witnesses = [\"tcp://127.0.0.1:{}\"]", w.up.port);
+            assert!(text.contains(&one), "{text}");
+            let text = text
+                .replace(
+                    &one,
+                    &format!(
+                        "witnesses = [\"{}/hang\", \"tcp://127.0.0.1:{}\"]",
+                        hang.base, w.up.port
+                    ),
+                )
+                .replace("timeout = \"1s\"", "timeout = \"5s\"");
+            std::fs::write(&path, text).unwrap();
+            path
+        })
+        .collect();
+    let mut writes = Vec::new();
+    for _ in 0..4 {
+        let started = std::time::Instant::now();
+        let r = w.round(&configs).await;
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_millis(2500),
+            "a round took {took:?}: it waited for the hanging witness (5 s)"
+        );
+        for report in &r {
+            let c = &report["groups"][0]["consensus"];
+            assert!(
+                c["votes"][0]["targets"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|t| t != "unknown"),
+                "each prober voted what it saw: {c}"
+            );
+        }
+        writes.extend(applied(&r));
+    }
+    assert_eq!(writes.len(), 1, "{writes:#?}");
+    assert_eq!(w.enabled(), ["192.0.2.1", "192.0.2.3"]);
+    assert!(!hang.requests().is_empty(), "the hanging witness was asked");
+    assert_eq!(w.pages(), ["failover"], "no prober_unhealthy");
+}
+
 #[test]
 fn probers_names_must_list_this_prober() {
     let dir = tempfile::tempdir().unwrap();

@@ -216,17 +216,12 @@ pub(super) async fn read(
             }
         }
     };
-    let witness_group = scope.consensus.then(|| witness_group(cfg)).flatten();
-    let witness_fut = async {
-        match &witness_group {
-            Some(g) => {
-                deps.prober
-                    .probe_all(std::slice::from_ref(g), &|_, _| false, deadline)
-                    .await
-            }
-            None => vec![],
-        }
+    let witness_groups = if scope.consensus {
+        witness_groups(cfg)
+    } else {
+        vec![]
     };
+    let witness_fut = witnesses(deps, &witness_groups, deadline);
     let ((reads, pauses, read_time), limits, witnesses) =
         tokio::join!(read_fut, limits_fut, witness_fut);
     for w in &witnesses {
@@ -324,31 +319,66 @@ pub(super) fn plan_group(
     report
 }
 
-/// `[probe] witnesses` as a group of targets, to probe like any other.
-fn witness_group(cfg: &Config) -> Option<Group> {
-    if cfg.witnesses.is_empty() {
-        return None;
-    }
-    Some(Group {
-        name: "witnesses".into(),
-        key: cfg.groups.first()?.key.clone(),
-        mode: crate::model::target::Mode::Active,
-        failback: crate::model::target::Failback::Manual,
-        failback_after: Duration::ZERO,
-        max_changes: 0,
-        ttl: 0,
-        targets: cfg
-            .witnesses
-            .iter()
-            .enumerate()
-            .map(|(i, check)| Target {
+/// `[probe] witnesses`, each as a group of one target, to probe like any
+/// other target and hand over on its own.
+fn witness_groups(cfg: &Config) -> Vec<Group> {
+    let Some(first) = cfg.groups.first() else {
+        return vec![];
+    };
+    cfg.witnesses
+        .iter()
+        .enumerate()
+        .map(|(i, check)| Group {
+            name: "witnesses".into(),
+            key: first.key.clone(),
+            mode: crate::model::target::Mode::Active,
+            failback: crate::model::target::Failback::Manual,
+            failback_after: Duration::ZERO,
+            max_changes: 0,
+            ttl: 0,
+            targets: vec![Target {
                 region: format!("witness-{}", i + 1),
                 value: String::new(),
                 priority: i as i64,
                 check: check.clone(),
                 timeout: cfg.probe.timeout,
                 tls: cfg.probe.tls.clone(),
-            })
-            .collect(),
-    })
+            }],
+        })
+        .collect()
+}
+
+/// Probe the witnesses until the self-check is settled: one witness up is
+/// enough ([`super::vote::SelfCheck`]), so the first one up ends the wait
+/// and the others are dropped (a hanging witness then delays no group's
+/// vote); otherwise every witness's outcome, once all are in.
+async fn witnesses(deps: &Deps, groups: &[Group], deadline: Option<Instant>) -> Vec<TargetOutcome> {
+    if groups.is_empty() {
+        return vec![];
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let probe = deps
+        .prober
+        .probe_each(groups, &|_, _| false, deadline, Some(&tx));
+    tokio::pin!(probe);
+    let mut got = Vec::new();
+    loop {
+        tokio::select! {
+            biased;
+            Some((_, outs)) = rx.recv() => {
+                let up = outs.iter().any(|o: &TargetOutcome| o.health.is_up());
+                got.extend(outs);
+                if up {
+                    return got;
+                }
+            }
+            _ = &mut probe => {
+                // Every witness was handed over before the sweep ended.
+                while let Ok((_, outs)) = rx.try_recv() {
+                    got.extend(outs);
+                }
+                return got;
+            }
+        }
+    }
 }
