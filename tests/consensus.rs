@@ -480,8 +480,13 @@ impl Dnspod {
 
     /// Prober `i`'s config on DNSPod: it sees the regions in `down` down.
     fn config(&self, i: usize, down: &[&str]) -> PathBuf {
+        self.config_with(i, down, None)
+    }
+
+    /// [`Dnspod::config`] with a TCP witness on `witness`.
+    fn config_with(&self, i: usize, down: &[&str], witness: Option<u16>) -> PathBuf {
         let w = &self.w;
-        let file = w.config(i, down, None);
+        let file = w.config(i, down, witness);
         let text = std::fs::read_to_string(&file).unwrap().replace(
             &format!("provider = \"file\"\ndomain = \"example.com\"\nttl = 60\npath = \"{}\"", w.zone().display()),
             &format!(
@@ -576,6 +581,42 @@ async fn on_dnspod_a_partial_partition_makes_no_write_in_20_rounds() {
     assert!(d.writes().is_empty(), "{:?}", d.writes());
     assert_eq!(d.enabled(), ALL);
     assert!(d.w.pages().is_empty(), "{:?}", d.w.pages());
+}
+
+/// On DNSPod, a prober whose witness fails while it sees every region down
+/// writes nothing over 4 rounds, votes only `unknown`, and pages
+/// `prober_unhealthy` once (the alert state kept in DNSPod records).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_dnspod_a_prober_whose_witnesses_fail_neither_votes_nor_writes() {
+    let d = Dnspod::new([0, 0, 0]).await;
+    let healthy: Vec<PathBuf> = (0..3).map(|i| d.config(i, &[])).collect();
+    d.run(healthy).await;
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let configs = vec![
+        d.config_with(0, &["gz", "sh", "bj"], Some(closed)),
+        d.config_with(1, &[], Some(d.w.up.port)),
+        d.config(2, &[]),
+    ];
+    for _ in 0..4 {
+        let r = d.run(configs.clone()).await;
+        assert!(applied(&r).is_empty(), "{:#?}", applied(&r));
+        let c = &r[0]["groups"][0]["consensus"];
+        assert_eq!(c["writes"], false, "{c}");
+        assert!(
+            c["votes"][0]["targets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|t| t == "unknown"),
+            "p1's vote says nothing: {c}"
+        );
+    }
+    assert!(d.writes().is_empty(), "{:?}", d.writes());
+    assert_eq!(d.enabled(), ALL);
+    assert_eq!(d.w.pages(), ["prober_unhealthy"], "paged once");
 }
 
 /// On DNSPod, a writer that stops is taken over once its vote is stale
