@@ -148,20 +148,29 @@ pub async fn exchange(
             }
         }
     }
-    let mut x = count(cfg, settings, group, &records, wrote);
+    let mut x = count(cfg, settings, group, &records, wrote, now);
     x.was_silent = was_silent;
     Ok(x)
 }
 
 /// Count the votes in `records` (the group's vote records).
+///
+/// A vote's age is the provider's: how long before the newest vote record
+/// it was updated (DNSPod's `UpdatedOn`, the file zone's and the rfc2136
+/// control record's times), so the probers' clocks need not agree. When a
+/// vote record has no update time (Alidns's reads give none), every vote
+/// is judged by the time written in it against `now`, this prober's clock,
+/// either way: there the clocks must agree to well within `stale_after`.
 pub fn count(
     cfg: &Config,
     settings: &ConsensusSettings,
     group: &Group,
     records: &[Record],
     wrote: bool,
+    now: DateTime<Utc>,
 ) -> Exchange {
     let d = digest(group);
+    let provider_times = records.iter().all(|r| r.updated_on.is_some());
     let newest = records.iter().filter_map(|r| r.updated_on).max();
     let mut ballots = Vec::new();
     let mut rows: Vec<VoteRow> = settings
@@ -181,9 +190,14 @@ pub fn count(
         if i >= settings.probers.len() || r.enabled {
             continue;
         }
-        let age = match (newest, r.updated_on) {
-            (Some(n), Some(u)) => Some((n - u).to_std().unwrap_or(Duration::ZERO)),
-            _ => None,
+        let age = if provider_times {
+            newest
+                .zip(r.updated_on)
+                .map(|(n, u)| (n - u).to_std().unwrap_or(Duration::ZERO))
+        } else {
+            // Either way off: a vote stamped far ahead of this clock is as
+            // doubtful as an old one.
+            (now - vote.at).abs().to_std().ok()
         };
         let fresh = age.is_some_and(|a| a <= settings.stale_after);
         rows[i].age_s = age.map(|a| a.as_secs() as i64);
@@ -220,4 +234,102 @@ pub fn count(
 /// `h d g u` letters of a row, for a compact line in text reports.
 pub fn letters(row: &VoteRow) -> String {
     row.targets.iter().map(|h| health_letter(*h)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    const CONFIG: &str = r#"prober = "p1"
+[consensus]
+probers = ["p1", "p2", "p3"]
+quorum = 2
+stale_after = "2m"
+
+[dns]
+provider = "file"
+domain = "example.com"
+path = "zone.json"
+
+[[group]]
+name = "api"
+subdomain = "api"
+type = "A"
+mode = "active"
+
+[[group.target]]
+region = "gz"
+value = "192.0.2.1"
+tcp = "127.0.0.1:9"
+"#;
+
+    fn vote_record(
+        prober: usize,
+        at: DateTime<Utc>,
+        updated_on: Option<DateTime<Utc>>,
+        group: &Group,
+    ) -> Record {
+        let vote = Vote {
+            digest: digest(group),
+            at,
+            targets: vec![(Health::Down, at)],
+        };
+        Record {
+            id: prober.to_string(),
+            value: vote_value(prober),
+            ttl: 60,
+            enabled: false,
+            updated_on,
+            remark: vote.to_remark(),
+            weight: None,
+        }
+    }
+
+    /// Votes with the provider's update times are aged against the newest
+    /// of them, whatever this prober's clock says; votes without (Alidns)
+    /// by the time written in each, against this clock, either way.
+    #[test]
+    fn votes_are_aged_by_the_providers_times_else_by_their_own() {
+        let cfg = Config::from_toml(CONFIG, std::path::Path::new("c.toml")).unwrap();
+        let settings = cfg.consensus.clone().unwrap();
+        let g = &cfg.groups[0];
+        let now = Utc.with_ymd_and_hms(2026, 12, 5, 12, 0, 0).unwrap();
+        let min = |m: i64| now + chrono::Duration::minutes(m);
+        let counted =
+            |x: &Exchange| -> Vec<bool> { x.report.votes.iter().map(|v| v.counted).collect() };
+
+        // Provider times: p2's vote is 3 minutes older than the newest.
+        // This prober's clock (a day off) does not matter.
+        let recs = [
+            vote_record(0, min(-100), Some(min(0)), g),
+            vote_record(1, min(-100), Some(min(-3)), g),
+            vote_record(2, min(-100), Some(min(-1)), g),
+        ];
+        let x = count(&cfg, &settings, g, &recs, false, min(24 * 60));
+        assert_eq!(counted(&x), [true, false, true]);
+        assert_eq!(x.tally.health, [Health::Down]);
+
+        // No update times: each vote's own time against `now`; one from
+        // 3 minutes ago is stale, and so is one stamped 3 minutes ahead.
+        let recs = [
+            vote_record(0, min(0), None, g),
+            vote_record(1, min(-3), None, g),
+            vote_record(2, min(1), None, g),
+        ];
+        let x = count(&cfg, &settings, g, &recs, false, now);
+        assert_eq!(counted(&x), [true, false, true]);
+        assert_eq!(x.tally.health, [Health::Down]);
+        let recs = [
+            vote_record(0, min(0), None, g),
+            vote_record(2, min(3), None, g),
+        ];
+        let x = count(&cfg, &settings, g, &recs, false, now);
+        assert_eq!(counted(&x), [true, false, false]);
+        assert_eq!(
+            x.tally.health,
+            [Health::Unknown],
+            "one fresh vote: no quorum"
+        );
+    }
 }

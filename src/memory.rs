@@ -65,20 +65,24 @@ impl States {
     }
 }
 
-/// Read each decided group's state record (see [`notify::repeat`]). A group
-/// whose read fails is left out, so its conditions alert as new (fail open).
+/// Read each decided group's state record (see [`notify::repeat`]), all in
+/// one [`DnsProvider::list_many`] (one read of the domain on DNSPod and
+/// Alidns). A group whose read fails is left out, so its conditions alert
+/// as new (fail open).
 pub async fn read(dns: &dyn DnsProvider, cfg: &Config, report: &RunReport) -> States {
-    let reads = futures_util::future::join_all(
-        report
-            .groups
-            .iter()
-            .filter(|g| g.records.is_some())
-            .filter_map(|g| cfg.groups.iter().find(|c| c.name == g.name))
-            .map(|g| async move { (g, dns.list(&state_key(&g.key, dns.default_line())).await) }),
-    )
-    .await;
+    let groups: Vec<_> = report
+        .groups
+        .iter()
+        .filter(|g| g.records.is_some())
+        .filter_map(|g| cfg.groups.iter().find(|c| c.name == g.name))
+        .collect();
+    let keys: Vec<RecordKey> = groups
+        .iter()
+        .map(|g| state_key(&g.key, dns.default_line()))
+        .collect();
+    let reads = dns.list_many(&keys).await;
     let mut out = HashMap::new();
-    for (g, r) in reads {
+    for (g, r) in groups.into_iter().zip(reads) {
         match r {
             Ok(recs) => {
                 let rec = recs

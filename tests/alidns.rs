@@ -931,14 +931,119 @@ async fn a_run_fails_over_and_back_against_alidns_with_control_records_on_defaul
             c.answer
         );
     }
-    let pause_read = fake
-        .calls()
-        .iter()
-        .any(|c| c.param("SubDomain") == Some("_dns-failover-pause.example.com"));
+    // The pause records are read with every other name of a pass, in its
+    // one read of the whole domain.
+    let pause_read = fake.calls().iter().any(|c| {
+        c.action == "DescribeDomainRecords"
+            || c.param("SubDomain") == Some("_dns-failover-pause.example.com")
+    });
     assert!(pause_read, "the pause records were read");
     assert_documented(&fake);
     assert!(!logs.text().is_empty(), "logs were captured");
     canaries(&logs.text());
+}
+
+/// A pass reads every name it needs (4 groups with consensus: their
+/// records, their votes, the pauses) in one `DescribeDomainRecords`, and
+/// the groups' alert states in one more; a larger domain is paged by 500;
+/// with more pages than names, it reads name by name. The votes, which
+/// Alidns gives no update time, are counted (their own times).
+#[tokio::test]
+async fn a_steady_pass_reads_the_whole_domain_in_one_call() {
+    use dns_failover::demo::Endpoint;
+    let clock = Arc::new(FixedClock::new(Utc::now()));
+    let fake = FakeAlidns::start(DOMAIN, keys(), clock.clone()).await;
+    let ep = Endpoint::start().await.unwrap();
+    let envs = cred_env("alidns_readonce", ID, SECRET, None);
+    // At the edition's TTL floor: no `ttl_refused` to remember, so a steady
+    // pass reads no alert-state record either.
+    let mut text = config_text(&fake, &envs, &[ep.port, ep.port])
+        .replace(
+            "[dns]",
+            "[consensus]\nprobers = [\"test\"]\nquorum = 1\n\n[dns]",
+        )
+        .replace("ttl = 60\n", "ttl = 600\n");
+    let group = text[text.find("[[group]]").unwrap()..].to_string();
+    for sub in ["www", "m", "cdn"] {
+        text.push_str(
+            &group
+                .replace("name = \"api\"", &format!("name = \"{sub}\""))
+                .replace("subdomain = \"api\"", &format!("subdomain = \"{sub}\"")),
+        );
+    }
+    let cfg = parse(&text).unwrap();
+    let run = || async {
+        let deps = Deps::with_clock(&cfg, clock.clone()).unwrap();
+        let r = run_once(&deps, &cfg, &RunOptions::new(Action::Run)).await;
+        assert!(r.ok, "{:?}", r.errors);
+        r
+    };
+    let calls_of = |action: &str| -> Vec<alidns_fake::AliCall> {
+        fake.calls()
+            .into_iter()
+            .filter(|c| c.action == action)
+            .collect()
+    };
+    // The first runs create the records and the votes.
+    run().await;
+    run().await;
+    fake.with(|s| s.calls.clear());
+    let r = run().await;
+    assert_eq!(r.groups.len(), 4);
+    let whole = calls_of("DescribeDomainRecords");
+    assert_eq!(whole.len(), 2, "the pass's reads, then the alert states");
+    assert!(whole.iter().all(|c| c.param("PageSize") == Some("500")));
+    assert!(calls_of("DescribeSubDomainRecords").is_empty());
+    for g in &r.groups {
+        assert_eq!(g.records.as_ref().map(Vec::len), Some(2), "{}", g.name);
+        let c = g.consensus.as_ref().unwrap();
+        assert!(c.votes.iter().any(|v| v.counted), "{}: {c:?}", g.name);
+    }
+
+    let more = |n: usize| {
+        fake.with(|s| {
+            let base = s.records.len();
+            for i in 0..n {
+                s.add_record(
+                    &format!("h{}", base + i),
+                    "A",
+                    "default",
+                    "192.0.2.9",
+                    600,
+                    true,
+                    "",
+                );
+            }
+            s.calls.clear();
+        })
+    };
+    // 1,200 more records: 3 pages of 500.
+    more(1200);
+    let r = run().await;
+    let pages: Vec<String> = calls_of("DescribeDomainRecords")
+        .iter()
+        .map(|c| c.param("PageNumber").unwrap().to_string())
+        .collect();
+    assert_eq!(pages, ["1", "2", "3", "1", "2", "3"]);
+    assert!(r
+        .groups
+        .iter()
+        .all(|g| g.records.as_ref().map(Vec::len) == Some(2)));
+    // More pages than names (4 groups, 4 vote names, the pauses: 9; then 4
+    // alert states): one read per name after the first page.
+    more(4000);
+    let r = run().await;
+    assert_eq!(calls_of("DescribeDomainRecords").len(), 2);
+    assert_eq!(calls_of("DescribeSubDomainRecords").len(), 4 + 4 + 1 + 4);
+    assert!(r
+        .groups
+        .iter()
+        .all(|g| g.records.as_ref().map(Vec::len) == Some(2)));
+    assert!(r.groups.iter().all(|g| g
+        .consensus
+        .as_ref()
+        .is_some_and(|c| c.votes.iter().any(|v| v.counted))));
+    assert_documented(&fake);
 }
 
 #[test]

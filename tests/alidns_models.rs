@@ -176,6 +176,14 @@ async fn every_answer_of_the_fake_fits_the_sdk_models_and_the_documented_error_b
         .await
         .unwrap();
     p.list(&key).await.unwrap();
+    // A pass's reads: the whole domain (`DescribeDomainRecords`).
+    let votes = RecordKey {
+        subdomain: "_dns-failover-vote-a.api".into(),
+        ..key.clone()
+    };
+    for r in p.list_many(&[key.clone(), votes]).await {
+        r.unwrap();
+    }
     // An error of each kind the fake makes up, and one queued.
     let _ = p.get(&key, "1").await;
     fake.inject(

@@ -42,6 +42,7 @@ pub const VERSION: &str = "2015-01-09";
 /// D-Quota); pacing keeps one run under them.
 pub const RATE_LIMITS: &[(&str, u32)] = &[
     ("DescribeSubDomainRecords", 300),
+    ("DescribeDomainRecords", 100),
     ("DescribeDomainRecordInfo", 200),
     ("AddDomainRecord", 60),
     ("UpdateDomainRecord", 60),

@@ -5,7 +5,9 @@
 //! [`super::apply_change`]'s):
 //! - `list`: `DescribeSubDomainRecords` (`SubDomain` = the full name,
 //!   `DomainName`, `Type`, `Line`), 100 per page until `TotalCount`, then
-//!   filtered again here on exact host/type/line;
+//!   filtered again here on exact host/type/line; `list_many` (a pass's
+//!   reads): one `DescribeDomainRecords` of the whole domain, 500 a page
+//!   (`list.rs`);
 //! - `get`: `DescribeDomainRecordInfo` by id (the read-back);
 //! - `limits`: `DescribeDomainInfo` with `NeedDetailAttributes=true`, read
 //!   once per run: the edition (`VersionCode`) and its `MinTtl`;
@@ -70,12 +72,13 @@ use super::registry::BuildError;
 use super::{same_value, DnsProvider, Error, NewRecord, PlanLimits, Record, RecordKey};
 use crate::clock::Clock;
 use map::{half_done, map_error};
-use wire::{IdReply, SubDomainReply, WireRecord};
+use wire::{IdReply, WireRecord};
 
 mod calls;
 pub mod client;
 mod credentials;
 mod error;
+mod list;
 mod map;
 mod settings;
 pub mod sign;
@@ -209,38 +212,13 @@ impl DnsProvider for AlidnsProvider {
 
     #[tracing::instrument(skip_all, fields(record = %key))]
     async fn list(&self, key: &RecordKey) -> Result<Vec<Record>, Error> {
-        let mut out: Vec<Record> = Vec::new();
-        let mut seen: u64 = 0;
-        // 100 pages of 100 is far beyond one name's records; the bound only
-        // guards against a server that never reaches TotalCount.
-        for page in 1..=100u64 {
-            let params = [
-                ("SubDomain", full_name(key)),
-                ("DomainName", key.domain.clone()),
-                ("Type", key.rtype.as_str().to_string()),
-                ("Line", key.line.clone()),
-                ("PageNumber", page.to_string()),
-                ("PageSize", PAGE_SIZE.to_string()),
-            ];
-            let reply: SubDomainReply =
-                self.call("DescribeSubDomainRecords", &params, None).await?;
-            let n = reply.domain_records.record.len() as u64;
-            seen += n;
-            for r in reply.domain_records.record {
-                // Pages can shift while records change: keep one of each.
-                if r.matches(key) && !out.iter().any(|o| o.id == r.record_id) {
-                    out.push(r.into_record());
-                }
-            }
-            if n == 0 || seen >= reply.total_count {
-                return Ok(out);
-            }
-        }
-        Err(Error::Api {
-            code: "UnexpectedAnswer".into(),
-            message: format!("DescribeSubDomainRecords: still paging after {seen} records"),
-            request_id: None,
-        })
+        self.list_key(key).await
+    }
+
+    /// One `DescribeDomainRecords` of the whole domain for a pass's reads
+    /// (see `list.rs`).
+    async fn list_many(&self, keys: &[RecordKey]) -> Vec<Result<Vec<Record>, Error>> {
+        self.list_keys(keys).await
     }
 
     #[tracing::instrument(skip_all, fields(record = %key, id))]

@@ -6,7 +6,8 @@ use serde::Deserialize;
 
 use crate::dns::{Record, RecordKey};
 
-/// `DescribeSubDomainRecords`.
+/// `DescribeSubDomainRecords` and `DescribeDomainRecords` (the same page
+/// shape; the latter's records add timestamps we do not read).
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(super) struct SubDomainReply {
