@@ -2,6 +2,8 @@
 //! processes per round on one file zone, each with its own view, agreeing
 //! through the votes they keep in the zone (docs/consensus.md).
 
+#[path = "support/alidns_fake.rs"]
+mod alidns_fake;
 mod support;
 
 use std::path::PathBuf;
@@ -684,5 +686,125 @@ async fn dnspod_outage(skew: [i64; 3]) {
     });
     assert_eq!(writer.len(), 1);
     assert!(fake.with(|s| !s.record(ids[1]).unwrap().enabled));
+    assert_eq!(w.pages(), ["failover"], "one page");
+}
+
+/// On the Alidns fake, three prober processes: an outage two of them see
+/// makes one status write and one page. Alidns gives no update time, so
+/// the votes are aged by their own times (docs/consensus.md, rule 3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_alidns_an_outage_seen_by_two_of_three_makes_one_write() {
+    use alidns_fake::{AliKey, FakeAlidns};
+    use dns_failover::clock::SystemClock;
+    const ID: &str = "LTAI5tCONSENSUSkey";
+    const SECRET: &str = "consensus-alidns-secret-never-shown";
+    let fake = FakeAlidns::start(
+        "example.com",
+        vec![AliKey {
+            id: ID.into(),
+            secret: SECRET.into(),
+            token: None,
+        }],
+        std::sync::Arc::new(SystemClock),
+    )
+    .await;
+    let w = World::new().await;
+    let ids: Vec<String> = ALL
+        .iter()
+        .map(|v| fake.with(|s| s.add_record("api", "A", "default", v, 600, true, "")))
+        .collect();
+    let config = |i: usize, down: &[&str]| {
+        let file = w.config(i, down, None);
+        let text = std::fs::read_to_string(&file)
+            .unwrap()
+            .replace(
+                &format!(
+                    "provider = \"file\"\ndomain = \"example.com\"\nttl = 60\npath = \"{}\"",
+                    w.zone().display()
+                ),
+                &format!(
+                    "provider = \"alidns\"\ndomain = \"example.com\"\nttl = 600\nendpoint = \"{}\"\naccess_key_id_env = \"DNSF_ALI_CONS_ID\"\naccess_key_secret_env = \"DNSF_ALI_CONS_SECRET\"\napi_timeout = \"1s\"\napi_budget = \"3s\"",
+                    fake.base
+                ),
+            );
+        assert!(text.contains("alidns"), "{text}");
+        std::fs::write(&file, text).unwrap();
+        file
+    };
+    let run = |configs: Vec<PathBuf>| async move {
+        let children: Vec<_> = configs
+            .iter()
+            .map(|c| {
+                std::process::Command::new(BIN)
+                    .args(["-c", c.to_str().unwrap(), "--json", "run"])
+                    .env("DNSF_ALI_CONS_ID", ID)
+                    .env("DNSF_ALI_CONS_SECRET", SECRET)
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let outs: Vec<Output> =
+            tokio::task::spawn_blocking(move || children.into_iter().map(wait).collect())
+                .await
+                .unwrap();
+        outs.iter()
+            .map(|o| {
+                let text = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                );
+                assert_eq!(o.status.code(), Some(0), "{text}");
+                assert!(!text.contains(SECRET), "{text}");
+                serde_json::from_slice::<Value>(&o.stdout).unwrap()
+            })
+            .collect::<Vec<Value>>()
+    };
+    let healthy: Vec<PathBuf> = (0..3).map(|i| config(i, &[])).collect();
+    run(healthy.clone()).await;
+    run(healthy).await;
+    let configs = vec![config(0, &["sh"]), config(1, &["sh"]), config(2, &[])];
+    for _ in 0..6 {
+        for r in run(configs.clone()).await {
+            let c = &r["groups"][0]["consensus"];
+            let counted = c["votes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|v| v["counted"] == true)
+                .count();
+            assert_eq!(counted, 3, "every vote is fresh: {c}");
+        }
+    }
+    let status_writes: Vec<(String, String)> = fake
+        .calls()
+        .iter()
+        .filter(|c| c.action == "SetDomainRecordStatus")
+        .filter(|c| ids.iter().any(|id| c.param("RecordId") == Some(id)))
+        .map(|c| {
+            (
+                c.param("RecordId").unwrap().to_string(),
+                c.param("Status").unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        status_writes,
+        [(ids[1].clone(), "Disable".to_string())],
+        "one write, to sh's record"
+    );
+    let enabled: Vec<String> = fake.with(|s| {
+        let mut v: Vec<String> = s
+            .records
+            .iter()
+            .filter(|r| r.rr == "api" && r.enabled)
+            .map(|r| r.value.clone())
+            .collect();
+        v.sort();
+        v
+    });
+    assert_eq!(enabled, ["192.0.2.1", "192.0.2.3"]);
     assert_eq!(w.pages(), ["failover"], "one page");
 }
