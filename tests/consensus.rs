@@ -103,21 +103,7 @@ failback_after = "5m"
 
     /// One round: every given config runs `run --json` at the same moment.
     async fn round(&self, configs: &[PathBuf]) -> Vec<Value> {
-        let children: Vec<_> = configs
-            .iter()
-            .map(|c| {
-                std::process::Command::new(BIN)
-                    .args(["-c", c.to_str().unwrap(), "--json", "run"])
-                    .stdout(std::process::Stdio::piped())
-                    .stderr(std::process::Stdio::piped())
-                    .spawn()
-                    .unwrap()
-            })
-            .collect();
-        let outs: Vec<Output> =
-            tokio::task::spawn_blocking(move || children.into_iter().map(wait).collect())
-                .await
-                .unwrap();
+        let outs = all_at_once(configs.iter().map(|c| run_cmd(c)).collect()).await;
         outs.iter()
             .map(|o| {
                 let out = String::from_utf8_lossy(&o.stdout);
@@ -159,6 +145,29 @@ failback_after = "5m"
             })
             .collect()
     }
+}
+
+/// `dns-failover -c CONFIG --json run`.
+fn run_cmd(config: &std::path::Path) -> std::process::Command {
+    let mut c = std::process::Command::new(BIN);
+    c.args(["-c", config.to_str().unwrap(), "--json", "run"]);
+    c
+}
+
+/// Start every command at the same moment and wait for them all.
+async fn all_at_once(commands: Vec<std::process::Command>) -> Vec<Output> {
+    let children: Vec<_> = commands
+        .into_iter()
+        .map(|mut c| {
+            c.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    tokio::task::spawn_blocking(move || children.into_iter().map(wait).collect())
+        .await
+        .unwrap()
 }
 
 fn wait(mut child: std::process::Child) -> Output {
@@ -504,33 +513,27 @@ impl Dnspod {
     /// One round: every config runs `run --json` at the same moment (with
     /// its prober's skew); every run must succeed.
     async fn run(&self, configs: Vec<PathBuf>) -> Vec<Value> {
-        let children: Vec<_> = configs
+        let commands = configs
             .iter()
             .zip(self.skew)
             .map(|(c, skew)| {
                 let mut cmd = if skew == 0 {
-                    std::process::Command::new(BIN)
+                    run_cmd(c)
                 } else {
                     let mut f = std::process::Command::new("faketime");
                     f.arg("-f")
                         .arg(format!("{skew:+}s"))
                         .arg(BIN)
+                        .args(["-c", c.to_str().unwrap(), "--json", "run"])
                         .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
                     f
                 };
-                cmd.args(["-c", c.to_str().unwrap(), "--json", "run"])
-                    .env("DNSF_CONS_ID", support::SECRET_ID)
-                    .env("DNSF_CONS_KEY", support::SECRET_KEY)
-                    .stdout(std::process::Stdio::piped())
-                    .stderr(std::process::Stdio::piped())
-                    .spawn()
-                    .unwrap()
+                cmd.env("DNSF_CONS_ID", support::SECRET_ID)
+                    .env("DNSF_CONS_KEY", support::SECRET_KEY);
+                cmd
             })
             .collect();
-        let outs: Vec<Output> =
-            tokio::task::spawn_blocking(move || children.into_iter().map(wait).collect())
-                .await
-                .unwrap();
+        let outs = all_at_once(commands).await;
         for o in &outs {
             assert!(
                 o.status.code() == Some(0),
@@ -732,23 +735,16 @@ async fn on_alidns_an_outage_seen_by_two_of_three_makes_one_write() {
         file
     };
     let run = |configs: Vec<PathBuf>| async move {
-        let children: Vec<_> = configs
+        let commands = configs
             .iter()
             .map(|c| {
-                std::process::Command::new(BIN)
-                    .args(["-c", c.to_str().unwrap(), "--json", "run"])
-                    .env("DNSF_ALI_CONS_ID", ID)
-                    .env("DNSF_ALI_CONS_SECRET", SECRET)
-                    .stdout(std::process::Stdio::piped())
-                    .stderr(std::process::Stdio::piped())
-                    .spawn()
-                    .unwrap()
+                let mut cmd = run_cmd(c);
+                cmd.env("DNSF_ALI_CONS_ID", ID)
+                    .env("DNSF_ALI_CONS_SECRET", SECRET);
+                cmd
             })
             .collect();
-        let outs: Vec<Output> =
-            tokio::task::spawn_blocking(move || children.into_iter().map(wait).collect())
-                .await
-                .unwrap();
+        let outs = all_at_once(commands).await;
         outs.iter()
             .map(|o| {
                 let text = format!(

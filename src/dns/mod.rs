@@ -15,6 +15,7 @@
 //! Nothing here deletes a record: the trait has no such method on purpose.
 
 pub mod alidns;
+mod batch;
 pub mod dnspod;
 pub mod file;
 pub mod registry;

@@ -696,6 +696,43 @@ fn act(
             format!("The input parameter \"{k}\" that is mandatory for processing this request is not supplied."),
         ))
     };
+    // The domain a call names must be this fake's.
+    let fake_domain = s.domain.clone();
+    let own_domain = |domain: &str| {
+        if domain.eq_ignore_ascii_case(&fake_domain) {
+            Ok(())
+        } else {
+            Err((
+                400,
+                "InvalidDomainName.NoExist",
+                "The specified domain name does not exist. Refresh the page and try again."
+                    .to_string(),
+            ))
+        }
+    };
+    // One page of `all` as the list actions answer it, `PageSize` at most
+    // `max` (the documented maxima; past them the service's behaviour is not
+    // documented, so the fake refuses: the provider must not ask).
+    let page_of = |all: Vec<Value>, max: usize| -> Result<Value, Refusal> {
+        let page: usize = p("PageNumber").and_then(|v| v.parse().ok()).unwrap_or(1);
+        let size: usize = p("PageSize").and_then(|v| v.parse().ok()).unwrap_or(20);
+        if size > max {
+            return Err((
+                400,
+                "InvalidPageSize",
+                format!("PageSize must be at most {max}."),
+            ));
+        }
+        let total = all.len();
+        let items: Vec<Value> = all.into_iter().skip((page - 1) * size).take(size).collect();
+        Ok(json!({
+            "RequestId": rid,
+            "TotalCount": total,
+            "PageNumber": page,
+            "PageSize": items.len(),
+            "DomainRecords": {"Record": items},
+        }))
+    };
     let not_mine = || {
         (
             400,
@@ -725,14 +762,7 @@ fn act(
         "DescribeSubDomainRecords" => {
             let sub = need("SubDomain")?.to_ascii_lowercase();
             let domain = p("DomainName").unwrap_or_else(|| s.domain.clone());
-            if !domain.eq_ignore_ascii_case(&s.domain) {
-                return Err((
-                    400,
-                    "InvalidDomainName.NoExist",
-                    "The specified domain name does not exist. Refresh the page and try again."
-                        .into(),
-                ));
-            }
+            own_domain(&domain)?;
             let rr = if sub == domain {
                 "@".to_string()
             } else {
@@ -740,15 +770,6 @@ fn act(
                     .unwrap_or(&sub)
                     .to_string()
             };
-            let page: usize = p("PageNumber").and_then(|v| v.parse().ok()).unwrap_or(1);
-            let size: usize = p("PageSize").and_then(|v| v.parse().ok()).unwrap_or(20);
-            if size > 100 {
-                return Err((
-                    400,
-                    "InvalidPageSize",
-                    "PageSize must be at most 100.".into(),
-                ));
-            }
             let all: Vec<Value> = s
                 .records
                 .iter()
@@ -757,15 +778,7 @@ fn act(
                 .filter(|r| p("Line").is_none_or(|l| l == r.line))
                 .map(|r| s.wire(r))
                 .collect();
-            let total = all.len();
-            let items: Vec<Value> = all.into_iter().skip((page - 1) * size).take(size).collect();
-            Ok(json!({
-                "RequestId": rid,
-                "TotalCount": total,
-                "PageNumber": page,
-                "PageSize": items.len(),
-                "DomainRecords": {"Record": items},
-            }))
+            page_of(all, 100)
         }
         // Reference §4.2 and the SDK 4.6.1 model: the domain's records,
         // newest first, up to 500 a page; `Type`, `Line` and `Status`
@@ -774,25 +787,7 @@ fn act(
         // the provider does not read).
         "DescribeDomainRecords" => {
             let domain = need("DomainName")?;
-            if !domain.eq_ignore_ascii_case(&s.domain) {
-                return Err((
-                    400,
-                    "InvalidDomainName.NoExist",
-                    "The specified domain name does not exist. Refresh the page and try again."
-                        .into(),
-                ));
-            }
-            let page: usize = p("PageNumber").and_then(|v| v.parse().ok()).unwrap_or(1);
-            let size: usize = p("PageSize").and_then(|v| v.parse().ok()).unwrap_or(20);
-            // The documented maximum; what the service does past it is not
-            // documented, so the fake refuses: the provider must not ask.
-            if size > 500 {
-                return Err((
-                    400,
-                    "InvalidPageSize",
-                    "PageSize must be at most 500.".into(),
-                ));
-            }
+            own_domain(&domain)?;
             let all: Vec<Value> = s
                 .records
                 .iter()
@@ -804,15 +799,7 @@ fn act(
                 })
                 .map(|r| s.wire(r))
                 .collect();
-            let total = all.len();
-            let items: Vec<Value> = all.into_iter().skip((page - 1) * size).take(size).collect();
-            Ok(json!({
-                "RequestId": rid,
-                "TotalCount": total,
-                "PageNumber": page,
-                "PageSize": items.len(),
-                "DomainRecords": {"Record": items},
-            }))
+            page_of(all, 500)
         }
         "DescribeDomainRecordInfo" => {
             let id = need("RecordId")?;
@@ -825,14 +812,7 @@ fn act(
         }
         "DescribeDomainInfo" => {
             let domain = need("DomainName")?;
-            if !domain.eq_ignore_ascii_case(&s.domain) {
-                return Err((
-                    400,
-                    "InvalidDomainName.NoExist",
-                    "The specified domain name does not exist. Refresh the page and try again."
-                        .into(),
-                ));
-            }
+            own_domain(&domain)?;
             let mut v = json!({
                 "RequestId": rid,
                 "DomainName": s.domain,
@@ -856,14 +836,7 @@ fn act(
         }
         "AddDomainRecord" => {
             let domain = need("DomainName")?;
-            if !domain.eq_ignore_ascii_case(&s.domain) {
-                return Err((
-                    400,
-                    "InvalidDomainName.NoExist",
-                    "The specified domain name does not exist. Refresh the page and try again."
-                        .into(),
-                ));
-            }
+            own_domain(&domain)?;
             let (rr, rtype, value) = (need("RR")?, need("Type")?, need("Value")?);
             let line = p("Line").unwrap_or_else(|| "default".into());
             let ttl = ttl_check(s, &p("TTL"))?;

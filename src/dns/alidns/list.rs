@@ -9,7 +9,7 @@
 
 use super::wire::{SubDomainReply, WireRecord};
 use super::{full_name, AlidnsProvider, PAGE_SIZE};
-use crate::dns::{Error, Record, RecordKey};
+use crate::dns::{batch, Error, Record, RecordKey};
 
 /// `DescribeDomainRecords` pages hold up to 500 records.
 pub const DOMAIN_PAGE_SIZE: u64 = 500;
@@ -45,9 +45,7 @@ impl AlidnsProvider {
     /// unless the domain has more pages than there are keys (then one read
     /// per key, which costs fewer calls).
     pub(super) async fn list_keys(&self, keys: &[RecordKey]) -> Vec<Result<Vec<Record>, Error>> {
-        let domain = keys.first().map(|k| k.domain.as_str());
-        let one_domain = domain.filter(|d| keys.len() > 1 && keys.iter().all(|k| k.domain == *d));
-        let Some(domain) = one_domain else {
+        let Some(domain) = batch::one_domain(keys) else {
             return futures_util::future::join_all(keys.iter().map(|k| self.list_key(k))).await;
         };
         let params = |page: u64| {
@@ -119,17 +117,5 @@ impl AlidnsProvider {
 /// record matches a key by host, type and line, and by domain when the
 /// answer names it).
 fn pick(records: Vec<WireRecord>, keys: &[RecordKey]) -> Vec<Vec<Record>> {
-    let mut out = vec![Vec::new(); keys.len()];
-    for r in records {
-        let hits: Vec<usize> = (0..keys.len()).filter(|&i| r.matches(&keys[i])).collect();
-        let Some((&last, rest)) = hits.split_last() else {
-            continue;
-        };
-        let record = r.into_record();
-        for &i in rest {
-            out[i].push(record.clone());
-        }
-        out[last].push(record);
-    }
-    out
+    batch::pick(records, keys, WireRecord::matches, WireRecord::into_record)
 }

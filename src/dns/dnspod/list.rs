@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::wire::{ListItem, ListReply};
 use super::{DnspodProvider, PAGE_LIMIT};
-use crate::dns::{Error, Record, RecordKey};
+use crate::dns::{batch, Error, Record, RecordKey};
 
 /// 100 pages is far beyond any domain's records and only guards against a
 /// server that never reaches TotalCount.
@@ -43,9 +43,7 @@ impl DnspodProvider {
     /// one domain, one paged read of the whole domain, unless the domain
     /// has more pages than there are keys (then one read per key).
     pub(super) async fn list_keys(&self, keys: &[RecordKey]) -> Vec<Result<Vec<Record>, Error>> {
-        let domain = keys.first().map(|k| k.domain.as_str());
-        let one_domain = domain.filter(|d| keys.len() > 1 && keys.iter().all(|k| k.domain == *d));
-        let Some(domain) = one_domain else {
+        let Some(domain) = batch::one_domain(keys) else {
             return futures_util::future::join_all(keys.iter().map(|k| self.list_key(k))).await;
         };
         let params =
@@ -113,19 +111,5 @@ impl DnspodProvider {
 /// The records of each key among `items`, in the order of `keys` (a record
 /// matches a key by name, type and line; case aside for the first two).
 fn pick(items: Vec<ListItem>, keys: &[RecordKey]) -> Vec<Vec<Record>> {
-    let mut out = vec![Vec::new(); keys.len()];
-    for item in items {
-        let hits: Vec<usize> = (0..keys.len())
-            .filter(|&i| item.matches(&keys[i]))
-            .collect();
-        let Some((&last, rest)) = hits.split_last() else {
-            continue;
-        };
-        let record = item.into_record();
-        for &i in rest {
-            out[i].push(record.clone());
-        }
-        out[last].push(record);
-    }
-    out
+    batch::pick(items, keys, ListItem::matches, ListItem::into_record)
 }
