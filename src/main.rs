@@ -203,8 +203,11 @@ async fn real_main(cli: Cli) -> u8 {
     };
     for w in &cfg.warnings {
         match cli.command {
-            // The online check decides about lines itself.
-            Command::Validate { online: true, .. } if w.key.ends_with(".line") => {}
+            // The online check decides about lines itself, where the
+            // provider lists them.
+            Command::Validate { online: true, .. }
+                if w.key.ends_with(".line")
+                    && matches!(cfg.dns.provider.name(), "dnspod" | "alidns") => {}
             Command::Validate { .. } => eprintln!("warning: {w}"),
             _ => tracing::warn!(warning = %w, "config warning"),
         }
@@ -400,9 +403,10 @@ async fn validate_online(cfg: &Config) -> Result<(), u8> {
 }
 
 /// `validate --online` for a provider without DNSPod's line and plan API
-/// (alidns, rfc2136, file): read every group's name through the provider,
-/// as a run does first. Exit 2 when the provider cannot be built (a
-/// credential variable missing), 1 when a read fails.
+/// (alidns, rfc2136, file): the groups' lines against the ones the provider
+/// lists (Alidns), then every group's name read through the provider, as a
+/// run does first. Exit 2 when the provider cannot be built (a credential
+/// variable missing) or a line is not offered, 1 when a read fails.
 async fn validate_reads(cfg: &Config) -> Result<(), u8> {
     use dns_failover::clock::{Clock, SystemClock};
     use dns_failover::online;
@@ -415,6 +419,25 @@ async fn validate_reads(cfg: &Config) -> Result<(), u8> {
             return Err(2);
         }
     };
+    match dns.lines(&cfg.dns.domain).await {
+        Ok(Some(offered)) => {
+            let errors = online::lines_not_offered(cfg, provider, &offered);
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            if !errors.is_empty() {
+                return Err(2);
+            }
+        }
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!(
+                "error: cannot read the lines of {} from {provider}: {e}",
+                cfg.dns.domain
+            );
+            return Err(1);
+        }
+    }
     let reads = online::read_groups(dns.as_ref(), &cfg.groups).await;
     let mut failed = 0;
     for r in &reads {

@@ -117,6 +117,35 @@ impl GroupRead {
     }
 }
 
+/// One error per group whose `line` is not among the lines `provider`
+/// offers for the domain (`offered`, e.g. Alidns's `RecordLines`), naming
+/// the key and listing close names.
+pub fn lines_not_offered(cfg: &Config, provider: &str, offered: &[String]) -> Vec<ConfigError> {
+    cfg.groups
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| !offered.contains(&g.key.line))
+        .map(|(gi, g)| {
+            let line = &g.key.line;
+            let close = lines::close_names(line, offered.iter().map(String::as_str));
+            let hint = if close.is_empty() {
+                format!("it offers {} lines", offered.len())
+            } else {
+                format!("close names: {}", lines::quoted(&close))
+            };
+            config::group_key_error(
+                cfg,
+                gi,
+                "line",
+                format!(
+                    "{line:?} is not a line {provider} offers for {}; {hint}",
+                    cfg.dns.domain
+                ),
+            )
+        })
+        .collect()
+}
+
 /// Read every group's records through `dns`: the reads a run makes at its
 /// start ([`DnsProvider::list_many`]), one result per group, in config
 /// order. Writes nothing.

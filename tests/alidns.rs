@@ -1106,10 +1106,11 @@ fn config_keys_are_checked_and_named() {
     assert!(w.warnings.is_empty(), "{:?}", w.warnings);
 }
 
-/// `dns-failover validate --online` (the real binary) on Alidns: every
-/// group's name read with the config's credentials, nothing written; a
-/// secret the signature check refuses is an error on the group's line
-/// (exit 1) that never shows the secret; a credential variable that is not
+/// `dns-failover validate --online` (the real binary) on Alidns: the
+/// groups' lines checked against the edition's, every group's name read
+/// with the config's credentials, nothing written; a
+/// secret the signature check refuses is an error (exit 1) that never
+/// shows the secret; a credential variable that is not
 /// set is exit 2 before any call.
 #[tokio::test]
 async fn validate_online_reads_every_group_and_names_a_refused_secret() {
@@ -1118,8 +1119,12 @@ async fn validate_online_reads_every_group_and_names_a_refused_secret() {
     add(&fake, "192.0.2.2", false, "dns-failover disable");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("alidns.toml");
-    let validate = |envs: (String, String, String)| {
-        std::fs::write(&path, config_text(&fake, &envs, &[9])).unwrap();
+    let validate = |envs: (String, String, String), line: &str| {
+        let text = config_text(&fake, &envs, &[9]).replace(
+            "type = \"A\"\n",
+            &format!("type = \"A\"\nline = \"{line}\"\n"),
+        );
+        std::fs::write(&path, text).unwrap();
         let path = path.clone();
         async move {
             tokio::task::spawn_blocking(move || {
@@ -1143,7 +1148,7 @@ async fn validate_online_reads_every_group_and_names_a_refused_secret() {
         )
     };
 
-    let out = validate(cred_env("alidns_validate_ok", ID, SECRET, None)).await;
+    let out = validate(cred_env("alidns_validate_ok", ID, SECRET, None), "default").await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -1163,24 +1168,44 @@ async fn validate_online_reads_every_group_and_names_a_refused_secret() {
     canaries(&text(&out));
 
     let wrong = "fakeAliWRONG-secret-must-never-be-logged";
-    let out = validate(cred_env("alidns_validate_bad", ID, wrong, None)).await;
+    let out = validate(cred_env("alidns_validate_bad", ID, wrong, None), "default").await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    // The first call (the lines) is refused: the signature error, named.
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("error: group api: cannot read api.example.com A [default]: "),
-        "{err}"
-    );
-    assert!(
-        err.contains("1 of 1 group name(s) could not be read through alidns"),
+        err.contains("error: cannot read the lines of example.com from alidns: authentication failed: DescribeDomainInfo: SignatureDoesNotMatch"),
         "{err}"
     );
     assert!(!text(&out).contains(wrong), "{}", text(&out));
     canaries(&text(&out));
 
+    // The lines the edition offers (`DescribeDomainInfo` `RecordLines`):
+    // a paid-looking line it lists passes without the offline warning; a
+    // misspelt one is exit 2 naming the key, and no name is read.
+    let out = validate(
+        cred_env("alidns_validate_line", ID, SECRET, None),
+        "telecom",
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!text(&out).contains("warning"), "{}", text(&out));
+    fake.with(|s| s.calls.clear());
+    let out = validate(cred_env("alidns_validate_line", ID, SECRET, None), "telecm").await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains(
+            "group[0].line: \"telecm\" is not a line alidns offers for example.com; close names: \"telecom\""
+        ),
+        "{}",
+        text(&out)
+    );
+    let actions: Vec<String> = fake.calls().iter().map(|c| c.action.clone()).collect();
+    assert_eq!(actions, ["DescribeDomainInfo"]);
+
     let calls = fake.calls().len();
     let mut envs = cred_env("alidns_validate_unset", ID, SECRET, None);
     envs.1 = "DNSF_TEST_ALIDNS_VALIDATE_NEVER_SET".into();
-    let out = validate(envs).await;
+    let out = validate(envs, "default").await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
         text(&out).contains("DNSF_TEST_ALIDNS_VALIDATE_NEVER_SET"),

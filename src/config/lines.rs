@@ -85,7 +85,7 @@ pub fn warning_among(line: &str, builtin: &[&str], provider: &str) -> Option<Str
         format!("close names: {}; ", quoted(&close))
     };
     Some(format!(
-        "{line:?} is not one of provider {provider:?}'s basic lines ({}); {hint}a regional, ISP or custom line of a paid edition may still be right",
+        "{line:?} is not one of provider {provider:?}'s basic lines ({}); {hint}a regional, ISP or custom line of a paid edition may still be right (validate --online checks)",
         builtin.join(", ")
     ))
 }

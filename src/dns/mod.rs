@@ -141,6 +141,14 @@ pub trait DnsProvider: Send + Sync {
         let _ = domain;
         Ok(None)
     }
+    /// The line names a record of `domain` may use, when the provider can
+    /// list them (`validate --online` checks the groups' lines against
+    /// them). Default: `None`. DNSPod's lines depend on the plan and are
+    /// checked by `online.rs` with their own calls.
+    async fn lines(&self, domain: &str) -> Result<Option<Vec<String>>, Error> {
+        let _ = domain;
+        Ok(None)
+    }
     /// Create a record; returns its id.
     async fn create(&self, key: &RecordKey, record: &NewRecord) -> Result<String, Error>;
     /// Enable or disable a record and set its remark (an empty remark keeps

@@ -14,16 +14,7 @@ impl AlidnsProvider {
         if let Some(p) = &*cached {
             return Ok(p.clone());
         }
-        let d: DomainInfoReply = self
-            .call(
-                "DescribeDomainInfo",
-                &[
-                    ("DomainName", domain.to_string()),
-                    ("NeedDetailAttributes", "true".into()),
-                ],
-                None,
-            )
-            .await?;
+        let d = self.domain_info(domain).await?;
         let min_ttl = d.min_ttl.filter(|t| *t > 0).ok_or_else(|| Error::Api {
             code: "UnexpectedAnswer".into(),
             message: "DescribeDomainInfo: no MinTtl in the answer".into(),
@@ -36,6 +27,33 @@ impl AlidnsProvider {
         };
         *cached = Some(p.clone());
         Ok(p)
+    }
+
+    /// `DescribeDomainInfo` with its details (`MinTtl`, `RecordLines`).
+    async fn domain_info(&self, domain: &str) -> Result<DomainInfoReply, Error> {
+        self.call(
+            "DescribeDomainInfo",
+            &[
+                ("DomainName", domain.to_string()),
+                ("NeedDetailAttributes", "true".into()),
+            ],
+            None,
+        )
+        .await
+    }
+
+    /// The line codes the domain's edition offers (`RecordLines`), `None`
+    /// when the answer lists none.
+    pub(super) async fn domain_lines(&self, domain: &str) -> Result<Option<Vec<String>>, Error> {
+        let d = self.domain_info(domain).await?;
+        Ok(d.record_lines
+            .map(|l| {
+                l.record_line
+                    .into_iter()
+                    .map(|r| r.line_code)
+                    .collect::<Vec<_>>()
+            })
+            .filter(|l| !l.is_empty()))
     }
 
     pub(super) async fn plan_min_ttl(&self, domain: &str) -> u32 {

@@ -240,6 +240,11 @@ impl DnsProvider for AlidnsProvider {
         self.plan_limits(domain).await
     }
 
+    /// `DescribeDomainInfo`'s `RecordLines` (`LineCode`).
+    async fn lines(&self, domain: &str) -> Result<Option<Vec<String>>, Error> {
+        self.domain_lines(domain).await
+    }
+
     #[tracing::instrument(skip_all, fields(record = %key))]
     async fn create(&self, key: &RecordKey, record: &NewRecord) -> Result<String, Error> {
         let write = |ttl: u32| async move {

@@ -66,6 +66,23 @@ pub(super) struct DomainInfoReply {
     pub(super) version_code: Option<String>,
     #[serde(default)]
     pub(super) min_ttl: Option<u32>,
+    /// With `NeedDetailAttributes=true`: the lines the edition offers.
+    #[serde(default)]
+    pub(super) record_lines: Option<RecordLines>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct RecordLines {
+    #[serde(default)]
+    pub(super) record_line: Vec<RecordLine>,
+}
+
+/// One `RecordLines.RecordLine[]` item: only the code a record names.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct RecordLine {
+    pub(super) line_code: String,
 }
 
 impl WireRecord {
