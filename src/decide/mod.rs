@@ -256,8 +256,9 @@ impl<'a> Ctx<'a> {
     }
 
     /// Has a record been out long enough to be put back? `None` when the
-    /// time it went out is unknown (treated as long enough: the provider
-    /// always reports an update time, and the file zone too).
+    /// time it went out is unknown (treated as long enough). The tool's own
+    /// remark carries the time it took a record out, on every provider;
+    /// without it, the provider's update time (none on Alidns or rfc2136).
     fn out_for(&self, r: &Record) -> Option<Duration> {
         r.changed_at()
             .map(|t| (self.now - t).to_std().unwrap_or(Duration::ZERO))
